@@ -1,0 +1,12 @@
+//! Safe wrappers we own for what duckdb-rs lacks. Together with `functions/`, the only code that
+//! touches `duckdb::ffi`. Every raw callback goes through [`guard::contain`], so a Rust panic
+//! becomes a DuckDB error instead of aborting the host.
+
+pub mod chunk;
+pub mod copy;
+pub mod entrypoint;
+pub mod guard;
+pub mod value;
+
+pub use copy::{CopyBindInfo, CopyFunction, CopyInitInfo};
+pub use entrypoint::Registrar;

@@ -1,0 +1,20 @@
+//! Every SQL name the extension registers, in one place. One file per SQL function.
+
+mod etl_test_lines;
+mod etl_version;
+
+use crate::ffi::Registrar;
+use std::error::Error;
+
+/// Environment variable that, when set to 1 at LOAD time, also registers the internal test
+/// formats (`etl_test_lines`). Only the test suite sets it; users never see these functions.
+pub const TEST_HOOKS_ENV: &str = "ETL_TEST_HOOKS";
+
+/// Registers all SQL functions. Called once per LOAD by the entrypoint.
+pub fn register(r: &Registrar) -> Result<(), Box<dyn Error>> {
+    r.scalar::<etl_version::EtlVersion>("etl_version")?;
+    if std::env::var(TEST_HOOKS_ENV).as_deref() == Ok("1") {
+        r.copy::<etl_test_lines::TestLines>()?;
+    }
+    Ok(())
+}
