@@ -1,0 +1,82 @@
+# etl: build the DuckDB extension, set up the pinned test hosts, run the demo and the tests.
+# `make demo` and `make test` do all set-up themselves (Rust build, Python venv from PyPI).
+
+include extension-config/extension.conf
+
+SHELL := /bin/bash
+PYTHON ?= python3
+CARGO ?= cargo
+VERSION := $(shell sed -n 's/^version = "\(.*\)"$$/\1/p' Cargo.toml | head -n 1)
+
+BUILD := build
+VENV := $(BUILD)/venv
+VENV_PY := $(VENV)/bin/python
+DUCKDB_CLI := $(VENV)/bin/duckdb
+OLD_HOST_DIR := $(BUILD)/hosts/duckdb-cli-$(DUCKDB_CLI_OLD_VERSION)
+APPEND_METADATA := $(BUILD)/tools/append_metadata
+RELEASE_EXT := $(BUILD)/release/$(EXTENSION_NAME).duckdb_extension
+DEBUG_EXT := $(BUILD)/debug/$(EXTENSION_NAME).duckdb_extension
+RUST_SOURCES := $(shell find src -name '*.rs') Cargo.toml Cargo.lock extension-config/extension.conf
+
+export ETL_EXTENSION := $(abspath $(RELEASE_EXT))
+export ETL_OLD_DUCKDB_CLI := $(abspath $(OLD_HOST_DIR))/bin/duckdb
+
+.PHONY: all release debug demo test lint unit sqltest shelltest venv clean
+
+all: release
+
+release: $(RELEASE_EXT)
+debug: $(DEBUG_EXT)
+
+$(APPEND_METADATA): scripts/append_metadata.rs
+	@mkdir -p $(dir $@)
+	rustc --edition 2021 -O -o $@ $<
+
+$(RELEASE_EXT): $(RUST_SOURCES) $(APPEND_METADATA)
+	$(CARGO) build --release --locked
+	@mkdir -p $(dir $@)
+	$(APPEND_METADATA) --library target/release/lib$(EXTENSION_NAME).so --output $@ \
+	  --extension-version $(VERSION) --c-api-version $(C_API_VERSION) --abi $(ABI_TYPE) \
+	  --platform $(PLATFORM)
+
+$(DEBUG_EXT): $(RUST_SOURCES) $(APPEND_METADATA)
+	$(CARGO) build --locked
+	@mkdir -p $(dir $@)
+	$(APPEND_METADATA) --library target/debug/lib$(EXTENSION_NAME).so --output $@ \
+	  --extension-version $(VERSION) --c-api-version $(C_API_VERSION) --abi $(ABI_TYPE) \
+	  --platform $(PLATFORM)
+
+# The pinned hosts: PyPI duckdb (Python) and duckdb-cli (the shell) in a venv, plus an older
+# shell beside it that must reject the extension.
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: extension-config/extension.conf
+	$(PYTHON) -m venv $(VENV)
+	$(VENV_PY) -m pip install --quiet --disable-pip-version-check \
+	  duckdb==$(DUCKDB_PYTHON_VERSION) duckdb-cli==$(DUCKDB_CLI_VERSION) pytest==$(PYTEST_VERSION)
+	rm -rf $(OLD_HOST_DIR)
+	$(VENV_PY) -m pip install --quiet --disable-pip-version-check --target $(OLD_HOST_DIR) \
+	  duckdb-cli==$(DUCKDB_CLI_OLD_VERSION)
+	touch $@
+
+demo: release venv
+	$(DUCKDB_CLI) -unsigned < sql/examples/hello.sql
+
+lint:
+	$(CARGO) fmt --check
+	$(CARGO) clippy --locked --all-targets -- -D warnings
+
+unit:
+	$(CARGO) test --locked
+
+sqltest: release venv
+	ETL_TEST_HOOKS=1 $(VENV_PY) scripts/sqllogictest.py --extension $(RELEASE_EXT) test/sql
+
+shelltest: release venv
+	$(VENV_PY) -m pytest -q test/shell
+
+# Every tier; stops at the first failing tier, each tier ends with its runner's summary.
+test: lint unit sqltest shelltest
+
+clean:
+	rm -rf $(BUILD) target
