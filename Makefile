@@ -70,7 +70,7 @@ unit:
 	$(CARGO) test --locked
 
 sqltest: release venv
-	ETL_TEST_HOOKS=1 $(VENV_PY) scripts/sqllogictest.py --extension $(RELEASE_EXT) test/sql
+	ETL_TEST_HOOKS=1 RUST_BACKTRACE=0 $(VENV_PY) scripts/sqllogictest.py --extension $(RELEASE_EXT) test/sql
 
 shelltest: release venv
 	$(VENV_PY) -m pytest -q test/shell

@@ -48,6 +48,7 @@ pub struct BindData {
 impl BindData {
     fn inject(&self, phase: &str) -> Result<(), Box<dyn Error>> {
         if self.panic_in == phase {
+            // Deliberate: proves ffi::guard turns callback panics into DuckDB errors.
             panic!("injected panic in {phase}");
         }
         if self.fail_in == phase {

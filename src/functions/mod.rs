@@ -10,11 +10,21 @@ use std::error::Error;
 /// formats (`etl_test_lines`). Only the test suite sets it; users never see these functions.
 pub const TEST_HOOKS_ENV: &str = "ETL_TEST_HOOKS";
 
+/// With ETL_TEST_HOOKS=1, this variable makes LOAD fail on purpose (`error` or `panic`), so the
+/// tests can prove the entrypoint reports load failures instead of crashing or failing silently.
+pub const TEST_LOAD_FAILURE_ENV: &str = "ETL_TEST_LOAD_FAILURE";
+
 /// Registers all SQL functions. Called once per LOAD by the entrypoint.
 pub fn register(r: &Registrar) -> Result<(), Box<dyn Error>> {
     r.scalar::<etl_version::EtlVersion>("etl_version")?;
     if std::env::var(TEST_HOOKS_ENV).as_deref() == Ok("1") {
         r.copy::<etl_test_lines::TestLines>()?;
+        match std::env::var(TEST_LOAD_FAILURE_ENV).as_deref() {
+            Ok("error") => return Err("injected load failure".into()),
+            // Deliberate: proves the entrypoint contains panics.
+            Ok("panic") => panic!("injected panic at load"),
+            _ => {}
+        }
     }
     Ok(())
 }

@@ -5,6 +5,7 @@ import shutil
 import subprocess
 
 import duckdb
+import pytest
 
 from conftest import ROOT, cargo_version
 
@@ -150,3 +151,19 @@ def test_python_host_loads_and_reports_versions(extension, config):
     ).fetchone()
     assert (version, c_api) == (cargo_version(), config["C_API_VERSION"])
     assert host_version == "v" + config["DUCKDB_PYTHON_VERSION"]
+
+
+@pytest.mark.parametrize(
+    "failure, message",
+    [
+        ("error", "etl: loading failed: injected load failure"),
+        ("panic", "etl internal error in etl (LOAD): injected panic at load"),
+    ],
+)
+def test_load_failure_is_reported_and_the_shell_keeps_running(duckdb_cli, extension, failure, message):
+    sql = f"LOAD '{extension}';\nSELECT 'still alive' AS status;\n"
+    env = {"ETL_TEST_HOOKS": "1", "ETL_TEST_LOAD_FAILURE": failure, "RUST_BACKTRACE": "0"}
+    result = run_shell(duckdb_cli, sql, "-unsigned", "-csv", env=env)
+    assert result.returncode == 1, (result.returncode, result.stderr)
+    assert message in result.stderr, result.stderr
+    assert "still alive" in result.stdout
