@@ -9,6 +9,7 @@ pub mod config;
 pub mod ffi;
 pub mod functions;
 pub mod options;
+pub mod rest;
 
 /// The footer writer lives in scripts/ (built by the Makefile with plain rustc); its unit tests
 /// run here.
@@ -28,3 +29,8 @@ pub unsafe extern "C" fn etl_init_c_api(
     // SAFETY: forwarded from DuckDB's loader.
     unsafe { ffi::entrypoint::init_extension(info, access, functions::register) }
 }
+
+/// Rust allocations of the extension (JSON pages are many small objects allocated on the HTTP
+/// threads and freed on DuckDB's) go through mimalloc; DuckDB's own memory is untouched.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -69,6 +69,10 @@ pub enum OptionKind {
     Choice(&'static [&'static str]),
     /// A list of text values (a single text value counts as a list of one).
     TextList,
+    /// A STRUCT or MAP of scalar values, kept as (name, text) pairs in order.
+    Map,
+    /// Any value, kept as given (a JSON body, a column list).
+    Any,
 }
 
 impl OptionKind {
@@ -81,6 +85,8 @@ impl OptionKind {
             OptionKind::Text => "a text value".to_string(),
             OptionKind::Choice(words) => format!("one of {}", quoted_list(words)),
             OptionKind::TextList => "a text value or a list of text values".to_string(),
+            OptionKind::Map => "a STRUCT or MAP such as {'name': 'value'}".to_string(),
+            OptionKind::Any => "a value".to_string(),
         }
     }
 }
@@ -131,6 +137,8 @@ pub enum Typed {
     Float(f64),
     Text(String),
     TextList(Vec<String>),
+    Map(Vec<(String, String)>),
+    Value(OptionValue),
 }
 
 /// A bind-time option error. `Display` is the message the user sees.
@@ -282,6 +290,18 @@ impl Options {
             _ => None,
         }
     }
+    pub fn map(&self, name: &str) -> Option<&[(String, String)]> {
+        match self.values.get(name) {
+            Some(Typed::Map(v)) => Some(v),
+            _ => None,
+        }
+    }
+    pub fn value(&self, name: &str) -> Option<&OptionValue> {
+        match self.values.get(name) {
+            Some(Typed::Value(v)) => Some(v),
+            _ => None,
+        }
+    }
     pub fn text_list(&self, name: &str) -> Option<&[String]> {
         match self.values.get(name) {
             Some(Typed::TextList(v)) => Some(v),
@@ -364,6 +384,21 @@ fn check(function: &str, spec: &OptionSpec, value: &OptionValue) -> Result<Typed
                 .map(Typed::TextList),
             _ => Err(bad()),
         },
+        OptionKind::Map => match value {
+            OptionValue::Struct(fields) => fields
+                .iter()
+                .map(|(k, v)| match v {
+                    OptionValue::Text(s) => Ok((k.clone(), s.clone())),
+                    OptionValue::Int(_) | OptionValue::Float(_) | OptionValue::Bool(_) => {
+                        Ok((k.clone(), v.to_string()))
+                    }
+                    _ => Err(bad()),
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(Typed::Map),
+            _ => Err(bad()),
+        },
+        OptionKind::Any => Ok(Typed::Value(value.clone())),
     }
 }
 
@@ -539,6 +574,43 @@ mod tests {
             Some(1)
         );
         assert!(parse(OptionValue::List(vec![OptionValue::Int(1)])).is_err());
+    }
+
+    #[test]
+    fn map_options_take_structs_of_scalars() {
+        const MAP: &[OptionSpec] = &[OptionSpec::new("params", OptionKind::Map, "query")];
+        let o = Options::parse(
+            "f",
+            MAP,
+            &given(&[(
+                "params",
+                OptionValue::Struct(vec![
+                    ("q".into(), OptionValue::Text("duck".into())),
+                    ("n".into(), OptionValue::Int(5)),
+                ]),
+            )]),
+        )
+        .unwrap();
+        assert_eq!(
+            o.map("params"),
+            Some(
+                &[
+                    ("q".to_string(), "duck".to_string()),
+                    ("n".to_string(), "5".to_string())
+                ][..]
+            )
+        );
+        let err = Options::parse(
+            "f",
+            MAP,
+            &given(&[("params", OptionValue::Text("q=1".into()))]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            err,
+            "f: option params got 'q=1', expected a STRUCT or MAP such as {'name': 'value'}"
+        );
     }
 
     #[test]

@@ -35,6 +35,11 @@ impl Registrar {
             .map_err(|e| format!("registering {name}: {e}").into())
     }
 
+    pub fn table_raw<T: super::table::TableFunction>(&self) -> Result<(), Box<dyn Error>> {
+        // SAFETY: raw is open for the Registrar's lifetime.
+        unsafe { super::table::register::<T>(self.raw) }
+    }
+
     pub fn copy<T: CopyFunction>(&self) -> Result<(), Box<dyn Error>> {
         // SAFETY: raw is open for the Registrar's lifetime.
         unsafe { copy::register::<T>(self.raw) }

@@ -6,7 +6,13 @@ pub mod chunk;
 pub mod copy;
 pub mod entrypoint;
 pub mod guard;
+pub mod logical;
+pub mod table;
 pub mod value;
+pub mod vector;
 
 pub use copy::{CopyBindInfo, CopyFunction, CopyInitInfo};
 pub use entrypoint::Registrar;
+pub use logical::LogicalType;
+pub use table::{OutputChunk, TableBindInfo, TableFunction, TableInitInfo};
+pub use vector::VectorWriter;

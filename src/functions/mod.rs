@@ -2,6 +2,7 @@
 
 mod etl_test_lines;
 mod etl_version;
+mod rest_scan;
 
 use crate::ffi::Registrar;
 use std::error::Error;
@@ -17,6 +18,7 @@ pub const TEST_LOAD_FAILURE_ENV: &str = "ETL_TEST_LOAD_FAILURE";
 /// Registers all SQL functions. Called once per LOAD by the entrypoint.
 pub fn register(r: &Registrar) -> Result<(), Box<dyn Error>> {
     r.scalar::<etl_version::EtlVersion>("etl_version")?;
+    r.table_raw::<rest_scan::RestScan>()?;
     if std::env::var(TEST_HOOKS_ENV).as_deref() == Ok("1") {
         r.copy::<etl_test_lines::TestLines>()?;
         match std::env::var(TEST_LOAD_FAILURE_ENV).as_deref() {

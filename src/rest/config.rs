@@ -1,0 +1,878 @@
+//! rest_scan's options (declared once: name, kind, default, doc) and their translation into a
+//! [`ScanConfig`]. Pure: the glue hands over parsed [`Options`], this checks combinations.
+
+use super::auth::{Auth, KeyLocation, resolve_secret};
+use super::paginate::{
+    Cursor, CursorSource, HeaderLink, JsonLink, Offset, PageNumber, Paginator, RequestSpec,
+    SinglePage, StopRules,
+};
+use super::redact::Secrets;
+use super::retry::RetryPolicy;
+use super::schema::{JType, parse_type};
+use super::select::Selector;
+use crate::options::{OptionKind as K, OptionSpec as S, OptionValue, Options};
+use serde_json::Value;
+use std::time::Duration;
+
+pub const FUNCTION: &str = "rest_scan";
+
+pub const PAGINATORS: &[&str] = &[
+    "auto",
+    "single_page",
+    "offset",
+    "page_number",
+    "cursor",
+    "json_link",
+    "header_link",
+];
+pub const AUTHS: &[&str] = &["none", "api_key", "bearer", "basic", "oauth2"];
+
+const POSITIVE: K = K::Int {
+    min: 1,
+    max: i64::MAX,
+};
+const NON_NEGATIVE: K = K::Int {
+    min: 0,
+    max: i64::MAX,
+};
+
+/// Every named parameter of rest_scan. docs/rest_scan.md documents the same table.
+pub const OPTIONS: &[S] = &[
+    // request
+    S::new("method", K::Choice(&["GET", "POST"]), "HTTP method").default("GET"),
+    S::new("params", K::Map, "query parameters"),
+    S::new("headers", K::Map, "request headers"),
+    S::new("body", K::Any, "JSON body for POST (JSON text or a STRUCT)"),
+    S::new(
+        "path_params",
+        K::Map,
+        "values for {name} placeholders in the URL",
+    ),
+    S::new("timeout", K::Float, "seconds to wait for each response").default("30"),
+    // records
+    S::new(
+        "data_selector",
+        K::Text,
+        "path to the records, e.g. '$.data' (default: detect)",
+    ),
+    S::new(
+        "format",
+        K::Choice(&["json", "ndjson"]),
+        "response body format",
+    )
+    .default("json"),
+    // pagination
+    S::new("paginator", K::Choice(PAGINATORS), "pagination style").default("auto"),
+    S::new(
+        "page_size",
+        POSITIVE,
+        "records per page (limit / per_page value)",
+    ),
+    S::new("offset_param", K::Text, "offset parameter name").default("offset"),
+    S::new("limit_param", K::Text, "limit parameter name").default("limit"),
+    S::new("initial_offset", NON_NEGATIVE, "first offset").default("0"),
+    S::new("page_param", K::Text, "page number parameter name").default("page"),
+    S::new(
+        "page_size_param",
+        K::Text,
+        "page size parameter name (page_number)",
+    )
+    .default("per_page"),
+    S::new("base_page", NON_NEGATIVE, "number of the first page").default("1"),
+    S::new(
+        "total_path",
+        K::Text,
+        "response field with the total record count ('' to ignore)",
+    )
+    .default("total"),
+    S::new(
+        "total_pages_path",
+        K::Text,
+        "response field with the page count ('' to ignore)",
+    )
+    .default("total_pages"),
+    S::new(
+        "has_more_path",
+        K::Text,
+        "response field that is false on the last page ('' to ignore)",
+    )
+    .default("has_more"),
+    S::new(
+        "stop_on_short_page",
+        K::Bool,
+        "stop after a page with fewer records than page_size",
+    )
+    .default("true"),
+    S::new(
+        "cursor_path",
+        K::Text,
+        "response field with the next cursor",
+    )
+    .default("next_cursor"),
+    S::new(
+        "cursor_param",
+        K::Text,
+        "query parameter that sends the cursor",
+    )
+    .default("cursor"),
+    S::new(
+        "cursor_record_field",
+        K::Text,
+        "take the cursor from this field of the page's last record (Stripe)",
+    ),
+    S::new(
+        "next_url_path",
+        K::Text,
+        "response field with the next page URL (default: next, links.next, @odata.nextLink, ...)",
+    ),
+    S::new(
+        "pagination_in",
+        K::Choice(&["query", "body"]),
+        "where pagination parameters go",
+    )
+    .default("query"),
+    S::new("max_pages", POSITIVE, "stop after this many pages"),
+    S::new("max_records", POSITIVE, "stop after this many records"),
+    // auth
+    S::new("auth", K::Choice(AUTHS), "authentication").default("none"),
+    S::new("api_key", K::Text, "API key").secret(),
+    S::new(
+        "api_key_env",
+        K::Text,
+        "environment variable holding the API key",
+    ),
+    S::new(
+        "api_key_name",
+        K::Text,
+        "header or query parameter name of the API key",
+    )
+    .default("X-API-Key"),
+    S::new(
+        "api_key_location",
+        K::Choice(&["header", "query"]),
+        "where the API key goes",
+    )
+    .default("header"),
+    S::new("token", K::Text, "bearer token").secret(),
+    S::new(
+        "token_env",
+        K::Text,
+        "environment variable holding the bearer token",
+    ),
+    S::new("username", K::Text, "basic auth user"),
+    S::new("password", K::Text, "basic auth password").secret(),
+    S::new(
+        "password_env",
+        K::Text,
+        "environment variable holding the password",
+    ),
+    S::new("token_url", K::Text, "OAuth2 token endpoint"),
+    S::new("client_id", K::Text, "OAuth2 client id"),
+    S::new("client_secret", K::Text, "OAuth2 client secret").secret(),
+    S::new(
+        "client_secret_env",
+        K::Text,
+        "environment variable holding the client secret",
+    ),
+    S::new("scope", K::Text, "OAuth2 scope"),
+    // resilience
+    S::new(
+        "max_attempts",
+        POSITIVE,
+        "attempts per request, including the first",
+    )
+    .default("5"),
+    S::new(
+        "retry_base_delay",
+        K::Float,
+        "first backoff step in seconds",
+    )
+    .default("0.25"),
+    S::new(
+        "retry_max_delay",
+        K::Float,
+        "longest backoff step in seconds",
+    )
+    .default("10"),
+    S::new(
+        "max_requests_per_second",
+        K::Float,
+        "rate limit shared by all requests of the scan",
+    ),
+    S::new(
+        "circuit_breaker_threshold",
+        NON_NEGATIVE,
+        "consecutive failures that stop the scan (0: off)",
+    )
+    .default("10"),
+    S::new(
+        "concurrency",
+        K::Int { min: 1, max: 64 },
+        "pages fetched at once when they can be computed ahead",
+    )
+    .default("8"),
+    // incremental
+    S::new(
+        "incremental_param",
+        K::Text,
+        "query parameter sent with incremental_value",
+    ),
+    S::new(
+        "incremental_value",
+        K::Text,
+        "the last value loaded, e.g. max(updated_at) of the previous run",
+    ),
+    S::new(
+        "cursor_column",
+        K::Text,
+        "column compared with incremental_value; older records are skipped",
+    ),
+    // schema
+    S::new("sample_size", POSITIVE, "records used to infer the schema").default("1000"),
+    S::new(
+        "columns",
+        K::Any,
+        "fixed schema, e.g. {'id': 'BIGINT', 'name': 'VARCHAR'}",
+    ),
+    S::new(
+        "json_column",
+        K::Bool,
+        "return each record as one JSON column",
+    )
+    .default("false"),
+    S::new(
+        "unknown_fields",
+        K::Choice(&["error", "ignore"]),
+        "what to do with fields not in the schema",
+    )
+    .default("error"),
+];
+
+/// Which pagination style, with its settings, so a fresh paginator can be built per scan.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PaginatorConfig {
+    Auto {
+        next_url_paths: Vec<String>,
+    },
+    SinglePage,
+    Offset {
+        offset_param: String,
+        limit_param: String,
+        limit: u64,
+        initial_offset: u64,
+        total_path: Option<String>,
+    },
+    PageNumber {
+        page_param: String,
+        page_size_param: Option<String>,
+        page_size: Option<u64>,
+        base_page: u64,
+        total_pages_path: Option<String>,
+        total_path: Option<String>,
+    },
+    Cursor {
+        source: CursorSource,
+        cursor_param: String,
+    },
+    JsonLink {
+        next_url_paths: Vec<String>,
+    },
+    HeaderLink,
+}
+
+pub const NEXT_URL_PATHS: &[&str] = &[
+    "next",
+    "links.next",
+    "@odata.nextLink",
+    "_links.next.href",
+    "paging.next",
+    "next_page_url",
+    "nextLink",
+];
+
+impl PaginatorConfig {
+    /// Whether pages can be computed ahead and fetched concurrently.
+    pub fn computable(&self) -> bool {
+        matches!(
+            self,
+            PaginatorConfig::Offset { .. } | PaginatorConfig::PageNumber { .. }
+        )
+    }
+
+    pub fn build(&self, rules: &StopRules) -> Box<dyn Paginator> {
+        match self.clone() {
+            PaginatorConfig::Auto { .. } | PaginatorConfig::SinglePage => {
+                Box::new(SinglePage::default())
+            }
+            PaginatorConfig::Offset {
+                offset_param,
+                limit_param,
+                limit,
+                initial_offset,
+                total_path,
+            } => Box::new(Offset::new(
+                offset_param,
+                limit_param,
+                limit,
+                initial_offset,
+                total_path,
+                rules.clone(),
+            )),
+            PaginatorConfig::PageNumber {
+                page_param,
+                page_size_param,
+                page_size,
+                base_page,
+                total_pages_path,
+                total_path,
+            } => Box::new(PageNumber::new(
+                page_param,
+                page_size_param,
+                page_size,
+                base_page,
+                total_pages_path,
+                total_path,
+                rules.clone(),
+            )),
+            PaginatorConfig::Cursor {
+                source,
+                cursor_param,
+            } => Box::new(Cursor::new(source, cursor_param, rules.clone())),
+            PaginatorConfig::JsonLink { next_url_paths } => Box::new(JsonLink::new(
+                next_url_paths
+                    .first()
+                    .cloned()
+                    .unwrap_or_else(|| "next".into()),
+                rules.clone(),
+            )),
+            PaginatorConfig::HeaderLink => Box::new(HeaderLink::default()),
+        }
+    }
+}
+
+/// The schema: inferred from a sample, or fixed by the user.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SchemaMode {
+    Infer { sample_size: usize },
+    Fixed(Vec<(String, JType)>),
+    JsonColumn,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum BodyFormat {
+    Json,
+    Ndjson,
+}
+
+/// Everything one scan needs, checked.
+#[derive(Debug, Clone)]
+pub struct ScanConfig {
+    pub request: RequestSpec,
+    pub paginator: PaginatorConfig,
+    pub stop_rules: StopRules,
+    pub selector: Selector,
+    pub format: BodyFormat,
+    pub auth: Auth,
+    pub retry: RetryPolicy,
+    pub timeout: Duration,
+    pub concurrency: usize,
+    pub max_requests_per_second: Option<f64>,
+    pub breaker_threshold: u32,
+    pub max_pages: Option<u64>,
+    pub max_records: Option<u64>,
+    pub schema: SchemaMode,
+    pub unknown_fields_error: bool,
+    pub cursor_column: Option<String>,
+    pub incremental_value: Option<String>,
+    pub secrets: Secrets,
+    /// Query parameter names whose values are secret (an API key in the query).
+    pub secret_params: Vec<String>,
+}
+
+fn err(message: impl Into<String>) -> String {
+    format!("{FUNCTION}: {}", message.into())
+}
+
+fn non_empty(o: &Options, name: &str) -> Option<String> {
+    o.text(name).filter(|s| !s.is_empty()).map(String::from)
+}
+
+/// Fills `{name}` placeholders.
+pub fn fill_path_params(url: &str, params: &[(String, String)]) -> Result<String, String> {
+    let mut out = url.to_string();
+    for (name, value) in params {
+        let placeholder = format!("{{{name}}}");
+        if !out.contains(&placeholder) {
+            return Err(err(format!(
+                "path_params has '{name}' but the URL has no {{{name}}} placeholder"
+            )));
+        }
+        out = out.replace(&placeholder, &percent_encode_path(value));
+    }
+    if let (Some(start), true) = (out.find('{'), out.contains('}')) {
+        let end = out[start..]
+            .find('}')
+            .map(|e| start + e + 1)
+            .unwrap_or(out.len());
+        return Err(err(format!(
+            "the URL placeholder {} has no value in path_params",
+            &out[start..end]
+        )));
+    }
+    Ok(out)
+}
+
+fn percent_encode_path(value: &str) -> String {
+    let mut out = String::new();
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn option_value_to_json(v: &OptionValue) -> Value {
+    match v {
+        OptionValue::Null => Value::Null,
+        OptionValue::Bool(b) => Value::Bool(*b),
+        OptionValue::Int(i) => Value::from(*i),
+        OptionValue::Float(x) => serde_json::Number::from_f64(*x)
+            .map(Value::Number)
+            .unwrap_or(Value::Null),
+        OptionValue::Text(s) => Value::String(s.clone()),
+        OptionValue::List(items) => Value::Array(items.iter().map(option_value_to_json).collect()),
+        OptionValue::Struct(fields) => Value::Object(
+            fields
+                .iter()
+                .map(|(k, v)| (k.clone(), option_value_to_json(v)))
+                .collect(),
+        ),
+    }
+}
+
+fn parse_columns(v: &OptionValue) -> Result<Vec<(String, JType)>, String> {
+    let OptionValue::Struct(fields) = v else {
+        return Err(err(format!(
+            "option columns got {v}, expected a STRUCT or MAP of column name to type, e.g. {{'id': 'BIGINT'}}"
+        )));
+    };
+    if fields.is_empty() {
+        return Err(err("option columns names no columns"));
+    }
+    fields
+        .iter()
+        .map(|(name, ty)| match ty {
+            OptionValue::Text(t) => parse_type(t)
+                .map(|jt| (name.clone(), jt))
+                .map_err(|e| err(format!("option columns, column '{name}': {e}"))),
+            other => Err(err(format!(
+                "option columns, column '{name}': type {other} is not a type name"
+            ))),
+        })
+        .collect()
+}
+
+/// Builds the scan configuration from the URL and checked options.
+pub fn scan_config(
+    url: &str,
+    o: &Options,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<ScanConfig, String> {
+    let url = url.trim();
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return Err(err(format!(
+            "the URL '{url}' must start with http:// or https://"
+        )));
+    }
+    let url = fill_path_params(url, o.map("path_params").unwrap_or(&[]))?;
+    let method = o.text("method").unwrap_or("GET").to_string();
+    let body = match o.value("body") {
+        None => None,
+        Some(OptionValue::Text(t)) => Some(
+            serde_json::from_str::<Value>(t)
+                .map_err(|e| err(format!("option body is not valid JSON: {e}")))?,
+        ),
+        Some(other) => Some(option_value_to_json(other)),
+    };
+    if body.is_some() && method == "GET" {
+        return Err(err("option body needs method := 'POST'"));
+    }
+    let params_in_body = o.text("pagination_in") == Some("body");
+    if params_in_body && method == "GET" {
+        return Err(err("pagination_in := 'body' needs method := 'POST'"));
+    }
+    let mut request = RequestSpec {
+        method,
+        url,
+        query: o.map("params").map(|m| m.to_vec()).unwrap_or_default(),
+        headers: o.map("headers").map(|m| m.to_vec()).unwrap_or_default(),
+        body,
+        params_in_body,
+    };
+
+    // incremental
+    let incremental_value = non_empty(o, "incremental_value");
+    match (non_empty(o, "incremental_param"), &incremental_value) {
+        (Some(param), Some(value)) => request.query.push((param, value.clone())),
+        (Some(_), None) => return Err(err("incremental_param needs incremental_value")),
+        _ => {}
+    }
+    let cursor_column = non_empty(o, "cursor_column");
+    if cursor_column.is_some() && incremental_value.is_none() {
+        return Err(err(
+            "cursor_column needs incremental_value (the last value already loaded)",
+        ));
+    }
+
+    let rules = StopRules {
+        has_more_path: non_empty(o, "has_more_path"),
+        stop_on_short_page: o.bool("stop_on_short_page").unwrap_or(true),
+    };
+    let page_size = o.int("page_size").map(|n| n as u64);
+    let next_url_paths = match non_empty(o, "next_url_path") {
+        Some(p) => vec![p],
+        None => NEXT_URL_PATHS.iter().map(|s| s.to_string()).collect(),
+    };
+    let style = o.text("paginator").unwrap_or("auto");
+    let paginator = match style {
+        "single_page" => PaginatorConfig::SinglePage,
+        "offset" => PaginatorConfig::Offset {
+            offset_param: o.text("offset_param").unwrap_or("offset").to_string(),
+            limit_param: o.text("limit_param").unwrap_or("limit").to_string(),
+            limit: page_size.unwrap_or(100),
+            initial_offset: o.int("initial_offset").unwrap_or(0) as u64,
+            total_path: non_empty(o, "total_path"),
+        },
+        "page_number" => PaginatorConfig::PageNumber {
+            page_param: o.text("page_param").unwrap_or("page").to_string(),
+            page_size_param: non_empty(o, "page_size_param"),
+            page_size,
+            base_page: o.int("base_page").unwrap_or(1) as u64,
+            total_pages_path: non_empty(o, "total_pages_path"),
+            total_path: non_empty(o, "total_path"),
+        },
+        "cursor" => PaginatorConfig::Cursor {
+            source: match non_empty(o, "cursor_record_field") {
+                Some(field) => CursorSource::LastRecord(field),
+                None => {
+                    CursorSource::Body(o.text("cursor_path").unwrap_or("next_cursor").to_string())
+                }
+            },
+            cursor_param: o.text("cursor_param").unwrap_or("cursor").to_string(),
+        },
+        "json_link" => PaginatorConfig::JsonLink { next_url_paths },
+        "header_link" => PaginatorConfig::HeaderLink,
+        _ => PaginatorConfig::Auto { next_url_paths },
+    };
+    if page_size.is_some()
+        && !matches!(
+            paginator,
+            PaginatorConfig::Offset { .. } | PaginatorConfig::PageNumber { .. }
+        )
+    {
+        return Err(err(format!(
+            "page_size applies to paginator 'offset' or 'page_number', not '{style}'"
+        )));
+    }
+    if o.text("format") == Some("ndjson")
+        && !matches!(
+            paginator,
+            PaginatorConfig::SinglePage
+                | PaginatorConfig::Auto { .. }
+                | PaginatorConfig::Offset { .. }
+                | PaginatorConfig::PageNumber { .. }
+        )
+    {
+        return Err(err(format!(
+            "format 'ndjson' has no response fields to paginate by; paginator '{style}' needs JSON"
+        )));
+    }
+
+    // auth
+    let mut secrets = Secrets::new();
+    let mut secret_params = Vec::new();
+    let secret = |name: &str| {
+        resolve_secret(
+            FUNCTION,
+            name,
+            o.text(name),
+            o.text(&format!("{name}_env")),
+            &env,
+        )
+    };
+    let auth = match o.text("auth").unwrap_or("none") {
+        "api_key" => {
+            let location = if o.text("api_key_location") == Some("query") {
+                KeyLocation::Query
+            } else {
+                KeyLocation::Header
+            };
+            let name = o.text("api_key_name").unwrap_or("X-API-Key").to_string();
+            if location == KeyLocation::Query {
+                secret_params.push(name.clone());
+            }
+            Auth::ApiKey {
+                name,
+                value: secret("api_key")?,
+                location,
+            }
+        }
+        "bearer" => Auth::Bearer {
+            token: secret("token")?,
+        },
+        "basic" => Auth::Basic {
+            user: non_empty(o, "username").ok_or_else(|| err("auth 'basic' needs username"))?,
+            password: secret("password")?,
+        },
+        "oauth2" => Auth::OAuth2 {
+            token_url: non_empty(o, "token_url")
+                .ok_or_else(|| err("auth 'oauth2' needs token_url"))?,
+            client_id: non_empty(o, "client_id")
+                .ok_or_else(|| err("auth 'oauth2' needs client_id"))?,
+            client_secret: secret("client_secret")?,
+            scope: non_empty(o, "scope"),
+        },
+        _ => Auth::None,
+    };
+    for s in auth.secrets() {
+        secrets.add(s);
+    }
+    // Secrets in headers or params given directly (e.g. headers := {'Authorization': ...}).
+    for (name, value) in request.headers.iter().chain(request.query.iter()) {
+        let lower = name.to_ascii_lowercase();
+        if lower == "authorization"
+            || lower.contains("key")
+            || lower.contains("token")
+            || lower.contains("secret")
+        {
+            secrets.add(value);
+            if request.query.iter().any(|(n, _)| n == name) {
+                secret_params.push(name.clone());
+            }
+        }
+    }
+
+    let schema = if o.bool("json_column") == Some(true) {
+        if o.value("columns").is_some() {
+            return Err(err("give either columns or json_column := true, not both"));
+        }
+        SchemaMode::JsonColumn
+    } else if let Some(columns) = o.value("columns") {
+        SchemaMode::Fixed(parse_columns(columns)?)
+    } else {
+        SchemaMode::Infer {
+            sample_size: o.int("sample_size").unwrap_or(1000) as usize,
+        }
+    };
+    if let (Some(column), SchemaMode::Fixed(cols)) = (&cursor_column, &schema)
+        && !cols.iter().any(|(n, _)| n == column)
+    {
+        return Err(err(format!(
+            "cursor_column '{column}' is not among the columns"
+        )));
+    }
+
+    let seconds = |name: &str, default: f64| -> Result<Duration, String> {
+        let v = o.float(name).unwrap_or(default);
+        if !(v.is_finite() && v > 0.0 && v < 1e7) {
+            return Err(err(format!(
+                "option {name} got {v}, expected a positive number of seconds"
+            )));
+        }
+        Ok(Duration::from_secs_f64(v))
+    };
+    let max_requests_per_second = match o.float("max_requests_per_second") {
+        Some(r) if !(r.is_finite() && r > 0.0) => {
+            return Err(err(format!(
+                "option max_requests_per_second got {r}, expected a positive number"
+            )));
+        }
+        other => other,
+    };
+
+    Ok(ScanConfig {
+        request,
+        paginator,
+        stop_rules: rules,
+        selector: Selector::parse(o.text("data_selector")).map_err(|e| err(e.to_string()))?,
+        format: if o.text("format") == Some("ndjson") {
+            BodyFormat::Ndjson
+        } else {
+            BodyFormat::Json
+        },
+        auth,
+        retry: RetryPolicy {
+            max_attempts: o.int("max_attempts").unwrap_or(5) as u32,
+            base_delay: seconds("retry_base_delay", 0.25)?,
+            max_delay: seconds("retry_max_delay", 10.0)?,
+            max_retry_after: Duration::from_secs(300),
+        },
+        timeout: seconds("timeout", 30.0)?,
+        concurrency: o.int("concurrency").unwrap_or(8) as usize,
+        max_requests_per_second,
+        breaker_threshold: o.int("circuit_breaker_threshold").unwrap_or(10) as u32,
+        max_pages: o.int("max_pages").map(|n| n as u64),
+        max_records: o.int("max_records").map(|n| n as u64),
+        schema,
+        unknown_fields_error: o.text("unknown_fields") != Some("ignore"),
+        cursor_column,
+        incremental_value,
+        secrets,
+        secret_params,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(pairs: &[(&str, OptionValue)]) -> Options {
+        let given: Vec<(String, OptionValue)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect();
+        Options::parse(FUNCTION, OPTIONS, &given).unwrap()
+    }
+    fn text(s: &str) -> OptionValue {
+        OptionValue::Text(s.into())
+    }
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn option_table_has_unique_names_and_valid_defaults() {
+        let mut names: Vec<_> = OPTIONS.iter().map(|s| s.name).collect();
+        names.sort();
+        let n = names.len();
+        names.dedup();
+        assert_eq!(names.len(), n);
+        // Parsing with no options exercises every default.
+        Options::parse(FUNCTION, OPTIONS, &[]).unwrap();
+    }
+
+    #[test]
+    fn defaults_give_auto_pagination_and_inferred_schema() {
+        let c = scan_config("http://h/users", &opts(&[]), no_env).unwrap();
+        assert!(matches!(c.paginator, PaginatorConfig::Auto { .. }));
+        assert_eq!(c.schema, SchemaMode::Infer { sample_size: 1000 });
+        assert_eq!(c.concurrency, 8);
+        assert_eq!(c.request.method, "GET");
+    }
+
+    #[test]
+    fn path_params_fill_placeholders_and_missing_ones_are_errors() {
+        let o = opts(&[(
+            "path_params",
+            OptionValue::Struct(vec![("org".into(), text("duck db"))]),
+        )]);
+        let c = scan_config("http://h/orgs/{org}/repos", &o, no_env).unwrap();
+        assert_eq!(c.request.url, "http://h/orgs/duck%20db/repos");
+        let e = scan_config("http://h/orgs/{org}/{repo}", &o, no_env).unwrap_err();
+        assert_eq!(
+            e,
+            "rest_scan: the URL placeholder {repo} has no value in path_params"
+        );
+    }
+
+    #[test]
+    fn secrets_come_from_the_environment_and_are_registered_for_scrubbing() {
+        let env = |n: &str| (n == "API_TOKEN").then(|| "tok-from-env-1".to_string());
+        let o = opts(&[("auth", text("bearer")), ("token_env", text("API_TOKEN"))]);
+        let c = scan_config("http://h/u", &o, env).unwrap();
+        assert_eq!(
+            c.auth,
+            Auth::Bearer {
+                token: "tok-from-env-1".into()
+            }
+        );
+        assert_eq!(c.secrets.scrub("x tok-from-env-1 y"), "x *** y");
+        let o = opts(&[("auth", text("bearer"))]);
+        assert_eq!(
+            scan_config("http://h/u", &o, env).unwrap_err(),
+            "rest_scan: this auth needs token or token_env"
+        );
+    }
+
+    #[test]
+    fn api_key_in_query_marks_the_parameter_secret() {
+        let o = opts(&[
+            ("auth", text("api_key")),
+            ("api_key", text("k-123456")),
+            ("api_key_location", text("query")),
+            ("api_key_name", text("apikey2")),
+        ]);
+        let c = scan_config("http://h/u", &o, no_env).unwrap();
+        assert_eq!(c.secret_params, vec!["apikey2".to_string()]);
+    }
+
+    #[test]
+    fn bad_combinations_are_named() {
+        let e = |pairs: &[(&str, OptionValue)]| {
+            scan_config("http://h/u", &opts(pairs), no_env).unwrap_err()
+        };
+        assert_eq!(
+            e(&[("body", text("{\"a\":1}"))]),
+            "rest_scan: option body needs method := 'POST'"
+        );
+        assert!(
+            e(&[("method", text("POST")), ("body", text("{bad"))])
+                .starts_with("rest_scan: option body is not valid JSON")
+        );
+        assert_eq!(
+            e(&[
+                ("paginator", text("cursor")),
+                ("page_size", OptionValue::Int(10))
+            ]),
+            "rest_scan: page_size applies to paginator 'offset' or 'page_number', not 'cursor'"
+        );
+        assert_eq!(
+            e(&[("incremental_param", text("since"))]),
+            "rest_scan: incremental_param needs incremental_value"
+        );
+        assert!(
+            scan_config("ftp://h/u", &opts(&[]), no_env)
+                .unwrap_err()
+                .contains("must start with http://")
+        );
+        assert!(e(&[("timeout", OptionValue::Float(-1.0))]).contains("option timeout got -1"));
+    }
+
+    #[test]
+    fn columns_option_parses_types_and_names_bad_ones() {
+        let cols = OptionValue::Struct(vec![
+            ("id".into(), text("BIGINT")),
+            ("tags".into(), text("VARCHAR[]")),
+        ]);
+        let c = scan_config("http://h/u", &opts(&[("columns", cols)]), no_env).unwrap();
+        assert_eq!(
+            c.schema,
+            SchemaMode::Fixed(vec![
+                ("id".into(), JType::BigInt),
+                ("tags".into(), JType::List(Box::new(JType::Varchar)))
+            ])
+        );
+        let cols = OptionValue::Struct(vec![("id".into(), text("MONEY"))]);
+        let e = scan_config("http://h/u", &opts(&[("columns", cols)]), no_env).unwrap_err();
+        assert!(
+            e.starts_with("rest_scan: option columns, column 'id': cannot read type 'MONEY'"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn incremental_value_is_sent_as_a_query_parameter() {
+        let o = opts(&[
+            ("incremental_param", text("since")),
+            ("incremental_value", text("2026-01-01")),
+        ]);
+        let c = scan_config("http://h/u", &o, no_env).unwrap();
+        assert_eq!(
+            c.request.query,
+            vec![("since".to_string(), "2026-01-01".to_string())]
+        );
+    }
+}

@@ -1,0 +1,194 @@
+//! Retry policy: which failures are retried, and how long to wait (exponential backoff with
+//! jitter, or the server's Retry-After).
+
+use std::time::{Duration, SystemTime};
+
+/// What happened to one attempt.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Failure {
+    /// The server answered with this status.
+    Status(u16),
+    /// No answer within the timeout.
+    Timeout,
+    /// Could not connect (refused, reset, DNS, TLS).
+    Connect,
+    /// The body could not be read completely.
+    Body,
+}
+
+impl Failure {
+    /// 408, 429 and 5xx are transient; other statuses (401, 403, 404, 400, ...) fail fast.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Failure::Status(s) => *s == 408 || *s == 429 || (500..=599).contains(s),
+            Failure::Timeout | Failure::Connect | Failure::Body => true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetryPolicy {
+    /// Total attempts per request, including the first (1 = no retries).
+    pub max_attempts: u32,
+    pub base_delay: Duration,
+    pub max_delay: Duration,
+    /// A Retry-After longer than this fails the request instead of waiting.
+    pub max_retry_after: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 5,
+            base_delay: Duration::from_millis(250),
+            max_delay: Duration::from_secs(10),
+            max_retry_after: Duration::from_secs(300),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    Retry(Duration),
+    GiveUp,
+}
+
+impl RetryPolicy {
+    /// After attempt number `attempt` (1-based) failed with `failure`: retry after a delay, or
+    /// give up. `retry_after` is the server's Retry-After, if any; `random` is uniform in [0, 1).
+    pub fn decide(
+        &self,
+        attempt: u32,
+        failure: &Failure,
+        retry_after: Option<Duration>,
+        random: f64,
+    ) -> Decision {
+        if !failure.is_retryable() || attempt >= self.max_attempts {
+            return Decision::GiveUp;
+        }
+        if let Some(wait) = retry_after {
+            if wait > self.max_retry_after {
+                return Decision::GiveUp;
+            }
+            return Decision::Retry(wait);
+        }
+        Decision::Retry(self.backoff(attempt, random))
+    }
+
+    /// Exponential backoff with "equal jitter": half the step fixed, half random, capped.
+    pub fn backoff(&self, attempt: u32, random: f64) -> Duration {
+        let exp = 2f64.powi(attempt.saturating_sub(1).min(30) as i32);
+        let step = (self.base_delay.as_secs_f64() * exp).min(self.max_delay.as_secs_f64());
+        let random = random.clamp(0.0, 1.0);
+        Duration::from_secs_f64(step / 2.0 + step / 2.0 * random)
+    }
+}
+
+/// Parses a Retry-After header: delay seconds, or an HTTP date (past dates mean "now").
+pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    if let Ok(seconds) = value.parse::<f64>() {
+        if seconds.is_finite() && seconds >= 0.0 {
+            return Some(Duration::from_secs_f64(seconds));
+        }
+        return None;
+    }
+    let when = httpdate::parse_http_date(value).ok()?;
+    Some(when.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy() -> RetryPolicy {
+        RetryPolicy {
+            max_attempts: 4,
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_millis(500),
+            max_retry_after: Duration::from_secs(60),
+        }
+    }
+
+    #[test]
+    fn transient_failures_are_retried_and_client_errors_are_not() {
+        for f in [
+            Failure::Status(429),
+            Failure::Status(503),
+            Failure::Status(408),
+            Failure::Timeout,
+            Failure::Connect,
+        ] {
+            assert!(
+                matches!(policy().decide(1, &f, None, 0.5), Decision::Retry(_)),
+                "{f:?}"
+            );
+        }
+        for s in [400, 401, 403, 404, 422] {
+            assert_eq!(
+                policy().decide(1, &Failure::Status(s), None, 0.5),
+                Decision::GiveUp,
+                "{s}"
+            );
+        }
+    }
+
+    #[test]
+    fn gives_up_after_max_attempts() {
+        assert!(matches!(
+            policy().decide(3, &Failure::Status(500), None, 0.0),
+            Decision::Retry(_)
+        ));
+        assert_eq!(
+            policy().decide(4, &Failure::Status(500), None, 0.0),
+            Decision::GiveUp
+        );
+    }
+
+    #[test]
+    fn backoff_doubles_with_jitter_and_is_capped() {
+        let p = policy();
+        assert_eq!(p.backoff(1, 0.0), Duration::from_millis(50));
+        assert_eq!(p.backoff(1, 1.0), Duration::from_millis(100));
+        assert_eq!(p.backoff(2, 1.0), Duration::from_millis(200));
+        assert_eq!(p.backoff(3, 1.0), Duration::from_millis(400));
+        assert_eq!(p.backoff(9, 1.0), Duration::from_millis(500));
+        assert_eq!(p.backoff(9, 0.0), Duration::from_millis(250));
+    }
+
+    #[test]
+    fn retry_after_is_honoured_exactly_unless_too_long() {
+        let p = policy();
+        assert_eq!(
+            p.decide(1, &Failure::Status(429), Some(Duration::from_secs(2)), 0.9),
+            Decision::Retry(Duration::from_secs(2))
+        );
+        assert_eq!(
+            p.decide(
+                1,
+                &Failure::Status(429),
+                Some(Duration::from_secs(3600)),
+                0.9
+            ),
+            Decision::GiveUp
+        );
+    }
+
+    #[test]
+    fn retry_after_parses_seconds_and_http_dates() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_784_000_000);
+        assert_eq!(parse_retry_after(" 7 ", now), Some(Duration::from_secs(7)));
+        let later = httpdate::fmt_http_date(now + Duration::from_secs(30));
+        assert_eq!(
+            parse_retry_after(&later, now),
+            Some(Duration::from_secs(30))
+        );
+        let earlier = httpdate::fmt_http_date(now - Duration::from_secs(30));
+        assert_eq!(parse_retry_after(&earlier, now), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after("soon", now), None);
+        assert_eq!(parse_retry_after("-3", now), None);
+    }
+}

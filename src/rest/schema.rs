@@ -1,0 +1,448 @@
+//! Schema of JSON records: inferred from a sample (nested objects -> STRUCT, arrays -> LIST,
+//! conflicting types widen), or declared with `columns := {'id': 'BIGINT', ...}`.
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime};
+use serde_json::Value;
+use std::fmt;
+
+/// A column type, in the subset rest_scan produces.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JType {
+    /// Only nulls seen so far (becomes VARCHAR when the sample ends).
+    Null,
+    Boolean,
+    Integer,
+    BigInt,
+    Double,
+    Varchar,
+    /// JSON text (DuckDB's JSON type): values of mixed shapes.
+    Json,
+    Date,
+    Timestamp,
+    TimestampTz,
+    List(Box<JType>),
+    Struct(Vec<(String, JType)>),
+}
+
+impl fmt::Display for JType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            JType::Null | JType::Varchar => write!(f, "VARCHAR"),
+            JType::Boolean => write!(f, "BOOLEAN"),
+            JType::Integer => write!(f, "INTEGER"),
+            JType::BigInt => write!(f, "BIGINT"),
+            JType::Double => write!(f, "DOUBLE"),
+            JType::Json => write!(f, "JSON"),
+            JType::Date => write!(f, "DATE"),
+            JType::Timestamp => write!(f, "TIMESTAMP"),
+            JType::TimestampTz => write!(f, "TIMESTAMP WITH TIME ZONE"),
+            JType::List(child) => write!(f, "{child}[]"),
+            JType::Struct(fields) => {
+                write!(f, "STRUCT(")?;
+                for (i, (name, ty)) in fields.iter().enumerate() {
+                    if i > 0 {
+                        write!(f, ", ")?;
+                    }
+                    write!(f, "\"{name}\" {ty}")?;
+                }
+                write!(f, ")")
+            }
+        }
+    }
+}
+
+/// Days since 1970-01-01 for an ISO date `YYYY-MM-DD`.
+pub fn parse_date(s: &str) -> Option<i32> {
+    if s.len() != 10 {
+        return None;
+    }
+    let d = NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()?;
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1)?;
+    i32::try_from((d - epoch).num_days()).ok()
+}
+
+/// Microseconds since the epoch for an ISO-8601 timestamp; the flag says whether it carried a
+/// zone (`Z` or an offset; converted to UTC).
+pub fn parse_timestamp(s: &str) -> Option<(i64, bool)> {
+    let bytes = s.as_bytes();
+    if s.len() < 19
+        || s.len() > 40
+        || bytes[4] != b'-'
+        || bytes[7] != b'-'
+        || !(bytes[10] == b'T' || bytes[10] == b' ')
+    {
+        return None;
+    }
+    if let Ok(dt) = DateTime::parse_from_rfc3339(s) {
+        return Some((dt.timestamp_micros(), true));
+    }
+    for fmt in [
+        "%Y-%m-%dT%H:%M:%S%.f%z",
+        "%Y-%m-%d %H:%M:%S%.f%z",
+        "%Y-%m-%d %H:%M:%S%.f%:z",
+    ] {
+        if let Ok(dt) = DateTime::parse_from_str(s, fmt) {
+            return Some((dt.timestamp_micros(), true));
+        }
+    }
+    for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"] {
+        if let Ok(dt) = NaiveDateTime::parse_from_str(s, fmt) {
+            return Some((dt.and_utc().timestamp_micros(), false));
+        }
+    }
+    None
+}
+
+/// The type of one value, looking inside strings for dates and timestamps.
+pub fn type_of(value: &Value) -> JType {
+    match value {
+        Value::Null => JType::Null,
+        Value::Bool(_) => JType::Boolean,
+        Value::Number(n) => {
+            if n.is_i64() {
+                JType::BigInt
+            } else if n.is_u64() {
+                // Beyond BIGINT: keep every digit as text rather than round it.
+                JType::Varchar
+            } else {
+                JType::Double
+            }
+        }
+        Value::String(s) => {
+            if parse_date(s).is_some() {
+                JType::Date
+            } else if let Some((_, zoned)) = parse_timestamp(s) {
+                if zoned {
+                    JType::TimestampTz
+                } else {
+                    JType::Timestamp
+                }
+            } else {
+                JType::Varchar
+            }
+        }
+        Value::Array(items) => {
+            let child = items
+                .iter()
+                .fold(JType::Null, |acc, v| widen(&acc, &type_of(v)));
+            JType::List(Box::new(child))
+        }
+        Value::Object(map) => {
+            JType::Struct(map.iter().map(|(k, v)| (k.clone(), type_of(v))).collect())
+        }
+    }
+}
+
+/// The narrowest type that holds values of both types.
+pub fn widen(a: &JType, b: &JType) -> JType {
+    use JType::*;
+    match (a, b) {
+        (x, y) if x == y => x.clone(),
+        (Null, x) | (x, Null) => x.clone(),
+        (Integer, BigInt) | (BigInt, Integer) => BigInt,
+        (Integer | BigInt, Double) | (Double, Integer | BigInt) => Double,
+        (Date, Timestamp) | (Timestamp, Date) => Timestamp,
+        (Date, TimestampTz) | (TimestampTz, Date) => TimestampTz,
+        (List(x), List(y)) => List(Box::new(widen(x, y))),
+        (Struct(x), Struct(y)) => {
+            let mut fields = x.clone();
+            for (name, ty) in y {
+                match fields.iter_mut().find(|(n, _)| n == name) {
+                    Some((_, existing)) => *existing = widen(existing, ty),
+                    None => fields.push((name.clone(), ty.clone())),
+                }
+            }
+            Struct(fields)
+        }
+        // A nested value meeting anything else keeps its JSON text.
+        (List(_) | Struct(_) | Json, _) | (_, List(_) | Struct(_) | Json) => Json,
+        // Scalars that do not share a type (text and number, bool and number, naive and
+        // zoned timestamps) become text: nothing is lost.
+        _ => Varchar,
+    }
+}
+
+/// Replaces types that stayed unknown (only nulls) with VARCHAR, also inside STRUCT and LIST.
+pub fn finish(t: JType) -> JType {
+    match t {
+        JType::Null => JType::Varchar,
+        JType::List(child) => JType::List(Box::new(finish(*child))),
+        JType::Struct(fields) => {
+            JType::Struct(fields.into_iter().map(|(n, t)| (n, finish(t))).collect())
+        }
+        other => other,
+    }
+}
+
+/// The top-level columns for a sample of records. Non-object records become one column
+/// named `value`.
+pub fn infer<'a>(records: impl Iterator<Item = &'a Value>) -> Vec<(String, JType)> {
+    let mut acc = JType::Null;
+    for record in records {
+        let t = match record {
+            Value::Object(_) => type_of(record),
+            other => JType::Struct(vec![("value".to_string(), type_of(other))]),
+        };
+        acc = widen(&acc, &t);
+    }
+    match finish(acc) {
+        JType::Struct(fields) => fields,
+        JType::Json | JType::Varchar => vec![("value".to_string(), JType::Json)],
+        _ => vec![],
+    }
+}
+
+/// Parses a declared column type (`BIGINT`, `VARCHAR[]`, `STRUCT(a BIGINT, b VARCHAR)`, ...).
+pub fn parse_type(text: &str) -> Result<JType, String> {
+    let mut p = TypeParser {
+        s: text.as_bytes(),
+        pos: 0,
+        text,
+    };
+    let t = p.parse()?;
+    p.skip_ws();
+    if p.pos != p.s.len() {
+        return Err(p.error());
+    }
+    Ok(t)
+}
+
+pub const SUPPORTED_TYPES: &str = "BOOLEAN, INTEGER, BIGINT, DOUBLE, VARCHAR, JSON, DATE, TIMESTAMP, TIMESTAMPTZ, <type>[] and STRUCT(name type, ...)";
+
+struct TypeParser<'a> {
+    s: &'a [u8],
+    pos: usize,
+    text: &'a str,
+}
+
+impl TypeParser<'_> {
+    fn error(&self) -> String {
+        format!(
+            "cannot read type '{}' (supported: {SUPPORTED_TYPES})",
+            self.text
+        )
+    }
+    fn skip_ws(&mut self) {
+        while self.pos < self.s.len() && self.s[self.pos].is_ascii_whitespace() {
+            self.pos += 1;
+        }
+    }
+    fn word(&mut self) -> String {
+        self.skip_ws();
+        if self.pos < self.s.len() && self.s[self.pos] == b'"' {
+            let start = self.pos + 1;
+            let mut end = start;
+            while end < self.s.len() && self.s[end] != b'"' {
+                end += 1;
+            }
+            self.pos = (end + 1).min(self.s.len());
+            return String::from_utf8_lossy(&self.s[start..end]).into_owned();
+        }
+        let start = self.pos;
+        while self.pos < self.s.len()
+            && (self.s[self.pos].is_ascii_alphanumeric() || self.s[self.pos] == b'_')
+        {
+            self.pos += 1;
+        }
+        String::from_utf8_lossy(&self.s[start..self.pos]).into_owned()
+    }
+    fn eat(&mut self, c: u8) -> bool {
+        self.skip_ws();
+        if self.pos < self.s.len() && self.s[self.pos] == c {
+            self.pos += 1;
+            true
+        } else {
+            false
+        }
+    }
+    fn parse(&mut self) -> Result<JType, String> {
+        let name = self.word().to_ascii_uppercase();
+        let mut t = match name.as_str() {
+            "BOOLEAN" | "BOOL" => JType::Boolean,
+            "INTEGER" | "INT" | "INT4" => JType::Integer,
+            "BIGINT" | "INT8" | "LONG" => JType::BigInt,
+            "DOUBLE" | "FLOAT8" | "REAL" | "FLOAT" => JType::Double,
+            "VARCHAR" | "TEXT" | "STRING" => JType::Varchar,
+            "JSON" => JType::Json,
+            "DATE" => JType::Date,
+            "TIMESTAMP" | "DATETIME" => {
+                self.skip_ws();
+                let rest = std::str::from_utf8(&self.s[self.pos..]).unwrap_or("");
+                if rest.to_ascii_uppercase().starts_with("WITH TIME ZONE") {
+                    self.pos += "WITH TIME ZONE".len();
+                    JType::TimestampTz
+                } else {
+                    JType::Timestamp
+                }
+            }
+            "TIMESTAMPTZ" => JType::TimestampTz,
+            "STRUCT" => {
+                if !self.eat(b'(') {
+                    return Err(self.error());
+                }
+                let mut fields = Vec::new();
+                loop {
+                    let field = self.word();
+                    if field.is_empty() {
+                        return Err(self.error());
+                    }
+                    let ty = self.parse()?;
+                    fields.push((field, ty));
+                    if self.eat(b')') {
+                        break;
+                    }
+                    if !self.eat(b',') {
+                        return Err(self.error());
+                    }
+                }
+                JType::Struct(fields)
+            }
+            _ => return Err(self.error()),
+        };
+        while self.eat(b'[') {
+            if !self.eat(b']') {
+                return Err(self.error());
+            }
+            t = JType::List(Box::new(t));
+        }
+        Ok(t)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn nested_objects_become_structs_and_arrays_lists() {
+        let cols = infer([json!({"id": 1, "address": {"city": "Oslo", "geo": {"lat": 1.5}}, "tags": ["a", "b"]})].iter());
+        assert_eq!(
+            cols,
+            vec![
+                ("id".into(), JType::BigInt),
+                (
+                    "address".into(),
+                    JType::Struct(vec![
+                        ("city".into(), JType::Varchar),
+                        (
+                            "geo".into(),
+                            JType::Struct(vec![("lat".into(), JType::Double)])
+                        )
+                    ])
+                ),
+                ("tags".into(), JType::List(Box::new(JType::Varchar))),
+            ]
+        );
+    }
+
+    #[test]
+    fn mixed_types_widen() {
+        let cols = infer(
+            [
+                json!({"n": 1, "s": "x", "mix": 1, "b": true, "later": null, "o": {"a": 1}}),
+                json!({"n": 2.5, "s": null, "mix": "one", "b": 1, "later": "2026-01-02", "o": {"b": "x"}}),
+            ]
+            .iter(),
+        );
+        let get = |name: &str| cols.iter().find(|(n, _)| n == name).unwrap().1.clone();
+        assert_eq!(get("n"), JType::Double);
+        assert_eq!(get("s"), JType::Varchar);
+        assert_eq!(get("mix"), JType::Varchar);
+        assert_eq!(get("b"), JType::Varchar);
+        assert_eq!(get("later"), JType::Date);
+        assert_eq!(
+            get("o"),
+            JType::Struct(vec![
+                ("a".into(), JType::BigInt),
+                ("b".into(), JType::Varchar)
+            ])
+        );
+    }
+
+    #[test]
+    fn temporal_strings_are_typed_only_when_every_value_parses() {
+        let cols = infer(
+            [
+                json!({"d": "2026-01-01", "ts": "2026-01-01T10:00:00", "tz": "2026-01-01T10:00:00Z", "dd": "2026-01-01"}),
+                json!({"d": "2026-02-01", "ts": "2026-01-01 11:00:00.5", "tz": "2026-01-01T10:00:00+02:00", "dd": "soon"}),
+            ]
+            .iter(),
+        );
+        let types: Vec<_> = cols.iter().map(|(_, t)| t.clone()).collect();
+        assert_eq!(
+            types,
+            vec![
+                JType::Date,
+                JType::Timestamp,
+                JType::TimestampTz,
+                JType::Varchar
+            ]
+        );
+    }
+
+    #[test]
+    fn nested_values_meeting_scalars_keep_json_text() {
+        assert_eq!(widen(&JType::Struct(vec![]), &JType::BigInt), JType::Json);
+        assert_eq!(
+            widen(&JType::List(Box::new(JType::BigInt)), &JType::Varchar),
+            JType::Json
+        );
+        assert_eq!(
+            finish(JType::List(Box::new(JType::Null))),
+            JType::List(Box::new(JType::Varchar))
+        );
+    }
+
+    #[test]
+    fn timestamps_parse_to_utc_micros() {
+        assert_eq!(
+            parse_timestamp("1970-01-01T00:00:01Z"),
+            Some((1_000_000, true))
+        );
+        assert_eq!(
+            parse_timestamp("1970-01-01T02:00:01+02:00"),
+            Some((1_000_000, true))
+        );
+        assert_eq!(
+            parse_timestamp("1970-01-01 00:00:00.25"),
+            Some((250_000, false))
+        );
+        assert_eq!(parse_timestamp("2026-13-01T00:00:00"), None);
+        assert_eq!(parse_timestamp("hello world, how are you"), None);
+        assert_eq!(parse_date("1970-01-02"), Some(1));
+        assert_eq!(parse_date("1970-1-2"), None);
+    }
+
+    #[test]
+    fn declared_types_parse() {
+        assert_eq!(parse_type("bigint").unwrap(), JType::BigInt);
+        assert_eq!(
+            parse_type("VARCHAR[]").unwrap(),
+            JType::List(Box::new(JType::Varchar))
+        );
+        assert_eq!(
+            parse_type("TIMESTAMP WITH TIME ZONE").unwrap(),
+            JType::TimestampTz
+        );
+        assert_eq!(
+            parse_type("STRUCT(city VARCHAR, \"zip code\" INTEGER)[]").unwrap(),
+            JType::List(Box::new(JType::Struct(vec![
+                ("city".into(), JType::Varchar),
+                ("zip code".into(), JType::Integer)
+            ])))
+        );
+        assert!(
+            parse_type("DECIMAL(10,2)")
+                .unwrap_err()
+                .contains("supported: BOOLEAN")
+        );
+        assert!(parse_type("STRUCT(a)").is_err());
+    }
+
+    #[test]
+    fn huge_unsigned_numbers_stay_text() {
+        assert_eq!(type_of(&json!(18446744073709551615u64)), JType::Varchar);
+        assert_eq!(type_of(&json!(-5)), JType::BigInt);
+    }
+}
