@@ -70,7 +70,10 @@ unit:
 	$(CARGO) test --locked
 
 sqltest: release venv
-	ETL_TEST_HOOKS=1 RUST_BACKTRACE=0 $(VENV_PY) scripts/sqllogictest.py --extension $(RELEASE_EXT) test/sql
+	ETL_TEST_HOOKS=1 RUST_BACKTRACE=0 \
+	  ETL_TEST_BEARER_TOKEN=secret-token-456 ETL_TEST_API_KEY=secret-key-123 \
+	  ETL_TEST_CLIENT_SECRET=client-secret-789 ETL_TEST_PASSWORD=s3cret-pw \
+	  $(VENV_PY) scripts/sqllogictest.py --mock-server --extension $(RELEASE_EXT) test/sql
 
 shelltest: release venv
 	$(VENV_PY) -m pytest -q test/shell

@@ -24,6 +24,10 @@ Strictness, unlike the upstream runner: no error is ever ignored (the upstream r
 skips errors mentioning HTTP), a `statement error` must name its message, the number of result
 columns must match the declared types, and an unknown record type fails the file.
 
+With --mock-server, the runner starts scripts/mock_rest_server.py on 127.0.0.1 (an ephemeral
+port), exports its base URL as ETL_MOCK_URL (tests say `require-env ETL_MOCK_URL` and use
+`${ETL_MOCK_URL}/offset/users`), resets its state before each file and stops it at the end.
+
 Prints one line per file and ends with `sqllogictest: N passed, N failed, N skipped`; exits 1
 on any failure.
 """
@@ -35,7 +39,10 @@ import difflib
 import os
 import re
 import shutil
+import subprocess
 import sys
+import time
+import urllib.request
 import tempfile
 import traceback
 from dataclasses import dataclass, field
@@ -273,9 +280,47 @@ class FileRunner:
             raise TestFailure(f"{where}: wrong result\n  SQL: {sql}\n{diff}")
 
 
+class MockServer:
+    """The mock REST server as a subprocess, bounded in time."""
+
+    def __init__(self, script: Path):
+        self.proc = subprocess.Popen(
+            [sys.executable, str(script), "--port", "0", "--max-lifetime", "1800"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 30
+        line = ""
+        while time.monotonic() < deadline:
+            line = self.proc.stdout.readline()
+            if line.startswith("LISTENING "):
+                break
+            if self.proc.poll() is not None:
+                break
+        if not line.startswith("LISTENING "):
+            self.stop()
+            raise RuntimeError(f"mock server did not start: {line!r} {self.proc.stderr.read()}")
+        self.url = line.split(" ", 1)[1].strip()
+
+    def reset(self):
+        req = urllib.request.Request(self.url + "/_reset", data=b"", method="POST")
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            resp.read()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--extension", required=True, type=Path)
+    parser.add_argument("--mock-server", action="store_true", help="start the mock REST server")
     parser.add_argument("paths", nargs="+", type=Path, help="test files or folders")
     args = parser.parse_args()
 
@@ -293,9 +338,25 @@ def main() -> int:
     root = Path.cwd()
     passed = failed = skipped = records = 0
     print(f"sqllogictest: duckdb {duckdb.__version__}, extension {extension}")
+    server = None
+    if args.mock_server:
+        server = MockServer(Path(__file__).resolve().parent / "mock_rest_server.py")
+        os.environ["ETL_MOCK_URL"] = server.url
+        print(f"sqllogictest: mock REST server at {server.url}")
+    try:
+        return run_files(files, extension, root, server)
+    finally:
+        if server is not None:
+            server.stop()
+
+
+def run_files(files, extension, root, server) -> int:
+    passed = failed = skipped = records = 0
     for path in files:
         runner = None
         try:
+            if server is not None:
+                server.reset()
             runner = FileRunner(path, extension, root)
             n = runner.run()
             records += n

@@ -338,13 +338,9 @@ impl PaginatorConfig {
                 source,
                 cursor_param,
             } => Box::new(Cursor::new(source, cursor_param, rules.clone())),
-            PaginatorConfig::JsonLink { next_url_paths } => Box::new(JsonLink::new(
-                next_url_paths
-                    .first()
-                    .cloned()
-                    .unwrap_or_else(|| "next".into()),
-                rules.clone(),
-            )),
+            PaginatorConfig::JsonLink { next_url_paths } => {
+                Box::new(JsonLink::new(next_url_paths, rules.clone()))
+            }
             PaginatorConfig::HeaderLink => Box::new(HeaderLink::default()),
         }
     }
@@ -473,6 +469,19 @@ fn parse_columns(v: &OptionValue) -> Result<Vec<(String, JType)>, String> {
             ))),
         })
         .collect()
+}
+
+/// Header or parameter names whose values are credentials.
+fn looks_secret(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase().replace('-', "_");
+    lower == "authorization"
+        || lower == "proxy_authorization"
+        || lower == "cookie"
+        || lower.ends_with("api_key")
+        || lower.ends_with("apikey")
+        || lower.contains("token")
+        || lower.contains("secret")
+        || lower.contains("password")
 }
 
 /// Builds the scan configuration from the URL and checked options.
@@ -640,21 +649,18 @@ pub fn scan_config(
     for s in auth.secrets() {
         secrets.add(s);
     }
-    // Secrets in headers or params given directly (e.g. headers := {'Authorization': ...}).
+    // Secrets in headers or params given directly (e.g. headers := {'Authorization': ...}): their
+    // values are scrubbed from messages too.
     for (name, value) in request.headers.iter().chain(request.query.iter()) {
-        let lower = name.to_ascii_lowercase();
-        if lower == "authorization"
-            || lower.contains("key")
-            || lower.contains("token")
-            || lower.contains("secret")
-        {
+        if looks_secret(name) && value.len() >= 8 {
             secrets.add(value);
-            if request.query.iter().any(|(n, _)| n == name) {
-                secret_params.push(name.clone());
-            }
         }
     }
-
+    for (name, _) in &request.query {
+        if looks_secret(name) {
+            secret_params.push(name.clone());
+        }
+    }
     let schema = if o.bool("json_column") == Some(true) {
         if o.value("columns").is_some() {
             return Err(err("give either columns or json_column := true, not both"));
@@ -807,6 +813,33 @@ mod tests {
         ]);
         let c = scan_config("http://h/u", &o, no_env).unwrap();
         assert_eq!(c.secret_params, vec!["apikey2".to_string()]);
+    }
+
+    #[test]
+    fn credentials_in_headers_and_params_are_scrubbed_but_ordinary_values_are_not() {
+        let o = opts(&[
+            (
+                "headers",
+                OptionValue::Struct(vec![
+                    ("Authorization".into(), text("Bearer abcdefgh-1234")),
+                    ("Accept".into(), text("application/json-long")),
+                ]),
+            ),
+            (
+                "params",
+                OptionValue::Struct(vec![
+                    ("access_token".into(), text("zyxwvuts-99")),
+                    ("key".into(), text("breaker")),
+                ]),
+            ),
+        ]);
+        let c = scan_config("http://h/u", &o, no_env).unwrap();
+        assert_eq!(
+            c.secrets
+                .scrub("Bearer abcdefgh-1234 zyxwvuts-99 breaker application/json-long"),
+            "*** *** breaker application/json-long"
+        );
+        assert_eq!(c.secret_params, vec!["access_token".to_string()]);
     }
 
     #[test]

@@ -484,16 +484,17 @@ pub fn resolve_link(base: &str, link: &str) -> String {
 /// Next-page URL in the body (`next`, `links.next`, `@odata.nextLink`).
 #[derive(Debug)]
 pub struct JsonLink {
-    pub next_url_path: String,
+    /// Candidate fields, tried in order; the first present one holds the link.
+    pub next_url_paths: Vec<String>,
     pub rules: StopRules,
     next: Option<String>,
     seen: HashSet<String>,
 }
 
 impl JsonLink {
-    pub fn new(next_url_path: String, rules: StopRules) -> Self {
+    pub fn new(next_url_paths: Vec<String>, rules: StopRules) -> Self {
         JsonLink {
-            next_url_path,
+            next_url_paths,
             rules,
             next: None,
             seen: HashSet::new(),
@@ -523,13 +524,17 @@ fn check_loop(
 impl Paginator for JsonLink {
     fn init_request(&mut self, _request: &mut RequestSpec) {}
     fn update_state(&mut self, r: &PageResponse<'_>) -> Result<(), PaginationError> {
-        let link = match lookup(r.body, &self.next_url_path) {
-            None | Some(Value::Null) => None,
-            Some(Value::String(s)) if s.is_empty() => None,
-            Some(Value::String(s)) => Some(resolve_link(r.url, s)),
-            Some(other) => {
+        let found = self
+            .next_url_paths
+            .iter()
+            .find_map(|p| lookup(r.body, p).map(|v| (p, v)));
+        let link = match found {
+            None | Some((_, Value::Null)) => None,
+            Some((_, Value::String(s))) if s.is_empty() => None,
+            Some((_, Value::String(s))) => Some(resolve_link(r.url, s)),
+            Some((path, other)) => {
                 return Err(PaginationError::BadValue {
-                    path: self.next_url_path.clone(),
+                    path: path.clone(),
                     value: other.to_string(),
                     expected: "a URL string or null",
                 });
@@ -796,7 +801,7 @@ mod tests {
 
     #[test]
     fn json_link_resolves_relative_links_and_detects_repeats() {
-        let mut p = JsonLink::new("links.next".into(), StopRules::default());
+        let mut p = JsonLink::new(vec!["links.next".into()], StopRules::default());
         p.update_state(&resp(&json!({"links": {"next": "/users?page=2"}}), 1))
             .unwrap();
         let mut req = base();
@@ -811,7 +816,7 @@ mod tests {
             err.to_string()
                 .starts_with("pagination loop: the API returned the same next page URL twice")
         );
-        let mut p = JsonLink::new("next".into(), StopRules::default());
+        let mut p = JsonLink::new(vec!["next".into()], StopRules::default());
         p.update_state(&resp(&json!({"next": null}), 1)).unwrap();
         assert!(!p.has_next_page());
     }
