@@ -122,6 +122,10 @@ GET /loop/link?page=P {"data":[record P (P <= 2000000)],"links":{"next":"<base>/
                       URL keeps the other query params, so every page >= 2 repeats its own URL.
 ANY /status/<code>    status <code> (200..599) with body {"error":"status <code>"}; 204 and 304
                       have an empty body. Another code -> 400 {"error":"bad parameter code"}.
+GET /fixture/<name>   the file test/data/rest/<name> (names of letters, digits, '_', '-', '.'
+                      only), Content-Type from its extension (.json, .ndjson, else text/plain);
+                      unknown name -> 404. For records of hand-written shapes (mixed types,
+                      late fields, unicode) that the generated dataset does not have.
 GET /_stats           {"requests":<total>,"by_path":{path:count},"token_requests":<k>}
                       (/_stats and /_reset are not counted; token_requests counts every
                       POST /oauth/token, accepted or not)
@@ -148,6 +152,7 @@ import traceback
 from email.utils import formatdate
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from socketserver import TCPServer
 from urllib.parse import parse_qsl, urlencode
 
@@ -320,6 +325,8 @@ UNCOUNTED = frozenset(("/_stats", "/_reset"))
 _HTML = (b"<!DOCTYPE html>\n<html><head><title>Not JSON</title></head>\n"
          b"<body><h1>This is an HTML page</h1><p>Not the JSON you asked for.</p></body></html>\n")
 _MALFORMED = b'{"data":[{"id":1,"na'
+FIXTURE_DIR = Path(__file__).resolve().parent.parent / "test" / "data" / "rest"
+_FIXTURE_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 
 
 class _Token:
@@ -710,6 +717,20 @@ class MockApp:
     def ep_html(self, req: Request):
         return (200, _HTML, HTML_CT, ())
 
+    def ep_fixture(self, req: Request, name: str):
+        if not _FIXTURE_NAME.fullmatch(name):
+            return error_response(404, "not found")
+        path = FIXTURE_DIR / name
+        if not path.is_file():
+            return error_response(404, "not found")
+        if name.endswith(".json"):
+            ctype = JSON_CT
+        elif name.endswith(".ndjson"):
+            ctype = "application/x-ndjson"
+        else:
+            ctype = "text/plain; charset=utf-8"
+        return (200, path.read_bytes(), ctype, ())
+
     def ep_loop_cursor(self, req: Request):
         rec = self.records_slice(1, 1)[0]
         return (200, b'{"results":[%s],"next_cursor":"same","has_more":true}' % rec, JSON_CT, ())
@@ -745,6 +766,8 @@ class MockApp:
         if route is None:
             if req.path.startswith("/status/"):
                 return self.ep_status(req, req.path[len("/status/"):])
+            if req.path.startswith("/fixture/") and req.method == "GET":
+                return self.ep_fixture(req, req.path[len("/fixture/"):])
             return error_response(404, "not found")
         methods, name = route
         if methods is not None and req.method not in methods:

@@ -35,6 +35,7 @@ on any failure.
 from __future__ import annotations
 
 import argparse
+import datetime
 import difflib
 import os
 import re
@@ -122,12 +123,23 @@ def parse(path: Path) -> list[Record]:
 
 
 def render(value) -> str:
+    """A value as DuckDB's shell prints it, for the common types."""
     if value is None:
         return "NULL"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
         return value if value != "" else "(empty)"
+    if isinstance(value, (datetime.datetime, datetime.time)):
+        text = value.isoformat(sep=" ") if isinstance(value, datetime.datetime) else value.isoformat()
+        # DuckDB drops trailing zeros of fractional seconds: 10:00:00.5, not 10:00:00.500000
+        head, dot, rest = text.partition(".")
+        if dot:
+            digits = "".join(c for c in rest if c.isdigit())
+            tail = rest[len(digits):]
+            digits = digits.rstrip("0")
+            text = head + ("." + digits if digits else "") + tail
+        return text
     return str(value)
 
 
@@ -244,6 +256,18 @@ class FileRunner:
             return
         raise TestFailure(f"{where}: statement should fail but succeeded\n  SQL: {sql}")
 
+    def fetch_as_text(self, sql: str):
+        """Rows rendered by DuckDB itself (CAST to VARCHAR), so expected values read exactly as
+        the duckdb shell prints them, whatever the type (TIMESTAMPTZ, STRUCT, LIST, ...)."""
+        rel = self.con.sql(sql)
+        if rel is None:
+            return [], 0
+        ncols = len(rel.columns)
+        if ncols == 0:
+            return [], 0
+        texts = ", ".join(f"CAST(#{i + 1} AS VARCHAR)" for i in range(ncols))
+        return rel.project(texts).fetchall(), ncols
+
     def query(self, rec: Record, where: str):
         sql = self.substitute(rec.sql)
         types = rec.args[0]
@@ -251,9 +275,7 @@ class FileRunner:
         if mode not in ("nosort", "rowsort", "valuesort"):
             raise TestFailure(f"{where}: unknown sort mode {mode}")
         try:
-            result = self.con.execute(sql)
-            rows = result.fetchall()
-            ncols = len(result.description or [])
+            rows, ncols = self.fetch_as_text(sql)
         except duckdb.Error as e:
             raise TestFailure(f"{where}: query failed\n  SQL: {sql}\n  error: {e}")
         if ncols != len(types):

@@ -137,7 +137,18 @@ impl TableFunction for RestScan {
         for (name, ty) in &columns {
             info.add_result_column(name, &json_type_of(ty));
         }
-        let sampled = prefetch.pages.iter().map(Vec::len).sum();
+        // Only an inferred schema has a sample to blame in messages; fixed columns and the JSON
+        // column deliberately leave other fields out.
+        let sampled = if let SchemaMode::Infer { sample_size } = client.cfg.schema {
+            prefetch
+                .pages
+                .iter()
+                .map(Vec::len)
+                .sum::<usize>()
+                .min(sample_size)
+        } else {
+            0
+        };
         Ok(RestScanBindData {
             client,
             columns,

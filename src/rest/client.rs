@@ -498,7 +498,9 @@ impl Client {
             }
         }
         // A total larger than the page means there are more pages we do not know how to get.
-        if let Ok(path) = self.cfg.selector.locate(&first.body) {
+        if let Ok(path) = self.cfg.selector.locate(&first.body)
+            && !(path.is_empty() && first.body.is_object())
+        {
             let n = records_at(&first.body, &path).len() as u64;
             for key in [
                 "total",
