@@ -428,7 +428,10 @@ impl Client {
                         _ => "",
                     };
                     return Err(if failure.is_retryable() {
-                        self.error(format!("{detail} (gave up after {attempt} attempts)"))
+                        self.error(format!(
+                            "{detail} (gave up after {attempt} attempt{})",
+                            if attempt == 1 { "" } else { "s" }
+                        ))
                     } else {
                         self.error(format!("{detail}{hint}"))
                     });
