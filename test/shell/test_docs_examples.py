@@ -1,14 +1,21 @@
 """Every ```sql block in docs/*.md runs against the built extension (blocks fenced as
-```sql no-run are skipped: they need services that cannot run here)."""
+```sql no-run are skipped: they need services that cannot run here). Examples that call a REST
+API use http://127.0.0.1:8765, replaced by the mock server started here."""
 
 import re
+import sys
+from pathlib import Path
 
 import duckdb
 import pytest
 
 from conftest import ROOT
 
+sys.path.insert(0, str(ROOT / "scripts"))
+from mock_rest_server import start_server  # noqa: E402
+
 BLOCK = re.compile(r"^```sql([^\n]*)\n(.*?)^```", re.MULTILINE | re.DOTALL)
+DOC_URL = "http://127.0.0.1:8765"
 
 
 def examples():
@@ -18,14 +25,35 @@ def examples():
                 yield pytest.param(match.group(2), id=f"{page.name}#{n + 1}")
 
 
+@pytest.fixture(scope="module")
+def mock_url():
+    server, url = start_server(port=0, records=5000)
+    yield url
+    server.shutdown()
+    server.server_close()
+
+
 @pytest.mark.parametrize("sql", list(examples()))
-def test_docs_example_runs(sql, extension, tmp_path, monkeypatch):
+def test_docs_example_runs(sql, extension, mock_url, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("API_TOKEN", "secret-token-456")
+    monkeypatch.setenv("OAUTH_CLIENT_SECRET", "client-secret-789")
     con = duckdb.connect(config={"allow_unsigned_extensions": "true"})
     con.execute(f"LOAD '{extension}'")
-    con.execute(sql)
+    con.execute(sql.replace(DOC_URL, mock_url))
     con.fetchall()
 
 
 def test_docs_have_runnable_examples():
-    assert len(list(examples())) >= 2
+    assert len(list(examples())) >= 10
+
+
+def test_rest_scan_page_documents_every_option():
+    page = (ROOT / "docs" / "rest_scan.md").read_text()
+    source = (ROOT / "src" / "rest" / "config.rs").read_text()
+    table = source[source.index("pub const OPTIONS") :]
+    table = table[: table.index("];")]
+    names = re.findall(r'S::new\(\s*"(\w+)"', table)
+    assert len(names) > 40
+    missing = [n for n in names if f"| `{n}` |" not in page]
+    assert not missing, f"docs/rest_scan.md does not document {missing}"
