@@ -59,8 +59,12 @@ $(VENV)/.installed: extension-config/extension.conf
 	  duckdb-cli==$(DUCKDB_CLI_OLD_VERSION)
 	touch $@
 
+# The main job: the extension's version, then a REST extract from the local mock API (started
+# here on 127.0.0.1, stopped on exit).
 demo: release venv
 	$(DUCKDB_CLI) -unsigned < sql/examples/hello.sql
+	@$(VENV_PY) scripts/with_mock_server.py --records 20000 -- \
+	  env API_TOKEN=secret-token-456 $(DUCKDB_CLI) -unsigned < sql/examples/rest_users.sql
 
 lint:
 	$(CARGO) fmt --check

@@ -40,10 +40,7 @@ import difflib
 import os
 import re
 import shutil
-import subprocess
 import sys
-import time
-import urllib.request
 import tempfile
 import traceback
 from dataclasses import dataclass, field
@@ -302,43 +299,6 @@ class FileRunner:
             raise TestFailure(f"{where}: wrong result\n  SQL: {sql}\n{diff}")
 
 
-class MockServer:
-    """The mock REST server as a subprocess, bounded in time."""
-
-    def __init__(self, script: Path):
-        self.proc = subprocess.Popen(
-            [sys.executable, str(script), "--port", "0", "--max-lifetime", "1800"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        deadline = time.monotonic() + 30
-        line = ""
-        while time.monotonic() < deadline:
-            line = self.proc.stdout.readline()
-            if line.startswith("LISTENING "):
-                break
-            if self.proc.poll() is not None:
-                break
-        if not line.startswith("LISTENING "):
-            self.stop()
-            raise RuntimeError(f"mock server did not start: {line!r} {self.proc.stderr.read()}")
-        self.url = line.split(" ", 1)[1].strip()
-
-    def reset(self):
-        req = urllib.request.Request(self.url + "/_reset", data=b"", method="POST")
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            resp.read()
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--extension", required=True, type=Path)
@@ -362,7 +322,10 @@ def main() -> int:
     print(f"sqllogictest: duckdb {duckdb.__version__}, extension {extension}")
     server = None
     if args.mock_server:
-        server = MockServer(Path(__file__).resolve().parent / "mock_rest_server.py")
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from with_mock_server import MockServerProcess
+
+        server = MockServerProcess()
         os.environ["ETL_MOCK_URL"] = server.url
         print(f"sqllogictest: mock REST server at {server.url}")
     try:

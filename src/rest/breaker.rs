@@ -33,6 +33,12 @@ impl CircuitBreaker {
         false
     }
 
+    /// Closes the breaker (a new run of the same bound statement starts fresh).
+    pub fn reset(&self) {
+        self.consecutive.store(0, Ordering::SeqCst);
+        self.open.store(false, Ordering::SeqCst);
+    }
+
     pub fn is_open(&self) -> bool {
         self.open.load(Ordering::SeqCst)
     }
@@ -62,6 +68,9 @@ mod tests {
         assert!(b.record_failure());
         assert!(b.is_open());
         assert!(!b.record_failure(), "opening is reported once");
+        b.reset();
+        assert!(!b.is_open());
+        assert_eq!(b.consecutive_failures(), 0);
     }
 
     #[test]

@@ -528,6 +528,7 @@ impl Client {
     /// Fetches the first page(s): enough records for the schema sample (`sample` records, 0 =
     /// just the first page).
     pub async fn prefetch(&self, sample: usize) -> Result<Prefetch, RestError> {
+        self.breaker.reset();
         let mut style = self.cfg.paginator.clone();
         let mut paginator = style.build(&self.cfg.stop_rules);
         let base = self.cfg.request.clone();

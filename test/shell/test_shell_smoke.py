@@ -3,6 +3,7 @@
 import os
 import shutil
 import subprocess
+import sys
 
 import duckdb
 import pytest
@@ -167,3 +168,21 @@ def test_load_failure_is_reported_and_the_shell_keeps_running(duckdb_cli, extens
     assert result.returncode == 1, (result.returncode, result.stderr)
     assert message in result.stderr, result.stderr
     assert "still alive" in result.stdout
+
+
+def test_rest_demo_pipeline_loads_every_user_through_the_shell(duckdb_cli):
+    sql = (ROOT / "sql" / "examples" / "rest_users.sql").read_text()
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "with_mock_server.py"), "--records", "3000", "--",
+         str(duckdb_cli), "-unsigned", "-csv"],
+        input=sql,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        env={**os.environ, "API_TOKEN": "secret-token-456"},
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "users,distinct_ids,cities,newest"
+    assert lines[1].startswith("3000,3000,8,"), result.stdout
