@@ -21,7 +21,7 @@ RUST_SOURCES := $(shell find src -name '*.rs') Cargo.toml Cargo.lock extension-c
 export ETL_EXTENSION := $(abspath $(RELEASE_EXT))
 export ETL_OLD_DUCKDB_CLI := $(abspath $(OLD_HOST_DIR))/bin/duckdb
 
-.PHONY: all release debug demo test lint unit sqltest shelltest venv clean
+.PHONY: all release debug demo test lint unit sqltest shelltest venv bench clean
 
 all: release
 
@@ -84,6 +84,17 @@ shelltest: release venv
 
 # Every tier; stops at the first failing tier, each tier ends with its runner's summary.
 test: lint unit sqltest shelltest
+
+# Benchmarks (numbers, not pass/fail): rest_scan vs dlt's rest_api and DuckDB's read_json on the
+# local mock API, latency-bound concurrency, and peak memory. Results in build/bench/.
+BENCH_VENV := $(BUILD)/bench-venv
+$(BENCH_VENV)/.installed: scripts/bench_requirements.txt
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r scripts/bench_requirements.txt
+	touch $@
+
+bench: release $(BENCH_VENV)/.installed
+	$(BENCH_VENV)/bin/python scripts/bench_rest_scan.py --out $(BUILD)/bench/rest_scan.json
 
 clean:
 	rm -rf $(BUILD) target

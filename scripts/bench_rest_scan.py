@@ -103,6 +103,7 @@ def page_paths(n: int, limit: int, latency_ms: int = 0) -> list[str]:
 def connect_with_extension(extension: str):
     import duckdb
     con = duckdb.connect(config={"allow_unsigned_extensions": "true"})
+    con.execute("SET enable_progress_bar = false")
     con.execute(f"LOAD {sql_str(extension)}")
     return con
 
@@ -200,6 +201,7 @@ def _httpfs_candidates(engine_version: str) -> list[str]:
 def worker_read_json(spec: dict) -> dict:
     import duckdb
     con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
     engine = con.execute("SELECT version()").fetchone()[0]
     for setting in ("autoinstall_known_extensions", "autoload_known_extensions"):
         try:
@@ -398,8 +400,11 @@ class MockServer:
         return int(self.request("GET", "/_stats")["requests"])
 
     def fetch_all(self, paths: list[str], connections: int, save_dir: Path | None = None,
-                  deadline: float | None = None) -> tuple[float, int]:
-        """GET every path over keep-alive connections; returns (seconds, records)."""
+                  deadline: float | None = None, parse: bool = True) -> tuple[float, int]:
+        """GET every path over keep-alive connections; returns (seconds, records).
+
+        With parse=False the bodies are only read (records is then 0): the server's ceiling.
+        """
         lock = threading.Lock()
         state = {"next": 0, "records": 0}
         errors: list[str] = []
@@ -422,7 +427,7 @@ class MockServer:
                     if resp.status != 200:
                         errors.append(f"GET {paths[i]}: HTTP {resp.status}")
                         return
-                    n = len(json.loads(body)["data"])
+                    n = len(json.loads(body)["data"]) if parse else 0
                     if save_dir is not None:
                         (save_dir / f"page_{i:05d}.json").write_bytes(body)
                     with lock:
@@ -521,14 +526,15 @@ class Bench:
                 raise RuntimeError(f"warm pass {label}: {recs} records, expected {expected}")
             warm[label] = {"pages": len(paths), "seconds": secs}
             self.log(f"warmed {label}: {len(paths)} pages in {secs:.2f} s")
-        # Ceiling of the (warm, cached) server with a plain stdlib client, for context.
+        # Ceiling of the warm (cached) server: a stdlib client that only reads the bodies.
         paths = page_paths(self.n, 1000)
-        secs, recs = srv.fetch_all(paths, connections=8, deadline=deadline)
+        secs = min(srv.fetch_all(paths, connections=c, deadline=deadline, parse=False)[0]
+                   for c in (4, 8))
         self.results["warm"] = warm
-        self.results["server_ceiling"] = {"pages": len(paths), "connections": 8, "seconds": secs,
-                                          "records_per_s": recs / secs}
-        self.row("server", f"stdlib client, 8 conns, {len(paths)} cached pages (ceiling)", secs, recs,
-                 note="no JSON to rows; body parse only")
+        self.results["server_ceiling"] = {"pages": len(paths), "connections": "best of 4 and 8",
+                                          "seconds": secs, "records_per_s": self.n / secs}
+        self.row("server", f"mock server ceiling: {len(paths)} cached pages, bodies read only",
+                 secs, self.n, note="stdlib http.client, best of 4/8 connections, no JSON parsing")
         self.local_pages = sorted(str(p) for p in pages_dir.glob("page_*.json"))
 
     def info(self) -> None:
