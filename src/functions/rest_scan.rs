@@ -6,12 +6,12 @@ use crate::ffi::{
     LogicalType, OutputChunk, TableBindInfo, TableFunction, TableInitInfo, VectorWriter,
 };
 use crate::options::{OptionKind, Options};
-use crate::rest::client::{Client, PageRecords, Prefetch, RestError, runtime};
-use crate::rest::config::{FUNCTION, OPTIONS, SchemaMode, scan_config};
-use crate::rest::schema::{JType, infer, parse_date, parse_timestamp};
+use crate::rest::client::{Client, Prefetch, RestError, runtime};
+use crate::rest::config::{FUNCTION, OPTIONS, PaginatorConfig, SchemaMode, scan_config};
+use crate::rest::decode::{Batch, Column, Plan};
+use crate::rest::paginate::CursorSource;
+use crate::rest::schema::{JType, infer};
 use duckdb::ffi;
-use serde_json::Value;
-use std::collections::VecDeque;
 use std::error::Error;
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
@@ -30,15 +30,14 @@ pub struct RestScanBindData {
 }
 
 struct ScanState {
-    rx: mpsc::Receiver<Result<PageRecords, RestError>>,
-    page: VecDeque<Value>,
+    rx: mpsc::Receiver<Result<Batch, RestError>>,
+    batch: Option<Batch>,
+    /// Next row of `batch` to emit.
+    pos: usize,
     done: bool,
-    /// Records emitted so far (1-based numbering in messages).
-    emitted: u64,
 }
 
 pub struct RestScanInitData {
-    projection: Vec<usize>,
     state: Mutex<ScanState>,
     task: JoinHandle<()>,
 }
@@ -174,15 +173,29 @@ impl TableFunction for RestScan {
             // A second execution of the same bound statement starts over.
             None => rt.block_on(bind.client.prefetch(0))?,
         };
-        let (tx, rx) = mpsc::channel(bind.client.cfg.concurrency.max(2));
-        let task = rt.spawn(Arc::clone(&bind.client).run(state, tx));
+        let cfg = &bind.client.cfg;
+        let plan = Arc::new(Plan {
+            columns: bind.columns.clone(),
+            projected: info.projected_columns(),
+            unknown_error: cfg.unknown_fields_error && bind.sampled > 0,
+            json_column: bind.json_column,
+            cursor_field: match &state.style {
+                PaginatorConfig::Cursor {
+                    source: CursorSource::LastRecord(field),
+                    ..
+                } => Some(field.clone()),
+                _ => None,
+            },
+            incremental: cfg.cursor_column.clone().zip(cfg.incremental_value.clone()),
+        });
+        let (tx, rx) = mpsc::channel(cfg.concurrency.max(2));
+        let task = rt.spawn(Arc::clone(&bind.client).run(state, plan, bind.sampled, tx));
         Ok(RestScanInitData {
-            projection: info.projected_columns(),
             state: Mutex::new(ScanState {
                 rx,
-                page: VecDeque::new(),
+                batch: None,
+                pos: 0,
                 done: false,
-                emitted: 0,
             }),
             task,
         })
@@ -197,323 +210,86 @@ impl TableFunction for RestScan {
             .state
             .lock()
             .map_err(|_| "rest_scan: state lock poisoned")?;
-        let capacity = out.capacity();
-        let mut rows: Vec<Value> = Vec::with_capacity(capacity);
-        while rows.len() < capacity && !state.done {
-            if let Some(record) = state.page.pop_front() {
-                rows.push(record);
-                continue;
+        // Emit from one batch per call (a page rarely exceeds a chunk; a partly filled chunk is fine).
+        loop {
+            if state.batch.as_ref().is_some_and(|b| state.pos < b.rows) || state.done {
+                break;
             }
             match state.rx.blocking_recv() {
-                Some(Ok(page)) => state.page = VecDeque::from(page),
+                Some(Ok(batch)) => {
+                    state.batch = Some(batch);
+                    state.pos = 0;
+                }
                 Some(Err(e)) => return Err(Box::new(e)),
                 None => state.done = true,
             }
         }
-        let first = state.emitted + 1;
-        state.emitted += rows.len() as u64;
-        drop(state);
-        let ctx = WriteCtx {
-            bind,
-            first_record: first,
-        };
-        if bind.json_column {
-            let mut column = out.column(0);
-            for (row, record) in rows.iter().enumerate() {
-                column.set_str(row, &record.to_string())?;
-            }
-        } else {
-            if bind.client.cfg.unknown_fields_error {
-                ctx.check_unknown_top_level(&rows)?;
-            }
-            for (out_index, &col) in init.projection.iter().enumerate() {
-                let Some((name, ty)) = bind.columns.get(col) else {
-                    continue;
-                };
-                let values: Vec<Option<&Value>> = rows.iter().map(|r| field(r, name)).collect();
-                let mut writer = out.column(out_index);
-                ctx.write(&mut writer, ty, &values, name)?;
-            }
-        }
-        out.set_len(rows.len());
-        Ok(())
-    }
-}
-
-/// A record's top-level field; non-object records are the single column `value`.
-fn field<'a>(record: &'a Value, name: &str) -> Option<&'a Value> {
-    match record {
-        Value::Object(map) => map.get(name),
-        other if name == "value" => Some(other),
-        _ => None,
-    }
-}
-
-struct WriteCtx<'a> {
-    bind: &'a RestScanBindData,
-    first_record: u64,
-}
-
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
-}
-
-impl WriteCtx<'_> {
-    fn misfit(&self, row: usize, path: &str, value: &Value, ty: &JType) -> RestError {
-        let mut shown = value.to_string();
-        if shown.len() > 80 {
-            shown = format!("{}...", shown.chars().take(80).collect::<String>());
-        }
-        let origin = if self.bind.sampled > 0 && !self.bind.json_column {
-            format!(
-                "the column type {ty} (inferred from the first {} records)",
-                self.bind.sampled
-            )
-        } else {
-            format!("the column type {ty}")
-        };
-        self.bind.client.error(format!(
-            "record {} field '{path}' has {} value {shown}, which does not fit {origin}; \
-             declare the type with columns := {{...}}, raise sample_size, or use json_column := true",
-            self.first_record + row as u64,
-            kind(value)
-        ))
-    }
-
-    fn check_unknown_top_level(&self, rows: &[Value]) -> Result<(), RestError> {
-        if self.bind.sampled == 0 {
-            // Fixed columns: other fields are deliberately left out.
+        let ScanState { batch, pos, .. } = &mut *state;
+        let Some(batch) = batch.as_ref().filter(|b| *pos < b.rows) else {
+            out.set_len(0);
             return Ok(());
+        };
+        let n = (batch.rows - *pos).min(out.capacity());
+        for (out_index, column) in batch.columns.iter().enumerate() {
+            let mut writer = out.column(out_index);
+            write_column(&mut writer, column, *pos, n)?;
         }
-        for (row, record) in rows.iter().enumerate() {
-            if let Value::Object(map) = record {
-                let known = self
-                    .bind
-                    .columns
-                    .iter()
-                    .filter(|(n, _)| map.contains_key(n))
-                    .count();
-                if known < map.len()
-                    && let Some(extra) = map
-                        .keys()
-                        .find(|k| !self.bind.columns.iter().any(|(n, _)| n == *k))
-                {
-                    return Err(self.unknown(row, extra));
-                }
-            }
-        }
+        *pos += n;
+        out.set_len(n);
+        let _ = bind;
         Ok(())
     }
+}
 
-    fn unknown(&self, row: usize, path: &str) -> RestError {
-        self.bind.client.error(format!(
-            "record {} has a field '{path}' that the first {} records did not have, so it is not in the schema; \
-             raise sample_size, declare columns := {{...}}, or pass unknown_fields := 'ignore' to drop such fields",
-            self.first_record + row as u64,
-            self.bind.sampled
-        ))
-    }
-
-    /// Writes one value per row into `w` as type `ty`. `path` names the field in messages.
-    fn write(
-        &self,
-        w: &mut VectorWriter,
-        ty: &JType,
-        values: &[Option<&Value>],
-        path: &str,
-    ) -> Result<(), Box<dyn Error>> {
-        let mut nulls = Vec::new();
-        match ty {
-            JType::Boolean => {
-                let slots = w.bools()?;
-                for (row, v) in values.iter().enumerate() {
-                    match v {
-                        None | Some(Value::Null) => nulls.push(row),
-                        Some(Value::Bool(b)) => slots[row] = *b,
-                        Some(Value::String(s)) if s == "true" || s == "false" => {
-                            slots[row] = s == "true"
-                        }
-                        Some(other) => return Err(self.misfit(row, path, other, ty).into()),
-                    }
-                }
-            }
-            JType::BigInt | JType::Integer => {
-                let wide = matches!(ty, JType::BigInt);
-                let mut ints = Vec::with_capacity(values.len());
-                for (row, v) in values.iter().enumerate() {
-                    let n = match v {
-                        None | Some(Value::Null) => {
-                            nulls.push(row);
-                            0
-                        }
-                        Some(other) => {
-                            as_i64(other).ok_or_else(|| self.misfit(row, path, other, ty))?
-                        }
-                    };
-                    if !wide
-                        && i32::try_from(n).is_err()
-                        && let Some(v) = v
-                    {
-                        return Err(self.misfit(row, path, v, ty).into());
-                    }
-                    ints.push(n);
-                }
-                if wide {
-                    w.i64s()?[..ints.len()].copy_from_slice(&ints);
-                } else {
-                    let slots = w.i32s()?;
-                    for (row, n) in ints.iter().enumerate() {
-                        slots[row] = *n as i32;
-                    }
-                }
-            }
-            JType::Double => {
-                let slots = w.f64s()?;
-                for (row, v) in values.iter().enumerate() {
-                    match v {
-                        None | Some(Value::Null) => nulls.push(row),
-                        Some(Value::Number(n)) => slots[row] = n.as_f64().unwrap_or(f64::NAN),
-                        Some(Value::String(s)) => {
-                            slots[row] = s.trim().parse::<f64>().map_err(|_| {
-                                self.misfit(row, path, v.unwrap_or(&Value::Null), ty)
-                            })?
-                        }
-                        Some(other) => return Err(self.misfit(row, path, other, ty).into()),
-                    }
-                }
-            }
-            JType::Date => {
-                let slots = w.i32s()?;
-                for (row, v) in values.iter().enumerate() {
-                    match v {
-                        None | Some(Value::Null) => nulls.push(row),
-                        Some(Value::String(s)) => {
-                            slots[row] = parse_date(s).ok_or_else(|| {
-                                self.misfit(row, path, v.unwrap_or(&Value::Null), ty)
-                            })?
-                        }
-                        Some(other) => return Err(self.misfit(row, path, other, ty).into()),
-                    }
-                }
-            }
-            JType::Timestamp | JType::TimestampTz => {
-                let slots = w.i64s()?;
-                for (row, v) in values.iter().enumerate() {
-                    match v {
-                        None | Some(Value::Null) => nulls.push(row),
-                        Some(Value::String(s)) => {
-                            slots[row] = parse_timestamp(s)
-                                .map(|(us, _)| us)
-                                .or_else(|| parse_date(s).map(|d| d as i64 * 86_400_000_000))
-                                .ok_or_else(|| {
-                                    self.misfit(row, path, v.unwrap_or(&Value::Null), ty)
-                                })?
-                        }
-                        Some(other) => return Err(self.misfit(row, path, other, ty).into()),
-                    }
-                }
-            }
-            JType::Null | JType::Varchar => {
-                for (row, v) in values.iter().enumerate() {
-                    match v {
-                        None | Some(Value::Null) => nulls.push(row),
-                        Some(Value::String(s)) => w.set_str(row, s)?,
-                        // Numbers, booleans, objects and arrays keep their JSON text.
-                        Some(other) => w.set_str(row, &other.to_string())?,
-                    }
-                }
-            }
-            JType::Json => {
-                for (row, v) in values.iter().enumerate() {
-                    match v {
-                        None | Some(Value::Null) => nulls.push(row),
-                        Some(other) => w.set_str(row, &other.to_string())?,
-                    }
-                }
-            }
-            JType::List(child_ty) => {
-                let mut children: Vec<Option<&Value>> = Vec::new();
-                {
-                    let entries = w.list_entries()?;
-                    for (row, v) in values.iter().enumerate() {
-                        match v {
-                            None | Some(Value::Null) => {
-                                entries[row] = ffi::duckdb_list_entry {
-                                    offset: children.len() as u64,
-                                    length: 0,
-                                };
-                                nulls.push(row);
-                            }
-                            Some(Value::Array(items)) => {
-                                entries[row] = ffi::duckdb_list_entry {
-                                    offset: children.len() as u64,
-                                    length: items.len() as u64,
-                                };
-                                children.extend(items.iter().map(Some));
-                            }
-                            Some(other) => return Err(self.misfit(row, path, other, ty).into()),
-                        }
-                    }
-                }
-                let mut child = w.list_child(children.len())?;
-                let child_path = format!("{path}[]");
-                self.write(&mut child, child_ty, &children, &child_path)?;
-            }
-            JType::Struct(fields) => {
-                for (row, v) in values.iter().enumerate() {
-                    match v {
-                        None | Some(Value::Null) => nulls.push(row),
-                        Some(Value::Object(map)) => {
-                            if self.bind.client.cfg.unknown_fields_error
-                                && self.bind.sampled > 0
-                                && fields.iter().filter(|(n, _)| map.contains_key(n)).count()
-                                    < map.len()
-                                && let Some(extra) =
-                                    map.keys().find(|k| !fields.iter().any(|(n, _)| n == *k))
-                            {
-                                return Err(self.unknown(row, &format!("{path}.{extra}")).into());
-                            }
-                        }
-                        Some(other) => return Err(self.misfit(row, path, other, ty).into()),
-                    }
-                }
-                for (i, (name, field_ty)) in fields.iter().enumerate() {
-                    let child_values: Vec<Option<&Value>> = values
-                        .iter()
-                        .map(|v| v.and_then(|v| v.as_object()).and_then(|m| m.get(name)))
-                        .collect();
-                    let mut child = w.struct_child(i)?;
-                    self.write(
-                        &mut child,
-                        field_ty,
-                        &child_values,
-                        &format!("{path}.{name}"),
-                    )?;
+/// Copies rows `start..start + n` of a decoded column into an output vector (from row 0).
+fn write_column(
+    w: &mut VectorWriter,
+    column: &Column,
+    start: usize,
+    n: usize,
+) -> Result<(), Box<dyn Error>> {
+    let valid = &column.valid()[start..start + n];
+    match column {
+        Column::Bool { values, .. } => w.bools()?[..n].copy_from_slice(&values[start..start + n]),
+        Column::Int { values, .. } => w.i64s()?[..n].copy_from_slice(&values[start..start + n]),
+        Column::Int32 { values, .. } => w.i32s()?[..n].copy_from_slice(&values[start..start + n]),
+        Column::Double { values, .. } => w.f64s()?[..n].copy_from_slice(&values[start..start + n]),
+        Column::Text { .. } => {
+            for (row, ok) in valid.iter().enumerate() {
+                if *ok {
+                    w.set_str(row, column.text(start + row))?;
                 }
             }
         }
-        for row in nulls {
+        Column::List { entries, child, .. } => {
+            let range = &entries[start..start + n];
+            let first = range.first().map(|e| e.0).unwrap_or(0);
+            let total: usize = range.iter().map(|e| e.1).sum();
+            {
+                let slots = w.list_entries()?;
+                for (row, (offset, len)) in range.iter().enumerate() {
+                    slots[row] = ffi::duckdb_list_entry {
+                        offset: (offset - first) as u64,
+                        length: *len as u64,
+                    };
+                }
+            }
+            let mut child_writer = w.list_child(total)?;
+            if total > 0 {
+                write_column(&mut child_writer, child, first, total)?;
+            }
+        }
+        Column::Struct { fields, .. } => {
+            for (i, field) in fields.iter().enumerate() {
+                let mut child = w.struct_child(i)?;
+                write_column(&mut child, field, start, n)?;
+            }
+        }
+    }
+    for (row, ok) in valid.iter().enumerate() {
+        if !ok {
             w.set_null(row);
         }
-        Ok(())
     }
-}
-
-/// An integer from a JSON number (whole floats accepted) or a numeric string.
-fn as_i64(v: &Value) -> Option<i64> {
-    match v {
-        Value::Number(n) => n.as_i64().or_else(|| {
-            let f = n.as_f64()?;
-            (f.fract() == 0.0 && f.abs() < 9.0e15).then_some(f as i64)
-        }),
-        Value::String(s) => s.trim().parse::<i64>().ok(),
-        _ => None,
-    }
+    Ok(())
 }

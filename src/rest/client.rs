@@ -6,6 +6,7 @@
 use super::auth::{AccessToken, Auth, KeyLocation};
 use super::breaker::CircuitBreaker;
 use super::config::{BodyFormat, FUNCTION, PaginatorConfig, ScanConfig};
+use super::decode::{Batch, Decoded, Fault, Plan, decode_json, decode_ndjson, from_values};
 use super::paginate::{PageResponse, Paginator, RequestSpec, parse_link_next};
 use super::ratelimit::RateLimiter;
 use super::redact::redact_url;
@@ -50,7 +51,15 @@ pub fn runtime() -> Result<&'static Runtime, RestError> {
         .map_err(|e| RestError(format!("{FUNCTION}: cannot start the HTTP runtime: {e}")))
 }
 
-/// A parsed response.
+/// A response body, not yet parsed.
+pub struct Raw {
+    pub bytes: bytes::Bytes,
+    pub link_header: Option<String>,
+    pub url: String,
+    pub content_type: String,
+}
+
+/// A parsed response (pages read during bind, to infer the schema).
 pub struct Fetched {
     pub body: Value,
     pub link_header: Option<String>,
@@ -70,9 +79,13 @@ pub struct Prefetch {
     pub base: RequestSpec,
     pub pages_fetched: u64,
     pub records: u64,
+    /// Records read from the API (before incremental filtering), for numbering in messages.
+    pub raw_records: u64,
     pub done: bool,
     /// The style in force (auto resolved after the first page).
     pub style: PaginatorConfig,
+    /// Where the records are (data_selector resolved on the first page).
+    pub path: Vec<String>,
 }
 
 pub struct Client {
@@ -84,7 +97,7 @@ pub struct Client {
 }
 
 enum Attempt {
-    Ok(Fetched),
+    Ok(Raw),
     Failed {
         failure: Failure,
         retry_after: Option<std::time::Duration>,
@@ -335,50 +348,64 @@ impl Client {
                 detail,
             };
         }
+        Attempt::Ok(Raw {
+            bytes,
+            link_header: (!link_header.is_empty()).then_some(link_header),
+            url: url.to_string(),
+            content_type,
+        })
+    }
+
+    fn not_json(&self, raw: &Raw, detail: &str) -> RestError {
+        let start: String = String::from_utf8_lossy(&raw.bytes[..raw.bytes.len().min(240)])
+            .chars()
+            .take(60)
+            .collect();
+        let kind = if raw.content_type.is_empty() {
+            String::new()
+        } else {
+            format!(", Content-Type {}", raw.content_type)
+        };
+        self.error(format!(
+            "the response from {} is not valid JSON ({detail}{kind}; it starts with {:?})",
+            self.shown_url(&raw.url),
+            start
+        ))
+    }
+
+    /// Parses a raw body into JSON (NDJSON: an array of its lines).
+    fn parse(&self, raw: Raw) -> Result<Fetched, RestError> {
         let body = match self.cfg.format {
-            BodyFormat::Json => match serde_json::from_slice::<Value>(&bytes) {
-                Ok(v) => v,
-                Err(e) => {
-                    let start: String = String::from_utf8_lossy(&bytes).chars().take(60).collect();
-                    let kind = if content_type.is_empty() {
-                        String::new()
-                    } else {
-                        format!(", Content-Type {content_type}")
-                    };
-                    return Attempt::Fatal(self.error(format!(
-                        "the response from {shown} is not valid JSON ({e}{kind}; it starts with {:?})",
-                        start
-                    )));
-                }
-            },
+            BodyFormat::Json => serde_json::from_slice::<Value>(&raw.bytes)
+                .map_err(|e| self.not_json(&raw, &e.to_string()))?,
             BodyFormat::Ndjson => {
                 let mut records = Vec::new();
-                for (n, line) in bytes.split(|b| *b == b'\n').enumerate() {
+                for (n, line) in raw.bytes.split(|b| *b == b'\n').enumerate() {
                     if line.iter().all(u8::is_ascii_whitespace) {
                         continue;
                     }
-                    match serde_json::from_slice::<Value>(line) {
-                        Ok(v) => records.push(v),
-                        Err(e) => {
-                            return Attempt::Fatal(self.error(format!(
-                                "line {} of the NDJSON response from {shown} is not valid JSON ({e})",
-                                n + 1
-                            )));
-                        }
-                    }
+                    let v = serde_json::from_slice::<Value>(line)
+                        .map_err(|e| self.not_json(&raw, &format!("line {}: {e}", n + 1)))?;
+                    records.push(v);
                 }
                 Value::Array(records)
             }
         };
-        Attempt::Ok(Fetched {
+        Ok(Fetched {
             body,
-            link_header: (!link_header.is_empty()).then_some(link_header),
-            url: url.to_string(),
+            link_header: raw.link_header,
+            url: raw.url,
         })
     }
 
-    /// Sends `spec` with retries, rate limit and circuit breaker.
+    /// Fetches and parses a page (bind time).
     pub async fn fetch(&self, spec: &RequestSpec) -> Result<Fetched, RestError> {
+        let raw = self.fetch_raw(spec).await?;
+        self.parse(raw)
+    }
+
+    /// Sends `spec` with retries, rate limit and circuit breaker.
+    pub async fn fetch_raw(&self, spec: &RequestSpec) -> Result<Raw, RestError> {
         let mut attempt = 0u32;
         let mut refreshed = false;
         loop {
@@ -448,18 +475,14 @@ impl Client {
         ))
     }
 
-    /// Reads one page: pagination state, then the records (moved out of the body).
+    /// Reads one parsed page (bind time): pagination state, then the records (moved out).
     fn process(
         &self,
         fetched: Fetched,
+        path: &[String],
         paginator: &mut dyn Paginator,
     ) -> Result<PageRecords, RestError> {
-        let path = self
-            .cfg
-            .selector
-            .locate(&fetched.body)
-            .map_err(|e| self.error(format!("{e} ({})", self.shown_url(&fetched.url))))?;
-        let records = records_at(&fetched.body, &path);
+        let records = records_at(&fetched.body, path);
         paginator
             .update_state(&PageResponse {
                 body: &fetched.body,
@@ -469,12 +492,17 @@ impl Client {
                 url: &fetched.url,
             })
             .map_err(|e| self.error(e.to_string()))?;
-        let mut out = take_at(fetched.body, &path);
-        if let (Some(column), Some(bound)) = (&self.cfg.cursor_column, &self.cfg.incremental_value)
-        {
-            out.retain(|r| !older_than(r.get(column.as_str()), bound));
+        Ok(take_at(fetched.body, path))
+    }
+
+    fn locate(&self, fetched: &Fetched) -> Result<Vec<String>, RestError> {
+        if self.cfg.format == BodyFormat::Ndjson {
+            return Ok(vec![]);
         }
-        Ok(out)
+        self.cfg
+            .selector
+            .locate(&fetched.body)
+            .map_err(|e| self.error(format!("{e} ({})", self.shown_url(&fetched.url))))
     }
 
     /// Decides the style for `paginator := 'auto'` from the first response.
@@ -541,23 +569,38 @@ impl Client {
             base,
             pages_fetched: 0,
             records: 0,
+            raw_records: 0,
             done: false,
             style: style.clone(),
+            path: Vec::new(),
         };
         loop {
             let fetched = self.fetch(&state.request).await?;
-            if state.pages_fetched == 0
-                && let PaginatorConfig::Auto { next_url_paths } = &style
-            {
-                style = self.resolve_auto(&fetched, next_url_paths)?;
-                state.paginator = style.build(&self.cfg.stop_rules);
-                state.style = style.clone();
+            if state.pages_fetched == 0 {
+                if let PaginatorConfig::Auto { next_url_paths } = &style {
+                    style = self.resolve_auto(&fetched, next_url_paths)?;
+                    state.paginator = style.build(&self.cfg.stop_rules);
+                    state.style = style.clone();
+                }
+                state.path = self.locate(&fetched)?;
+            } else if self.cfg.format == BodyFormat::Json {
+                // Later pages must hold the records at the same place.
+                super::select::Selector::Path(state.path.clone())
+                    .locate(&fetched.body)
+                    .map_err(|e| self.error(format!("{e} ({})", self.shown_url(&fetched.url))))?;
             }
-            let records = self.process(fetched, state.paginator.as_mut())?;
-            if self.accept(&mut state, records) {
+            let mut records =
+                self.process(fetched, &state.path.clone(), state.paginator.as_mut())?;
+            state.raw_records += records.len() as u64;
+            let before = state.records;
+            let done = self.accept(&mut state, records.len());
+            records.truncate((state.records - before) as usize);
+            if done {
+                state.pages.push(records);
                 state.done = true;
                 return Ok(state);
             }
+            state.pages.push(records);
             state.paginator.update_request(&mut state.request);
             if state.records as usize >= sample.max(1) {
                 return Ok(state);
@@ -565,83 +608,170 @@ impl Client {
         }
     }
 
-    /// Adds a page to the state; returns true when the scan is complete.
-    fn accept(&self, state: &mut Prefetch, mut records: PageRecords) -> bool {
+    /// Counts a page of `n` records (capped by max_records); returns true when the scan is done.
+    fn accept(&self, state: &mut Prefetch, n: usize) -> bool {
         let mut done = !state.paginator.has_next_page();
+        let mut n = n as u64;
         if let Some(max) = self.cfg.max_records {
-            let room = max.saturating_sub(state.records) as usize;
-            if records.len() >= room {
-                records.truncate(room);
+            let room = max.saturating_sub(state.records);
+            if n >= room {
+                n = room;
                 done = true;
             }
         }
         state.pages_fetched += 1;
-        state.records += records.len() as u64;
+        state.records += n;
         if self.cfg.max_pages.is_some_and(|m| state.pages_fetched >= m) {
             done = true;
         }
-        state.pages.push(records);
         done
     }
 
-    /// Streams every page (prefetched ones first) into `tx`, then ends. Errors are sent as the
-    /// last item. Stops quietly when the receiver is gone (query finished or cancelled).
-    pub async fn run(
-        self: Arc<Self>,
-        mut state: Prefetch,
-        tx: mpsc::Sender<Result<PageRecords, RestError>>,
-    ) {
-        if let Err(e) = self.run_inner(&mut state, &tx).await {
-            let _ = tx.send(Err(e)).await;
+    /// Turns a decode fault of the page whose first record is number `base` (0-based, over the
+    /// whole scan) into the user's message.
+    pub fn fault(
+        &self,
+        fault: Fault,
+        base: u64,
+        sampled: usize,
+        url: &str,
+        raw: Option<&Raw>,
+    ) -> RestError {
+        match fault {
+            Fault::Misfit { record, path, kind, shown, ty } => {
+                let origin = if sampled > 0 {
+                    format!("the column type {ty} (inferred from the first {sampled} records)")
+                } else {
+                    format!("the column type {ty}")
+                };
+                self.error(format!(
+                    "record {} field '{path}' has {kind} value {shown}, which does not fit {origin}; \
+                     declare the type with columns := {{...}}, raise sample_size, or use json_column := true",
+                    base + record as u64 + 1
+                ))
+            }
+            Fault::Unknown { record, path } => self.error(format!(
+                "record {} has a field '{path}' that the first {sampled} records did not have, so it is not in the schema; \
+                 raise sample_size, declare columns := {{...}}, or pass unknown_fields := 'ignore' to drop such fields",
+                base + record as u64 + 1
+            )),
+            Fault::Missing { at, keys } => self.error(format!(
+                "data_selector '{}' does not match the response: no key '{at}' (keys there: {}) ({})",
+                self.cfg.selector.describe(),
+                if keys.is_empty() { "none".to_string() } else { keys.join(", ") },
+                self.shown_url(url)
+            )),
+            Fault::Json(detail) => match raw {
+                Some(raw) => self.not_json(raw, &detail),
+                None => self.error(format!("the response from {} is not valid JSON ({detail})", self.shown_url(url))),
+            },
         }
     }
 
-    async fn flush(
-        state: &mut Prefetch,
-        tx: &mpsc::Sender<Result<PageRecords, RestError>>,
-    ) -> bool {
-        for page in state.pages.drain(..) {
-            if tx.send(Ok(page)).await.is_err() {
-                return false;
-            }
+    fn decode(&self, raw: &Raw, path: &[String], plan: &Plan) -> Result<Decoded, Fault> {
+        match self.cfg.format {
+            BodyFormat::Json => decode_json(&raw.bytes, path, plan),
+            BodyFormat::Ndjson => decode_ndjson(&raw.bytes, plan),
         }
-        true
+    }
+
+    /// Pagination state from a decoded page; returns its rows.
+    fn advance(
+        &self,
+        state: &mut Prefetch,
+        raw: &Raw,
+        decoded: Decoded,
+        plan: &Plan,
+    ) -> Result<(Batch, bool), RestError> {
+        let last = match (&plan.cursor_field, decoded.last_cursor) {
+            (Some(field), Some(v)) => {
+                Some(Value::Object([(field.clone(), v)].into_iter().collect()))
+            }
+            (Some(_), None) if decoded.records > 0 => Some(Value::Object(Default::default())),
+            _ => None,
+        };
+        state
+            .paginator
+            .update_state(&PageResponse {
+                body: &decoded.meta,
+                records: decoded.records,
+                last_record: last.as_ref(),
+                link_header: raw.link_header.as_deref(),
+                url: &raw.url,
+            })
+            .map_err(|e| self.error(e.to_string()))?;
+        state.raw_records += decoded.records as u64;
+        let mut batch = decoded.batch;
+        let before = state.records;
+        let done = self.accept(state, batch.rows);
+        batch.truncate((state.records - before) as usize);
+        Ok((batch, done))
+    }
+
+    /// Streams every page (prefetched ones first) into `tx` as column batches, then ends.
+    /// Errors are sent as the last item. Stops quietly when the receiver is gone.
+    pub async fn run(
+        self: Arc<Self>,
+        mut state: Prefetch,
+        plan: Arc<Plan>,
+        sampled: usize,
+        tx: mpsc::Sender<Result<Batch, RestError>>,
+    ) {
+        if let Err(e) = self.run_inner(&mut state, &plan, sampled, &tx).await {
+            let _ = tx.send(Err(e)).await;
+        }
     }
 
     async fn run_inner(
         self: &Arc<Self>,
         state: &mut Prefetch,
-        tx: &mpsc::Sender<Result<PageRecords, RestError>>,
+        plan: &Arc<Plan>,
+        sampled: usize,
+        tx: &mpsc::Sender<Result<Batch, RestError>>,
     ) -> Result<(), RestError> {
-        if !Self::flush(state, tx).await || state.done {
+        let mut base = 0u64;
+        for page in std::mem::take(&mut state.pages) {
+            let batch = from_values(&page, plan)
+                .map_err(|f| self.fault(f, base, sampled, &state.request.url, None))?;
+            base += page.len() as u64;
+            if tx.send(Ok(batch)).await.is_err() {
+                return Ok(());
+            }
+        }
+        if state.done {
             return Ok(());
         }
         if state.style.computable() && self.cfg.concurrency > 1 {
-            return self.run_concurrent(state, tx).await;
+            return self.run_concurrent(state, plan, sampled, tx).await;
         }
         loop {
-            let fetched = self.fetch(&state.request).await?;
-            let records = self.process(fetched, state.paginator.as_mut())?;
-            let done = self.accept(state, records);
-            if !Self::flush(state, tx).await || done {
+            let raw = self.fetch_raw(&state.request).await?;
+            let decoded = self
+                .decode(&raw, &state.path, plan)
+                .map_err(|f| self.fault(f, state.raw_records, sampled, &raw.url, Some(&raw)))?;
+            let (batch, done) = self.advance(state, &raw, decoded, plan)?;
+            if tx.send(Ok(batch)).await.is_err() || done {
                 return Ok(());
             }
             state.paginator.update_request(&mut state.request);
         }
     }
 
-    /// Offset and page-number pages: up to `concurrency` requests in flight, results handled
-    /// strictly in page order (stop rules see pages in order; nothing past the last page is
-    /// ever emitted).
+    /// Offset and page-number pages: up to `concurrency` requests in flight, each fetched and
+    /// decoded on its own task, results handled strictly in page order (stop rules see pages in
+    /// order; nothing past the last page is ever emitted).
     async fn run_concurrent(
         self: &Arc<Self>,
         state: &mut Prefetch,
-        tx: &mpsc::Sender<Result<PageRecords, RestError>>,
+        plan: &Arc<Plan>,
+        sampled: usize,
+        tx: &mpsc::Sender<Result<Batch, RestError>>,
     ) -> Result<(), RestError> {
-        struct InFlight(VecDeque<(u64, JoinHandle<Result<Fetched, RestError>>)>);
+        type Job = JoinHandle<Result<(Raw, Result<Decoded, Fault>), RestError>>;
+        struct InFlight(VecDeque<Job>);
         impl Drop for InFlight {
             fn drop(&mut self) {
-                for (_, handle) in &self.0 {
+                for handle in &self.0 {
                     handle.abort();
                 }
             }
@@ -662,21 +792,25 @@ impl Client {
                     break;
                 };
                 let client = Arc::clone(self);
-                inflight.0.push_back((
-                    next_k,
-                    tokio::spawn(async move { client.fetch(&request).await }),
-                ));
+                let plan = Arc::clone(plan);
+                let path = state.path.clone();
+                inflight.0.push_back(tokio::spawn(async move {
+                    let raw = client.fetch_raw(&request).await?;
+                    let decoded = client.decode(&raw, &path, &plan);
+                    Ok((raw, decoded))
+                }));
                 next_k += 1;
             }
-            let Some((_, handle)) = inflight.0.pop_front() else {
+            let Some(handle) = inflight.0.pop_front() else {
                 return Ok(());
             };
-            let fetched = handle
+            let (raw, decoded) = handle
                 .await
                 .map_err(|e| self.error(format!("a page fetch task failed: {e}")))??;
-            let records = self.process(fetched, state.paginator.as_mut())?;
-            let done = self.accept(state, records);
-            if !Self::flush(state, tx).await || done {
+            let decoded = decoded
+                .map_err(|f| self.fault(f, state.raw_records, sampled, &raw.url, Some(&raw)))?;
+            let (batch, done) = self.advance(state, &raw, decoded, plan)?;
+            if tx.send(Ok(batch)).await.is_err() || done {
                 return Ok(());
             }
             state.paginator.update_request(&mut scratch);

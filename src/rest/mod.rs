@@ -6,6 +6,7 @@ pub mod auth;
 pub mod breaker;
 pub mod client;
 pub mod config;
+pub mod decode;
 pub mod paginate;
 pub mod ratelimit;
 pub mod redact;
