@@ -30,7 +30,3 @@ pub unsafe extern "C" fn etl_init_c_api(
     unsafe { ffi::entrypoint::init_extension(info, access, functions::register) }
 }
 
-/// Rust allocations of the extension (JSON pages are many small objects allocated on the HTTP
-/// threads and freed on DuckDB's) go through mimalloc; DuckDB's own memory is untouched.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
