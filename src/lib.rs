@@ -29,4 +29,3 @@ pub unsafe extern "C" fn etl_init_c_api(
     // SAFETY: forwarded from DuckDB's loader.
     unsafe { ffi::entrypoint::init_extension(info, access, functions::register) }
 }
-

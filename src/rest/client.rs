@@ -14,13 +14,13 @@ use super::retry::{Decision, Failure, parse_retry_after};
 use super::schema::{parse_date, parse_timestamp};
 use super::select::{lookup, records_at, take_at};
 use serde_json::Value;
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 use std::time::{Instant, SystemTime};
 use tokio::runtime::Runtime;
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
+use tokio::task::JoinSet;
 
 /// A scan error; its text is final (prefixed, redacted) and safe to show.
 #[derive(Debug, Clone, PartialEq)]
@@ -93,6 +93,8 @@ pub struct Client {
     pub cfg: Arc<ScanConfig>,
     limiter: Option<RateLimiter>,
     breaker: CircuitBreaker,
+    /// The last failed attempt, for the circuit breaker's message.
+    last_failure: std::sync::Mutex<String>,
     token: tokio::sync::Mutex<Option<AccessToken>>,
 }
 
@@ -119,6 +121,7 @@ impl Client {
             http,
             limiter: cfg.max_requests_per_second.map(RateLimiter::new),
             breaker: CircuitBreaker::new(cfg.breaker_threshold),
+            last_failure: std::sync::Mutex::new(String::new()),
             token: tokio::sync::Mutex::new(None),
             cfg: Arc::new(cfg),
         }))
@@ -410,7 +413,12 @@ impl Client {
         let mut refreshed = false;
         loop {
             if self.breaker.is_open() {
-                return Err(self.breaker_error("(earlier requests)"));
+                let last = self
+                    .last_failure
+                    .lock()
+                    .map(|l| l.clone())
+                    .unwrap_or_default();
+                return Err(self.breaker_error(&last));
             }
             attempt += 1;
             if let Some(l) = &self.limiter {
@@ -438,6 +446,9 @@ impl Client {
                     detail,
                 } => (failure, retry_after, detail),
             };
+            if let Ok(mut last) = self.last_failure.lock() {
+                last.clone_from(&detail);
+            }
             if failure.is_retryable() && self.breaker.record_failure() {
                 return Err(self.breaker_error(&detail));
             }
@@ -555,7 +566,7 @@ impl Client {
 
     /// Fetches the first page(s): enough records for the schema sample (`sample` records, 0 =
     /// just the first page).
-    pub async fn prefetch(&self, sample: usize) -> Result<Prefetch, RestError> {
+    pub async fn prefetch(self: &Arc<Self>, sample: usize) -> Result<Prefetch, RestError> {
         self.breaker.reset();
         let mut style = self.cfg.paginator.clone();
         let mut paginator = style.build(&self.cfg.stop_rules);
@@ -574,8 +585,43 @@ impl Client {
             style: style.clone(),
             path: Vec::new(),
         };
+        // Sample pages that can be computed ahead are fetched together, not one by one.
+        let mut ahead: VecDeque<Fetched> = VecDeque::new();
         loop {
-            let fetched = self.fetch(&state.request).await?;
+            if ahead.is_empty()
+                && state.pages_fetched > 0
+                && state.style.computable()
+                && self.cfg.concurrency > 1
+            {
+                let per_page = state.records.max(1) / state.pages_fetched.max(1);
+                let wanted = (sample as u64)
+                    .saturating_sub(state.records)
+                    .div_ceil(per_page.max(1));
+                let mut count = wanted.min(self.cfg.concurrency as u64);
+                if let Some(known) = state.paginator.known_page_count() {
+                    count = count.min(known.saturating_sub(state.pages_fetched));
+                }
+                if let Some(max) = self.cfg.max_pages {
+                    count = count.min(max.saturating_sub(state.pages_fetched));
+                }
+                let mut handles = Vec::new();
+                for k in state.pages_fetched..state.pages_fetched + count {
+                    if let Some(request) = state.paginator.page_request(&state.base, k) {
+                        let client = Arc::clone(self);
+                        handles.push(tokio::spawn(async move { client.fetch(&request).await }));
+                    }
+                }
+                for handle in handles {
+                    let fetched = handle
+                        .await
+                        .map_err(|e| self.error(format!("a page fetch task failed: {e}")))??;
+                    ahead.push_back(fetched);
+                }
+            }
+            let fetched = match ahead.pop_front() {
+                Some(f) => f,
+                None => self.fetch(&state.request).await?,
+            };
             if state.pages_fetched == 0 {
                 if let PaginatorConfig::Auto { next_url_paths } = &style {
                     style = self.resolve_auto(&fetched, next_url_paths)?;
@@ -757,9 +803,10 @@ impl Client {
         }
     }
 
-    /// Offset and page-number pages: up to `concurrency` requests in flight, each fetched and
-    /// decoded on its own task, results handled strictly in page order (stop rules see pages in
-    /// order; nothing past the last page is ever emitted).
+    /// Offset and page-number pages: `concurrency` requests in flight at all times (a finished
+    /// page frees its slot at once), each fetched and decoded on its own task; results are
+    /// handled strictly in page order through a reorder buffer (stop rules see pages in order;
+    /// nothing past the last page is ever emitted). In flight + buffered <= concurrency.
     async fn run_concurrent(
         self: &Arc<Self>,
         state: &mut Prefetch,
@@ -767,20 +814,14 @@ impl Client {
         sampled: usize,
         tx: &mpsc::Sender<Result<Batch, RestError>>,
     ) -> Result<(), RestError> {
-        type Job = JoinHandle<Result<(Raw, Result<Decoded, Fault>), RestError>>;
-        struct InFlight(VecDeque<Job>);
-        impl Drop for InFlight {
-            fn drop(&mut self) {
-                for handle in &self.0 {
-                    handle.abort();
-                }
-            }
-        }
-        let mut inflight = InFlight(VecDeque::new());
+        type Page = (Raw, Result<Decoded, Fault>);
+        let mut tasks: JoinSet<(u64, Result<Page, RestError>)> = JoinSet::new();
+        let mut ready: BTreeMap<u64, Result<Page, RestError>> = BTreeMap::new();
         let mut next_k = state.pages_fetched;
+        let mut emit_k = state.pages_fetched;
         let mut scratch = state.request.clone();
         loop {
-            while inflight.0.len() < self.cfg.concurrency
+            while tasks.len() + ready.len() < self.cfg.concurrency
                 && state.paginator.has_next_page()
                 && state
                     .paginator
@@ -794,23 +835,39 @@ impl Client {
                 let client = Arc::clone(self);
                 let plan = Arc::clone(plan);
                 let path = state.path.clone();
-                inflight.0.push_back(tokio::spawn(async move {
-                    let raw = client.fetch_raw(&request).await?;
-                    let decoded = client.decode(&raw, &path, &plan);
-                    Ok((raw, decoded))
-                }));
+                let k = next_k;
+                tasks.spawn(async move {
+                    let page = match client.fetch_raw(&request).await {
+                        Ok(raw) => {
+                            let decoded = client.decode(&raw, &path, &plan);
+                            Ok((raw, decoded))
+                        }
+                        Err(e) => Err(e),
+                    };
+                    (k, page)
+                });
                 next_k += 1;
             }
-            let Some(handle) = inflight.0.pop_front() else {
-                return Ok(());
+            let page = match ready.remove(&emit_k) {
+                Some(page) => page,
+                None => match tasks.join_next().await {
+                    Some(joined) => {
+                        let (k, page) = joined
+                            .map_err(|e| self.error(format!("a page fetch task failed: {e}")))?;
+                        ready.insert(k, page);
+                        continue;
+                    }
+                    // Nothing in flight and nothing ready: the scan is complete.
+                    None => return Ok(()),
+                },
             };
-            let (raw, decoded) = handle
-                .await
-                .map_err(|e| self.error(format!("a page fetch task failed: {e}")))??;
+            emit_k += 1;
+            let (raw, decoded) = page?;
             let decoded = decoded
                 .map_err(|f| self.fault(f, state.raw_records, sampled, &raw.url, Some(&raw)))?;
             let (batch, done) = self.advance(state, &raw, decoded, plan)?;
             if tx.send(Ok(batch)).await.is_err() || done {
+                // Dropping the JoinSet aborts the requests still in flight.
                 return Ok(());
             }
             state.paginator.update_request(&mut scratch);

@@ -202,15 +202,15 @@ pub const OPTIONS: &[S] = &[
     S::new(
         "circuit_breaker_threshold",
         NON_NEGATIVE,
-        "consecutive failures that stop the scan (0: off)",
+        "consecutive failed attempts, across all concurrent requests, that stop the scan (0: off)",
     )
-    .default("10"),
+    .default("20"),
     S::new(
         "concurrency",
         K::Int { min: 1, max: 64 },
         "pages fetched at once when they can be computed ahead",
     )
-    .default("8"),
+    .default("16"),
     // incremental
     S::new(
         "incremental_param",
@@ -717,9 +717,9 @@ pub fn scan_config(
             max_retry_after: Duration::from_secs(300),
         },
         timeout: seconds("timeout", 30.0)?,
-        concurrency: o.int("concurrency").unwrap_or(8) as usize,
+        concurrency: o.int("concurrency").unwrap_or(16) as usize,
         max_requests_per_second,
-        breaker_threshold: o.int("circuit_breaker_threshold").unwrap_or(10) as u32,
+        breaker_threshold: o.int("circuit_breaker_threshold").unwrap_or(20) as u32,
         max_pages: o.int("max_pages").map(|n| n as u64),
         max_records: o.int("max_records").map(|n| n as u64),
         schema,
@@ -765,7 +765,7 @@ mod tests {
         let c = scan_config("http://h/users", &opts(&[]), no_env).unwrap();
         assert!(matches!(c.paginator, PaginatorConfig::Auto { .. }));
         assert_eq!(c.schema, SchemaMode::Infer { sample_size: 1000 });
-        assert_eq!(c.concurrency, 8);
+        assert_eq!(c.concurrency, 16);
         assert_eq!(c.request.method, "GET");
     }
 
