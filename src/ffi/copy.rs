@@ -10,13 +10,12 @@
 //! the state is the place to clean up.
 
 use super::chunk::{ChunkReader, type_id_name};
-use super::guard::{c_message, contain};
+use super::guard::{contain, drop_boxed, report};
 use super::value;
 use crate::options::OptionValue;
 use duckdb::ffi;
 use std::error::Error;
-use std::ffi::{CStr, c_void};
-use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::ffi::CStr;
 
 /// A COPY TO format implemented in Rust.
 pub trait CopyFunction: 'static {
@@ -99,25 +98,6 @@ impl CopyInitInfo {
             }
         }
     }
-}
-
-/// Frees a value boxed by us; never unwinds into DuckDB.
-unsafe extern "C" fn drop_boxed<T>(ptr: *mut c_void) {
-    if ptr.is_null() {
-        return;
-    }
-    // SAFETY: ptr came from Box::<T>::into_raw in this module and DuckDB frees it once.
-    let _ = catch_unwind(AssertUnwindSafe(|| unsafe {
-        drop(Box::from_raw(ptr.cast::<T>()))
-    }));
-}
-
-/// Reports `message` through a set_error function; never unwinds.
-fn report(message: &str, set_error: impl FnOnce(*const std::ffi::c_char)) {
-    let _ = catch_unwind(AssertUnwindSafe(|| {
-        let text = c_message(message);
-        set_error(text.as_ptr());
-    }));
 }
 
 unsafe extern "C" fn bind<T: CopyFunction>(info: ffi::duckdb_copy_function_bind_info) {

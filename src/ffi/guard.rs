@@ -63,6 +63,29 @@ pub fn c_message(message: &str) -> CString {
     CString::new(message.replace('\0', "\\0")).unwrap_or_default()
 }
 
+/// Destructor handed to DuckDB for a value we boxed (bind data, global/init state, extra
+/// info); never unwinds.
+///
+/// # Safety
+/// `ptr` is null or came from `Box::<T>::into_raw`, and DuckDB frees it exactly once.
+pub(crate) unsafe extern "C" fn drop_boxed<T>(ptr: *mut std::ffi::c_void) {
+    if ptr.is_null() {
+        return;
+    }
+    // SAFETY: caller contract: a Box<T> raw pointer, freed once.
+    let _ = catch_unwind(AssertUnwindSafe(|| unsafe {
+        drop(Box::from_raw(ptr.cast::<T>()))
+    }));
+}
+
+/// Reports `message` through a callback's set_error function; never unwinds.
+pub(crate) fn report(message: &str, set_error: impl FnOnce(*const std::ffi::c_char)) {
+    let _ = catch_unwind(AssertUnwindSafe(|| {
+        let text = c_message(message);
+        set_error(text.as_ptr());
+    }));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

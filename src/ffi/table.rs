@@ -2,15 +2,14 @@
 //! parameters nor give us the raw chunk, so functions that need those implement
 //! [`TableFunction`] instead. Panics in every callback are contained.
 
-use super::guard::{c_message, contain};
+use super::guard::{contain, drop_boxed, report};
 use super::logical::LogicalType;
 use super::value;
 use super::vector::{VectorWriter, vector_size};
 use crate::options::OptionValue;
 use duckdb::ffi;
 use std::error::Error;
-use std::ffi::{CString, c_void};
-use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::ffi::CString;
 
 pub trait TableFunction: 'static {
     const NAME: &'static str;
@@ -117,23 +116,6 @@ impl OutputChunk {
         // SAFETY: raw is live; rows <= capacity is the caller's responsibility (checked here).
         unsafe { ffi::duckdb_data_chunk_set_size(self.raw, rows.min(vector_size()) as ffi::idx_t) };
     }
-}
-
-unsafe extern "C" fn drop_boxed<T>(ptr: *mut c_void) {
-    if ptr.is_null() {
-        return;
-    }
-    // SAFETY: ptr came from Box::<T>::into_raw here and DuckDB frees it once.
-    let _ = catch_unwind(AssertUnwindSafe(|| unsafe {
-        drop(Box::from_raw(ptr.cast::<T>()))
-    }));
-}
-
-fn report(message: &str, set_error: impl FnOnce(*const std::ffi::c_char)) {
-    let _ = catch_unwind(AssertUnwindSafe(|| {
-        let text = c_message(message);
-        set_error(text.as_ptr());
-    }));
 }
 
 struct Extra {
