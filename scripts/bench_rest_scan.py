@@ -18,7 +18,7 @@ What it measures (full run; --quick uses 20,000 records and skips the 2,000,000-
      this DuckDB can be loaded the result says so; read_json over local copies of the same pages
      is reported as a parse-only reference);
   5. latency: 100 records/page, latency_ms=20, 200,000 records (2,000 pages): rest_scan with the
-     default concurrency and with concurrency 16 (target <= 6 s); dlt once (180 s cap) unless
+     default concurrency (16) and with concurrency 8 (target <= 6 s); dlt once (180 s cap) unless
      --skip-dlt;
   6. memory: peak RSS of a fresh process (getrusage(RUSAGE_CHILDREN).ru_maxrss read by a fresh
      wrapper process per case) that loads the extension and runs
@@ -658,10 +658,10 @@ class Bench:
         base = self.server.base
         pages = self.n // 100
         cases = [
-            {"name": "rest_scan concurrency default (8)",
+            {"name": "rest_scan concurrency default (16)",
              "sql": f"SELECT count(*) FROM {rest_scan_sql(base, self.n, 100, 20)}", "expect": self.n},
-            {"name": "rest_scan concurrency 16",
-             "sql": f"SELECT count(*) FROM {rest_scan_sql(base, self.n, 100, 20, 16)}",
+            {"name": "rest_scan concurrency 8",
+             "sql": f"SELECT count(*) FROM {rest_scan_sql(base, self.n, 100, 20, 8)}",
              "expect": self.n},
         ]
         res = self.rest_scan_cases("latency 20ms", cases, self.runs, 240, pages)
@@ -682,7 +682,7 @@ class Bench:
         else:
             spec = {"base": base, "n": self.n, "limit": 100, "latency_ms": 20,
                     "dir": str(self.work / "dlt" / "latency"), "name": "bench_latency"}
-            default = res.get("rest_scan concurrency default (8)", {})
+            default = res.get("rest_scan concurrency default (16)", {})
             lat["dlt"] = self.dlt_case("latency 20ms", "dlt rest_api -> duckdb", spec,
                                        timeout=180, compare_to=default.get("median_s"))
         self.results["latency"] = lat

@@ -202,7 +202,7 @@ impl TableFunction for RestScan {
     }
 
     fn scan(
-        bind: &RestScanBindData,
+        _bind: &RestScanBindData,
         init: &RestScanInitData,
         out: &mut OutputChunk,
     ) -> Result<(), Box<dyn Error>> {
@@ -236,7 +236,6 @@ impl TableFunction for RestScan {
         }
         *pos += n;
         out.set_len(n);
-        let _ = bind;
         Ok(())
     }
 }
