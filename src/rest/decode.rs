@@ -866,12 +866,48 @@ impl<'de> Visitor<'de> for Record<'_, '_> {
         let row = batch.rows;
         layout.seen.iter_mut().for_each(|s| *s = false);
         let mut drop_record = false;
+        let mut cursor_seen = false;
         while let Some(key) = map.next_key_seed(KeySeed)? {
-            let Some(i) = plan
+            let i = plan
                 .columns
                 .iter()
-                .position(|(n, _)| n.as_str() == key.as_ref())
-            else {
+                .position(|(n, _)| n.as_str() == key.as_ref());
+            let is_cursor = plan.cursor_field.as_deref() == Some(key.as_ref());
+            let incremental = plan
+                .incremental
+                .as_ref()
+                .filter(|(c, _)| c.as_str() == key.as_ref());
+            if i.is_some_and(|i| layout.seen[i]) {
+                // A repeated key: the first value counts.
+                map.next_value::<IgnoredAny>()?;
+                continue;
+            }
+            if let Some(i) = i {
+                layout.seen[i] = true;
+            }
+            if is_cursor || incremental.is_some() {
+                // Needed as a value (pagination, incremental filter), even when the column is
+                // not in a fixed schema: read it once, then push it.
+                let v: Value = map.next_value()?;
+                if let Some((_, bound)) = incremental
+                    && super::client::older_than(Some(&v), bound)
+                {
+                    drop_record = true;
+                }
+                if let Some(i) = i
+                    && let Some(out) = layout.slot[i]
+                {
+                    let (name, ty) = &plan.columns[i];
+                    push_value(ctx, &mut batch.columns[out], ty, &v, name)
+                        .map_err(|f| ctx.fail(f))?;
+                }
+                if is_cursor {
+                    *last_cursor = Some(v);
+                    cursor_seen = true;
+                }
+                continue;
+            }
+            let Some(i) = i else {
                 if plan.unknown_error {
                     return Err(ctx.fail(Fault::Unknown {
                         record: ctx.record.get(),
@@ -881,39 +917,6 @@ impl<'de> Visitor<'de> for Record<'_, '_> {
                 map.next_value::<IgnoredAny>()?;
                 continue;
             };
-            if layout.seen[i] {
-                map.next_value::<IgnoredAny>()?;
-                continue;
-            }
-            layout.seen[i] = true;
-            let is_cursor = plan.cursor_field.as_deref() == Some(key.as_ref());
-            let incremental = plan
-                .incremental
-                .as_ref()
-                .filter(|(c, _)| c.as_str() == key.as_ref());
-            if is_cursor || incremental.is_some() {
-                // Needed as a value too: read it once, then push it.
-                let v: Value = map.next_value()?;
-                if let Some((_, bound)) = incremental
-                    && super::client::older_than(Some(&v), bound)
-                {
-                    drop_record = true;
-                }
-                if let Some(out) = layout.slot[i] {
-                    push_value(
-                        ctx,
-                        &mut batch.columns[out],
-                        &plan.columns[i].1,
-                        &v,
-                        &plan.columns[i].0,
-                    )
-                    .map_err(|f| ctx.fail(f))?;
-                }
-                if is_cursor {
-                    *last_cursor = Some(v);
-                }
-                continue;
-            }
             match layout.slot[i] {
                 Some(out) => map.next_value_seed(Into {
                     ctx,
@@ -931,12 +934,7 @@ impl<'de> Visitor<'de> for Record<'_, '_> {
                 batch.columns[out].push_null();
             }
         }
-        if plan.cursor_field.as_ref().is_some_and(|c| {
-            plan.columns
-                .iter()
-                .position(|(n, _)| n == c)
-                .is_none_or(|i| !layout.seen[i])
-        }) {
+        if plan.cursor_field.is_some() && !cursor_seen {
             *last_cursor = None;
         }
         if drop_record {
@@ -1373,6 +1371,23 @@ mod tests {
             }
         );
         assert_eq!(d.last_cursor, Some(json!(3)));
+    }
+
+    #[test]
+    fn cursor_and_incremental_fields_work_outside_a_fixed_schema() {
+        let mut p = plan(vec![("name", JType::Varchar)], vec![0]);
+        p.unknown_error = false;
+        p.cursor_field = Some("id".into());
+        p.incremental = Some(("at".into(), "2".into()));
+        let d = decode_json(
+            br#"[{"id": 7, "name": "a", "at": 1}, {"id": 8, "name": "b", "at": 3}]"#,
+            &[],
+            &p,
+        )
+        .unwrap();
+        assert_eq!(d.batch.rows, 1);
+        assert_eq!(d.batch.columns[0].text(0), "b");
+        assert_eq!(d.last_cursor, Some(json!(8)));
     }
 
     #[test]
