@@ -54,6 +54,26 @@ impl fmt::Display for OptionValue {
     }
 }
 
+impl OptionValue {
+    /// The value's structure without its contents: `{'api_key': text, 'ids': list}`.
+    pub fn shape(&self) -> String {
+        match self {
+            OptionValue::Null => "NULL".to_string(),
+            OptionValue::Bool(_) => "a boolean".to_string(),
+            OptionValue::Int(_) | OptionValue::Float(_) => "a number".to_string(),
+            OptionValue::Text(_) => "a text value".to_string(),
+            OptionValue::List(_) => "a list".to_string(),
+            OptionValue::Struct(fields) => {
+                let inner: Vec<String> = fields
+                    .iter()
+                    .map(|(k, v)| format!("'{k}': {}", v.shape()))
+                    .collect();
+                format!("{{{}}}", inner.join(", "))
+            }
+        }
+    }
+}
+
 /// What an option accepts.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum OptionKind {
@@ -316,6 +336,9 @@ fn ill_typed(function: &str, spec: &OptionSpec, value: &OptionValue) -> OptionEr
         option: spec.name,
         value: if spec.secret {
             "'***'".to_string()
+        } else if spec.kind == OptionKind::Map {
+            // Maps carry headers and parameters, often credentials: show their shape only.
+            value.shape()
         } else {
             value.to_string()
         },
@@ -609,7 +632,26 @@ mod tests {
         .to_string();
         assert_eq!(
             err,
-            "f: option params got 'q=1', expected a STRUCT or MAP such as {'name': 'value'}"
+            "f: option params got a text value, expected a STRUCT or MAP such as {'name': 'value'}"
+        );
+        // a map with a credential and an ill-typed member never shows the credential
+        let err = Options::parse(
+            "f",
+            MAP,
+            &given(&[(
+                "params",
+                OptionValue::Struct(vec![
+                    ("api_key".into(), OptionValue::Text("sk_live_123456".into())),
+                    ("ids".into(), OptionValue::List(vec![OptionValue::Int(1)])),
+                ]),
+            )]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(!err.contains("sk_live"), "{err}");
+        assert!(
+            err.contains("{'api_key': a text value, 'ids': a list}"),
+            "{err}"
         );
     }
 

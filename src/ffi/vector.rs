@@ -74,7 +74,9 @@ impl VectorWriter {
         }
     }
 
-    pub fn bools(&mut self) -> Result<&mut [bool], VectorError> {
+    /// BOOLEAN values as bytes (0 or 1): the buffer may hold garbage before we write it, which
+    /// a `&mut [bool]` must never see.
+    pub fn bools(&mut self) -> Result<&mut [u8], VectorError> {
         self.check(&[ffi::DUCKDB_TYPE_DUCKDB_TYPE_BOOLEAN], "booleans")?;
         // SAFETY: checked BOOLEAN (one byte per value).
         Ok(unsafe { self.slice() })

@@ -31,6 +31,9 @@ pub struct RestScanBindData {
 
 struct ScanState {
     rx: mpsc::Receiver<Result<Batch, RestError>>,
+    /// The page loop; awaited when the channel closes, so a failure there is never mistaken
+    /// for the end of the data.
+    task: Option<JoinHandle<()>>,
     batch: Option<Batch>,
     /// Next row of `batch` to emit.
     pos: usize,
@@ -39,13 +42,16 @@ struct ScanState {
 
 pub struct RestScanInitData {
     state: Mutex<ScanState>,
-    task: JoinHandle<()>,
 }
 
 impl Drop for RestScanInitData {
     /// The query ended (or stopped early, e.g. LIMIT): stop fetching.
     fn drop(&mut self) {
-        self.task.abort();
+        if let Ok(state) = self.state.get_mut()
+            && let Some(task) = &state.task
+        {
+            task.abort();
+        }
     }
 }
 
@@ -125,6 +131,7 @@ impl TableFunction for RestScan {
             }
         };
         if let Some(column) = &client.cfg.cursor_column
+            && !json_column
             && !columns.iter().any(|(n, _)| n == column)
         {
             return Err(client
@@ -193,11 +200,11 @@ impl TableFunction for RestScan {
         Ok(RestScanInitData {
             state: Mutex::new(ScanState {
                 rx,
+                task: Some(task),
                 batch: None,
                 pos: 0,
                 done: false,
             }),
-            task,
         })
     }
 
@@ -221,7 +228,17 @@ impl TableFunction for RestScan {
                     state.pos = 0;
                 }
                 Some(Err(e)) => return Err(Box::new(e)),
-                None => state.done = true,
+                None => {
+                    state.done = true;
+                    if let Some(task) = state.task.take()
+                        && let Err(e) = runtime()?.block_on(task)
+                    {
+                        return Err(format!(
+                            "rest_scan: internal error in the page loop ({e}); this is a bug in etl"
+                        )
+                        .into());
+                    }
+                }
             }
         }
         let ScanState { batch, pos, .. } = &mut *state;
@@ -249,7 +266,11 @@ fn write_column(
 ) -> Result<(), Box<dyn Error>> {
     let valid = &column.valid()[start..start + n];
     match column {
-        Column::Bool { values, .. } => w.bools()?[..n].copy_from_slice(&values[start..start + n]),
+        Column::Bool { values, .. } => {
+            for (slot, b) in w.bools()?[..n].iter_mut().zip(&values[start..start + n]) {
+                *slot = u8::from(*b);
+            }
+        }
         Column::Int { values, .. } => w.i64s()?[..n].copy_from_slice(&values[start..start + n]),
         Column::Int32 { values, .. } => w.i32s()?[..n].copy_from_slice(&values[start..start + n]),
         Column::Double { values, .. } => w.f64s()?[..n].copy_from_slice(&values[start..start + n]),

@@ -110,7 +110,25 @@ enum Attempt {
 
 impl Client {
     pub fn new(cfg: ScanConfig) -> Result<Arc<Client>, RestError> {
+        // Credentials must not follow a redirect to another host: reqwest strips Authorization
+        // and cookies there, but not API-key headers or custom headers.
+        let carries_credentials = !matches!(cfg.auth, Auth::None) || !cfg.secrets.is_empty();
+        let redirect = reqwest::redirect::Policy::custom(move |attempt| {
+            let same_origin = attempt.previous().first().is_none_or(|first| {
+                first.scheme() == attempt.url().scheme()
+                    && first.host_str() == attempt.url().host_str()
+                    && first.port_or_known_default() == attempt.url().port_or_known_default()
+            });
+            if attempt.previous().len() > 10 {
+                attempt.error("more than 10 redirects")
+            } else if carries_credentials && !same_origin {
+                attempt.error("redirected to another host; credentials are not sent there (call the final URL directly)")
+            } else {
+                attempt.follow()
+            }
+        });
         let http = reqwest::Client::builder()
+            .redirect(redirect)
             .timeout(cfg.timeout)
             .connect_timeout(cfg.timeout.min(std::time::Duration::from_secs(30)))
             .pool_max_idle_per_host(cfg.concurrency.max(1) * 2)
@@ -294,6 +312,12 @@ impl Client {
         let shown = self.shown_url(url.as_str());
         let resp = match req.send().await {
             Ok(r) => r,
+            Err(e) if e.is_builder() => {
+                return Attempt::Fatal(self.error(format!(
+                    "the request to {shown} could not be built: {} (check headers, params and the api key name)",
+                    describe_reqwest_error(&e)
+                )));
+            }
             Err(e) => {
                 return Attempt::Failed {
                     failure: classify(&e),
@@ -586,7 +610,9 @@ impl Client {
             path: Vec::new(),
         };
         // Sample pages that can be computed ahead are fetched together, not one by one.
-        let mut ahead: VecDeque<Fetched> = VecDeque::new();
+        // Results are kept as they come, so an error of a page past the end (a 404 after the
+        // last page) only counts if the scan reaches that page.
+        let mut ahead: VecDeque<Result<Fetched, RestError>> = VecDeque::new();
         loop {
             if ahead.is_empty()
                 && state.pages_fetched > 0
@@ -614,12 +640,13 @@ impl Client {
                 for handle in handles {
                     let fetched = handle
                         .await
-                        .map_err(|e| self.error(format!("a page fetch task failed: {e}")))??;
+                        .map_err(|e| self.error(format!("a page fetch task failed: {e}")))
+                        .and_then(|r| r);
                     ahead.push_back(fetched);
                 }
             }
             let fetched = match ahead.pop_front() {
-                Some(f) => f,
+                Some(f) => f?,
                 None => self.fetch(&state.request).await?,
             };
             if state.pages_fetched == 0 {
@@ -638,6 +665,12 @@ impl Client {
             let mut records =
                 self.process(fetched, &state.path.clone(), state.paginator.as_mut())?;
             state.raw_records += records.len() as u64;
+            // max_records counts kept rows, here as on later pages.
+            if let (Some(column), Some(bound)) =
+                (&self.cfg.cursor_column, &self.cfg.incremental_value)
+            {
+                records.retain(|r| !older_than(r.get(column.as_str()), bound));
+            }
             let before = state.records;
             let done = self.accept(&mut state, records.len());
             records.truncate((state.records - before) as usize);
@@ -886,6 +919,9 @@ pub fn older_than(value: Option<&Value>, bound: &str) -> bool {
             _ => false,
         },
         Some(Value::String(s)) => {
+            if let (Ok(v), Ok(b)) = (s.trim().parse::<f64>(), bound.trim().parse::<f64>()) {
+                return v < b;
+            }
             let instant = |t: &str| {
                 parse_timestamp(t)
                     .map(|(us, _)| us)
@@ -955,6 +991,17 @@ mod tests {
             "2026-01-02"
         ));
         assert!(older_than(Some(&json!("abc")), "abd"));
+        // numbers sent as strings compare as numbers, not as text
+        assert!(!older_than(Some(&json!("1000")), "999"));
+        // DuckDB renders TIMESTAMPTZ with an hour-only offset
+        assert!(!older_than(
+            Some(&json!("2026-01-01T21:00:00Z")),
+            "2026-01-02 05:00:00+09"
+        ));
+        assert!(older_than(
+            Some(&json!("2026-01-01T19:00:00Z")),
+            "2026-01-02 05:00:00+09"
+        ));
         assert!(!older_than(None, "x"));
         assert!(!older_than(Some(&Value::Null), "x"));
     }

@@ -360,7 +360,8 @@ pub enum BodyFormat {
     Ndjson,
 }
 
-/// Everything one scan needs, checked.
+/// Everything one scan needs, checked. Its Debug output holds no secret (RequestSpec, Auth and
+/// Secrets print names only).
 #[derive(Debug, Clone)]
 pub struct ScanConfig {
     pub request: RequestSpec,
@@ -493,7 +494,8 @@ pub fn scan_config(
     let url = url.trim();
     if !(url.starts_with("http://") || url.starts_with("https://")) {
         return Err(err(format!(
-            "the URL '{url}' must start with http:// or https://"
+            "the URL '{}' must start with http:// or https://",
+            super::redact::redact_url(url, &[])
         )));
     }
     let url = fill_path_params(url, o.map("path_params").unwrap_or(&[]))?;
@@ -565,6 +567,11 @@ pub fn scan_config(
         },
         "cursor" => PaginatorConfig::Cursor {
             source: match non_empty(o, "cursor_record_field") {
+                Some(field) if field.contains('.') => {
+                    return Err(err(format!(
+                        "cursor_record_field '{field}' must be a top-level field of the record"
+                    )));
+                }
                 Some(field) => CursorSource::LastRecord(field),
                 None => {
                     CursorSource::Body(o.text("cursor_path").unwrap_or("next_cursor").to_string())
@@ -711,7 +718,7 @@ pub fn scan_config(
         },
         auth,
         retry: RetryPolicy {
-            max_attempts: o.int("max_attempts").unwrap_or(5) as u32,
+            max_attempts: u32::try_from(o.int("max_attempts").unwrap_or(5)).unwrap_or(u32::MAX),
             base_delay: seconds("retry_base_delay", 0.25)?,
             max_delay: seconds("retry_max_delay", 10.0)?,
             max_retry_after: Duration::from_secs(300),
@@ -719,7 +726,8 @@ pub fn scan_config(
         timeout: seconds("timeout", 30.0)?,
         concurrency: o.int("concurrency").unwrap_or(16) as usize,
         max_requests_per_second,
-        breaker_threshold: o.int("circuit_breaker_threshold").unwrap_or(20) as u32,
+        breaker_threshold: u32::try_from(o.int("circuit_breaker_threshold").unwrap_or(20))
+            .unwrap_or(u32::MAX),
         max_pages: o.int("max_pages").map(|n| n as u64),
         max_records: o.int("max_records").map(|n| n as u64),
         schema,
@@ -840,6 +848,25 @@ mod tests {
             "*** *** breaker application/json-long"
         );
         assert_eq!(c.secret_params, vec!["access_token".to_string()]);
+    }
+
+    #[test]
+    fn debug_output_of_a_config_holds_no_secret() {
+        let o = opts(&[
+            ("auth", text("bearer")),
+            ("token", text("tok-9876543210")),
+            (
+                "headers",
+                OptionValue::Struct(vec![("X-Api-Key".into(), text("hdr-9876543210"))]),
+            ),
+            (
+                "params",
+                OptionValue::Struct(vec![("access_token".into(), text("par-9876543210"))]),
+            ),
+        ]);
+        let c = scan_config("http://u:pw-9876543210@h/u?key=url-9876543210", &o, no_env).unwrap();
+        let text = format!("{c:?}");
+        assert!(!text.contains("9876543210"), "{text}");
     }
 
     #[test]

@@ -695,6 +695,26 @@ impl<'de> Visitor<'de> for KeySeed {
 // Streaming: records
 // ---------------------------------------------------------------------------------------------
 
+/// A record kept whole as JSON text (json_column). The cursor and incremental fields are read
+/// from it when pagination or filtering needs them.
+fn push_raw(plan: &Plan, batch: &mut Batch, last_cursor: &mut Option<Value>, raw: &RawValue) {
+    if plan.cursor_field.is_some() || plan.incremental.is_some() {
+        let record: Value = serde_json::from_str(raw.get()).unwrap_or(Value::Null);
+        if let Some(field) = &plan.cursor_field {
+            *last_cursor = record.get(field.as_str()).cloned();
+        }
+        if let Some((column, bound)) = &plan.incremental
+            && super::client::older_than(record.get(column.as_str()), bound)
+        {
+            return;
+        }
+    }
+    if let Some(c) = batch.columns.first_mut() {
+        c.push_text(raw.get());
+    }
+    batch.rows += 1;
+}
+
 /// Where each schema column goes (output position), per plan.
 struct Layout {
     slot: Vec<Option<usize>>,
@@ -737,10 +757,7 @@ impl<'de> Visitor<'de> for Records<'_, '_> {
             let more = if ctx.plan.json_column {
                 match seq.next_element::<&'de RawValue>()? {
                     Some(raw) => {
-                        if let Some(c) = batch.columns.first_mut() {
-                            c.push_text(raw.get());
-                        }
-                        batch.rows += 1;
+                        push_raw(ctx.plan, batch, last_cursor, raw);
                         true
                     }
                     None => false,
@@ -794,10 +811,7 @@ impl<'de> DeserializeSeed<'de> for Record<'_, '_> {
     fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
         if self.ctx.plan.json_column {
             let raw: &RawValue = Deserialize::deserialize(d)?;
-            if let Some(c) = self.batch.columns.first_mut() {
-                c.push_text(raw.get());
-            }
-            self.batch.rows += 1;
+            push_raw(self.ctx.plan, self.batch, self.last_cursor, raw);
             return Ok(());
         }
         d.deserialize_any(self)
@@ -1124,6 +1138,11 @@ pub fn from_values(records: &[Value], plan: &Plan) -> Result<Batch, Fault> {
     for (n, record) in records.iter().enumerate() {
         ctx.record.set(n);
         if plan.json_column {
+            if let Some((column, bound)) = &plan.incremental
+                && super::client::older_than(record.get(column.as_str()), bound)
+            {
+                continue;
+            }
             if let Some(c) = batch.columns.first_mut() {
                 c.push_text(&record.to_string());
             }
@@ -1388,6 +1407,17 @@ mod tests {
         assert_eq!(d.batch.rows, 1);
         assert_eq!(d.batch.columns[0].text(0), "b");
         assert_eq!(d.last_cursor, Some(json!(8)));
+    }
+
+    #[test]
+    fn json_column_still_reads_the_cursor_and_filters_old_records() {
+        let mut p = plan(vec![("json", JType::Json)], vec![0]);
+        p.json_column = true;
+        p.cursor_field = Some("id".into());
+        p.incremental = Some(("at".into(), "2".into()));
+        let d = decode_json(br#"[{"id": 1, "at": 1}, {"id": 2, "at": 3}]"#, &[], &p).unwrap();
+        assert_eq!(d.batch.rows, 1);
+        assert_eq!(d.last_cursor, Some(json!(2)));
     }
 
     #[test]

@@ -11,7 +11,7 @@ use std::collections::HashSet;
 use std::fmt;
 
 /// One HTTP request, before auth is applied.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct RequestSpec {
     pub method: String,
     /// Absolute URL; may carry its own query string (next links do).
@@ -21,6 +21,21 @@ pub struct RequestSpec {
     pub body: Option<Value>,
     /// Where pagination parameters go: the query string, or the JSON body.
     pub params_in_body: bool,
+}
+
+impl fmt::Debug for RequestSpec {
+    /// Names only: header and parameter values may be credentials.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names =
+            |pairs: &[(String, String)]| pairs.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>();
+        f.debug_struct("RequestSpec")
+            .field("method", &self.method)
+            .field("url", &super::redact::redact_url(&self.url, &[]))
+            .field("query", &names(&self.query))
+            .field("headers", &names(&self.headers))
+            .field("body", &self.body.is_some())
+            .finish()
+    }
 }
 
 impl RequestSpec {
@@ -78,6 +93,13 @@ pub enum PaginationError {
     MissingCursorField {
         field: String,
     },
+    /// The page held a different number of records than asked for, while the API says more
+    /// pages follow: continuing would skip or repeat rows.
+    PageSize {
+        returned: usize,
+        asked: u64,
+        why: &'static str,
+    },
 }
 
 impl fmt::Display for PaginationError {
@@ -97,6 +119,22 @@ impl fmt::Display for PaginationError {
                     "the response field '{path}' is {value}, expected {expected}"
                 )
             }
+            PaginationError::PageSize {
+                returned,
+                asked,
+                why,
+            } if (*returned as u64) < *asked => write!(
+                f,
+                "the API returned {returned} records for a page size of {asked} although {why}; it probably \
+                 caps the page size, so pages would be skipped: set page_size to at most {returned}"
+            ),
+            PaginationError::PageSize {
+                returned, asked, ..
+            } => write!(
+                f,
+                "the API returned {returned} records for a page size of {asked}; offsets would skip or repeat \
+                 rows: check limit_param, or set page_size to what the API returns"
+            ),
             PaginationError::MissingCursorField { field } => write!(
                 f,
                 "the last record of the page has no field '{field}' to continue from (cursor_record_field)"
@@ -232,19 +270,39 @@ impl Paginator for Offset {
         if total.is_some() {
             self.total = total;
         }
+        let has_more = self.rules.has_more(r.body)?;
+        let records = r.records as u64;
         let next = self.offset + self.limit;
-        self.more = if r.records == 0 {
+        if records > self.limit {
+            return Err(PaginationError::PageSize {
+                returned: r.records,
+                asked: self.limit,
+                why: "",
+            });
+        }
+        if records > 0 && records < self.limit {
+            if self.total.is_some_and(|t| self.offset + records < t) {
+                return Err(PaginationError::PageSize {
+                    returned: r.records,
+                    asked: self.limit,
+                    why: "its total says more records follow",
+                });
+            }
+            if has_more == Some(true) {
+                return Err(PaginationError::PageSize {
+                    returned: r.records,
+                    asked: self.limit,
+                    why: "it says has_more = true",
+                });
+            }
+        }
+        self.more = if records == 0 || has_more == Some(false) {
             false
         } else if let Some(total) = self.total {
             next < total
-        } else if self.rules.has_more(r.body)? == Some(false) {
-            false
         } else {
-            !(self.rules.stop_on_short_page && (r.records as u64) < self.limit)
+            !(self.rules.stop_on_short_page && records < self.limit)
         };
-        if self.more && self.total.is_some() && self.rules.has_more(r.body)? == Some(false) {
-            self.more = false;
-        }
         Ok(())
     }
     fn update_request(&mut self, request: &mut RequestSpec) {
@@ -334,15 +392,33 @@ impl Paginator for PageNumber {
         {
             self.total_pages = Some(total.div_ceil(size.max(1)));
         }
+        let has_more = self.rules.has_more(r.body)?;
         let pages_done = self.page - self.base_page + 1;
-        self.more = if r.records == 0 {
+        let short =
+            matches!(self.page_size, Some(size) if r.records > 0 && (r.records as u64) < size);
+        if short {
+            let asked = self.page_size.unwrap_or(0);
+            if self.total_pages.is_some_and(|pages| pages_done < pages) {
+                return Err(PaginationError::PageSize {
+                    returned: r.records,
+                    asked,
+                    why: "its page count says more pages follow",
+                });
+            }
+            if has_more == Some(true) {
+                return Err(PaginationError::PageSize {
+                    returned: r.records,
+                    asked,
+                    why: "it says has_more = true",
+                });
+            }
+        }
+        self.more = if r.records == 0 || has_more == Some(false) {
             false
         } else if let Some(pages) = self.total_pages {
             pages_done < pages
-        } else if self.rules.has_more(r.body)? == Some(false) {
-            false
         } else {
-            !matches!(self.page_size, Some(size) if self.rules.stop_on_short_page && (r.records as u64) < size)
+            !(short && self.rules.stop_on_short_page)
         };
         Ok(())
     }
@@ -554,26 +630,48 @@ impl Paginator for JsonLink {
     }
 }
 
-/// The `rel="next"` target of an RFC 8288 Link header.
+/// The `rel="next"` target of an RFC 8288 Link header. URLs may contain commas and
+/// parameters may be quoted strings with commas; a malformed part is skipped, not fatal.
 pub fn parse_link_next(header: &str) -> Option<String> {
-    for part in header.split(',') {
-        let mut pieces = part.split(';');
-        let target = pieces.next()?.trim();
-        let url = target.strip_prefix('<')?.strip_suffix('>')?;
-        for param in pieces {
-            let (k, v) = match param.split_once('=') {
-                Some(kv) => kv,
-                None => continue,
-            };
-            if k.trim().eq_ignore_ascii_case("rel")
-                && v.trim()
-                    .trim_matches('"')
-                    .split_whitespace()
-                    .any(|r| r.eq_ignore_ascii_case("next"))
-            {
-                return Some(url.to_string());
+    let mut rest = header;
+    while let Some(open) = rest.find('<') {
+        let after = &rest[open + 1..];
+        let close = after.find('>')?;
+        let url = &after[..close];
+        let tail = &after[close + 1..];
+        // The parameters run to the next link: a '<' after a comma outside quotes.
+        let mut in_quotes = false;
+        let mut after_comma = false;
+        let mut next_link = tail.len();
+        for (i, c) in tail.char_indices() {
+            match c {
+                '"' => in_quotes = !in_quotes,
+                ',' if !in_quotes => after_comma = true,
+                '<' if after_comma && !in_quotes => {
+                    next_link = i;
+                    break;
+                }
+                c if c.is_whitespace() => {}
+                _ => after_comma = false,
             }
         }
+        let params = &tail[..next_link];
+        let is_next = params.split(';').any(|param| match param.split_once('=') {
+            Some((k, v)) => {
+                k.trim().eq_ignore_ascii_case("rel")
+                    && v.trim()
+                        .trim_end_matches(',')
+                        .trim()
+                        .trim_matches('"')
+                        .split_whitespace()
+                        .any(|r| r.eq_ignore_ascii_case("next"))
+            }
+            None => false,
+        });
+        if is_next {
+            return Some(url.to_string());
+        }
+        rest = &tail[next_link..];
     }
     None
 }
@@ -688,6 +786,35 @@ mod tests {
         p.update_state(&resp(&json!({"has_more": false}), 10))
             .unwrap();
         assert!(!p.has_next_page(), "has_more false stops");
+    }
+
+    #[test]
+    fn a_capped_page_size_is_an_error_not_lost_rows() {
+        // asked 10, got 4, but total says 25: the API caps page sizes
+        let mut p = offset(Some("total"), true);
+        let err = p.update_state(&resp(&json!({"total": 25}), 4)).unwrap_err();
+        assert!(
+            err.to_string().contains("set page_size to at most 4"),
+            "{err}"
+        );
+        // has_more = true on a short page
+        let mut p = offset(None, true);
+        assert!(
+            p.update_state(&resp(&json!({"has_more": true}), 4))
+                .is_err()
+        );
+        // more records than asked: offsets would repeat rows
+        let mut p = offset(None, true);
+        assert!(
+            p.update_state(&resp(&json!({}), 11))
+                .unwrap_err()
+                .to_string()
+                .contains("skip or repeat")
+        );
+        // a short last page that reaches the total is fine
+        let mut p = offset(Some("total"), true);
+        p.update_state(&resp(&json!({"total": 4}), 4)).unwrap();
+        assert!(!p.has_next_page());
     }
 
     #[test]
@@ -826,6 +953,16 @@ mod tests {
         let h = r#"<http://h/u?page=3>; rel="next", <http://h/u?page=9>; rel="last""#;
         assert_eq!(parse_link_next(h).as_deref(), Some("http://h/u?page=3"));
         assert_eq!(parse_link_next(r#"<http://h/u?page=9>; rel="last""#), None);
+        // commas inside URLs and quoted parameters do not hide the next link
+        let h = r#"<http://h/u?fields=id,name&page=1>; rel="prev"; title="a, b", <http://h/u?fields=id,name&page=3>; rel="next""#;
+        assert_eq!(
+            parse_link_next(h).as_deref(),
+            Some("http://h/u?fields=id,name&page=3")
+        );
+        assert_eq!(
+            parse_link_next(r#"garbage, <http://h/n>; rel=next"#).as_deref(),
+            Some("http://h/n")
+        );
         assert_eq!(
             parse_link_next(r#"<http://h/u?p=2>; rel="prev next""#).as_deref(),
             Some("http://h/u?p=2")

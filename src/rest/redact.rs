@@ -91,9 +91,16 @@ fn redact_userinfo(base: &str) -> String {
 }
 
 /// Secret values (tokens, passwords, keys) a scan holds; `scrub` removes them from any text.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Secrets {
     values: Vec<String>,
+}
+
+impl std::fmt::Debug for Secrets {
+    /// Never prints the values.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Secrets({} values)", self.values.len())
+    }
 }
 
 impl Secrets {
@@ -109,6 +116,10 @@ impl Secrets {
             // Longest first, so a secret containing another is removed whole.
             self.values.sort_by_key(|v| std::cmp::Reverse(v.len()));
         }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
     }
 
     pub fn scrub(&self, text: &str) -> String {

@@ -80,7 +80,7 @@ impl RetryPolicy {
         let exp = 2f64.powi(attempt.saturating_sub(1).min(30) as i32);
         let step = (self.base_delay.as_secs_f64() * exp).min(self.max_delay.as_secs_f64());
         let random = random.clamp(0.0, 1.0);
-        Duration::from_secs_f64(step / 2.0 + step / 2.0 * random)
+        Duration::try_from_secs_f64(step / 2.0 + step / 2.0 * random).unwrap_or(self.max_delay)
     }
 }
 
@@ -91,10 +91,8 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
         return Some(Duration::from_secs(seconds));
     }
     if let Ok(seconds) = value.parse::<f64>() {
-        if seconds.is_finite() && seconds >= 0.0 {
-            return Some(Duration::from_secs_f64(seconds));
-        }
-        return None;
+        // Out-of-range values (negative, NaN, 1e20) are ignored, never a panic.
+        return Duration::try_from_secs_f64(seconds).ok();
     }
     let when = httpdate::parse_http_date(value).ok()?;
     Some(when.duration_since(now).unwrap_or(Duration::ZERO))
@@ -190,5 +188,7 @@ mod tests {
         assert_eq!(parse_retry_after(&earlier, now), Some(Duration::ZERO));
         assert_eq!(parse_retry_after("soon", now), None);
         assert_eq!(parse_retry_after("-3", now), None);
+        assert_eq!(parse_retry_after("99999999999999999999999", now), None);
+        assert_eq!(parse_retry_after("1e30", now), None);
     }
 }

@@ -85,6 +85,13 @@ pub fn parse_timestamp(s: &str) -> Option<(i64, bool)> {
             return Some((dt.timestamp_micros(), true));
         }
     }
+    // An hour-only offset, as DuckDB prints TIMESTAMPTZ ("2026-01-02 05:00:00+09").
+    let tail = s.get(s.len() - 3..).unwrap_or("");
+    if (tail.starts_with('+') || tail.starts_with('-'))
+        && tail.bytes().skip(1).all(|b| b.is_ascii_digit())
+    {
+        return parse_timestamp(&format!("{s}:00"));
+    }
     for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"] {
         if let Ok(dt) = NaiveDateTime::parse_from_str(s, fmt) {
             return Some((dt.and_utc().timestamp_micros(), false));
@@ -409,6 +416,10 @@ mod tests {
             Some((250_000, false))
         );
         assert_eq!(parse_timestamp("2026-13-01T00:00:00"), None);
+        assert_eq!(
+            parse_timestamp("1970-01-01 09:00:01+09"),
+            Some((1_000_000, true))
+        );
         assert_eq!(parse_timestamp("hello world, how are you"), None);
         assert_eq!(parse_date("1970-01-02"), Some(1));
         assert_eq!(parse_date("1970-1-2"), None);

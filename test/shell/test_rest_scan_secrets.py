@@ -1,7 +1,10 @@
 """Secrets given to rest_scan (tokens, passwords, client secrets, API keys) never appear in an
-error message, in the shell's output, or in the values of another failing scan."""
+error message of ours or in the shell's output. (DuckDB itself quotes the failing SQL after an
+error, "LINE 1: SELECT ...", so a secret typed into the SQL can show there: that part is cut off
+before checking, and the docs say to pass secrets with *_env options.)"""
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -85,19 +88,34 @@ def failing_scans(base):
             f"api_key := '{s['api_key']}', api_key_location := 'query')",
         ),
         (
+            "ill-typed member of a params map holding a key",
+            f"SELECT * FROM rest_scan('{base}/single/users', params := {{'api_key': '{s['api_key']}', 'ids': [1, 2]}})",
+        ),
+        (
+            "credentials in a URL with a bad scheme",
+            f"SELECT * FROM rest_scan('htps://u:{s['password']}@h/x?api_key={s['api_key']}')",
+        ),
+        (
             "token given with the wrong type",
             "SELECT * FROM rest_scan('http://127.0.0.1:9/x', auth := 'bearer', token := 98765432101234)",
         ),
     ]
 
 
+def ours(text):
+    """The errors without DuckDB's quotation of the SQL text (a "LINE n: ..." line and the
+    caret line under it)."""
+    return re.sub(r"^LINE \d+:.*\n(?:[ \t]*\^+[ \t]*\n?)?", "", text, flags=re.MULTILINE)
+
+
 def assert_no_secret(text):
+    text = ours(text)
     for name, value in SECRETS.items():
         assert value not in text, f"{name} secret leaked: {text}"
     assert "98765432101234" not in text, text
 
 
-@pytest.mark.parametrize("case", range(11))
+@pytest.mark.parametrize("case", range(13))
 def test_failing_scan_errors_never_contain_secrets(con, base_url, case):
     name, sql = failing_scans(base_url)[case]
     with pytest.raises(duckdb.Error) as err:
@@ -126,5 +144,5 @@ def test_shell_output_never_contains_secrets(duckdb_cli, extension, base_url):
         env={**os.environ, "RUST_BACKTRACE": "1"},
     )
     assert result.returncode != 0
-    assert result.stderr.count("rest_scan") >= 10, result.stderr
+    assert result.stderr.count("rest_scan") >= 12, result.stderr
     assert_no_secret(result.stdout + result.stderr)
