@@ -64,6 +64,16 @@ pub struct Fetched {
     pub body: Value,
     pub link_header: Option<String>,
     pub url: String,
+    /// Hash of the body bytes (repeat guard).
+    pub hash: u64,
+}
+
+/// Hash of a page body, to notice an API that returns the same page again.
+fn body_hash(bytes: &[u8]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    bytes.hash(&mut h);
+    h.finish()
 }
 
 /// Records of one page, in order.
@@ -86,6 +96,9 @@ pub struct Prefetch {
     pub style: PaginatorConfig,
     /// Where the records are (data_selector resolved on the first page).
     pub path: Vec<String>,
+    /// Hash of the previous page's body: offset and page-number APIs that ignore the paging
+    /// parameter return the same page forever.
+    pub last_hash: Option<u64>,
 }
 
 pub struct Client {
@@ -420,6 +433,7 @@ impl Client {
         };
         Ok(Fetched {
             body,
+            hash: body_hash(&raw.bytes),
             link_header: raw.link_header,
             url: raw.url,
         })
@@ -608,6 +622,7 @@ impl Client {
             done: false,
             style: style.clone(),
             path: Vec::new(),
+            last_hash: None,
         };
         // Sample pages that can be computed ahead are fetched together, not one by one.
         // Results are kept as they come, so an error of a page past the end (a 404 after the
@@ -662,6 +677,7 @@ impl Client {
                     .locate(&fetched.body)
                     .map_err(|e| self.error(format!("{e} ({})", self.shown_url(&fetched.url))))?;
             }
+            self.check_repeat(&mut state, fetched.hash, &fetched.url)?;
             let mut records =
                 self.process(fetched, &state.path.clone(), state.paginator.as_mut())?;
             state.raw_records += records.len() as u64;
@@ -755,6 +771,25 @@ impl Client {
     }
 
     /// Pagination state from a decoded page; returns its rows.
+    /// Offset and page-number styles: the same non-empty body twice in a row means the API
+    /// ignores the paging parameter; stop with an error instead of repeating rows forever.
+    fn check_repeat(&self, state: &mut Prefetch, hash: u64, url: &str) -> Result<(), RestError> {
+        if state.style.computable() && state.last_hash == Some(hash) {
+            return Err(self.error(format!(
+                "pagination loop: the API returned the same page twice ({}); it probably ignores \
+                 the {} parameter: check offset_param / page_param",
+                self.shown_url(url),
+                if matches!(state.style, PaginatorConfig::Offset { .. }) {
+                    "offset"
+                } else {
+                    "page"
+                }
+            )));
+        }
+        state.last_hash = Some(hash);
+        Ok(())
+    }
+
     fn advance(
         &self,
         state: &mut Prefetch,
@@ -762,6 +797,9 @@ impl Client {
         decoded: Decoded,
         plan: &Plan,
     ) -> Result<(Batch, bool), RestError> {
+        if decoded.records > 0 {
+            self.check_repeat(state, body_hash(&raw.bytes), &raw.url)?;
+        }
         let last = match (&plan.cursor_field, decoded.last_cursor) {
             (Some(field), Some(v)) => {
                 Some(Value::Object([(field.clone(), v)].into_iter().collect()))
