@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "scripts"))
 
 
 def read_config() -> dict[str, str]:
@@ -57,3 +58,14 @@ def old_duckdb_cli(config) -> Path:
     path = Path(os.environ.get("ETL_OLD_DUCKDB_CLI", default))
     assert path.exists(), f"{path} is missing: run `make venv`"
     return path
+
+
+@pytest.fixture(scope="session")
+def mock_url():
+    """The mock REST API (scripts/mock_rest_server.py) in this process, on 127.0.0.1."""
+    from mock_rest_server import start_server
+
+    server, url = start_server(port=0, records=5000)
+    yield url
+    server.shutdown()
+    server.server_close()

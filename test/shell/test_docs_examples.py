@@ -3,16 +3,11 @@
 API use http://127.0.0.1:8765, replaced by the mock server started here."""
 
 import re
-import sys
-from pathlib import Path
 
 import duckdb
 import pytest
 
 from conftest import ROOT
-
-sys.path.insert(0, str(ROOT / "scripts"))
-from mock_rest_server import start_server  # noqa: E402
 
 BLOCK = re.compile(r"^```sql([^\n]*)\n(.*?)^```", re.MULTILINE | re.DOTALL)
 DOC_URL = "http://127.0.0.1:8765"
@@ -23,14 +18,6 @@ def examples():
         for n, match in enumerate(BLOCK.finditer(page.read_text())):
             if "no-run" not in match.group(1):
                 yield pytest.param(match.group(2), id=f"{page.name}#{n + 1}")
-
-
-@pytest.fixture(scope="module")
-def mock_url():
-    server, url = start_server(port=0, records=5000)
-    yield url
-    server.shutdown()
-    server.server_close()
 
 
 @pytest.mark.parametrize("sql", list(examples()))

@@ -6,14 +6,9 @@ before checking, and the docs say to pass secrets with *_env options.)"""
 import os
 import re
 import subprocess
-import sys
-from pathlib import Path
 
 import duckdb
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
-from mock_rest_server import start_server  # noqa: E402
 
 SECRETS = {
     "bearer": "TOPSECRET-bearer-1111",
@@ -25,12 +20,9 @@ SECRETS = {
 }
 
 
-@pytest.fixture(scope="module")
-def base_url():
-    server, url = start_server(port=0, records=1000)
-    yield url
-    server.shutdown()
-    server.server_close()
+@pytest.fixture()
+def base_url(mock_url):
+    return mock_url
 
 
 @pytest.fixture()
