@@ -10,6 +10,7 @@ pub mod ffi;
 pub mod functions;
 pub mod options;
 pub mod rest;
+pub mod staging;
 
 /// The footer writer lives in scripts/ (built by the Makefile with plain rustc); its unit tests
 /// run here.

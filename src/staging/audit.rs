@@ -1,0 +1,313 @@
+//! Audit records: one JSON file per load attempt under `<lake>/_etl/audit/`, written atomically
+//! (temporary name, then rename), read back by `etl_audit` and `etl_dbt_sources`.
+
+use super::layout::{AUDIT_DIR, ETL_DIR};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// The load started and has not ended (or its process died: see `etl_clean_stale`).
+    Running,
+    Success,
+    Failure,
+    /// The process ended mid-load; `etl_clean_stale` removed its temporaries.
+    Abandoned,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Running => "running",
+            Status::Success => "success",
+            Status::Failure => "failure",
+            Status::Abandoned => "abandoned",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileEntry {
+    /// Relative to the lake, `/`-separated.
+    pub path: String,
+    pub bytes: u64,
+    pub rows: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ColumnEntry {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub ty: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditRecord {
+    /// Unique per attempt (a retried load id has several attempts); names the record's file.
+    pub attempt: String,
+    pub load_id: String,
+    pub pipeline: Option<String>,
+    pub source: String,
+    pub protocol: String,
+    pub mode: String,
+    pub status: Status,
+    pub rows: u64,
+    pub files: Vec<FileEntry>,
+    /// Files of earlier loads removed by MODE replace or superseded by a retry of this load id.
+    #[serde(default)]
+    pub removed_files: Vec<String>,
+    pub columns: Vec<ColumnEntry>,
+    pub schema_fingerprint: String,
+    pub error: Option<String>,
+    /// RFC 3339, UTC.
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub etl_version: String,
+}
+
+pub fn audit_dir(lake: &Path) -> PathBuf {
+    lake.join(ETL_DIR).join(AUDIT_DIR)
+}
+
+impl AuditRecord {
+    pub fn path(&self, lake: &Path) -> PathBuf {
+        audit_dir(lake).join(format!("{}.json", self.attempt))
+    }
+
+    /// Writes (or replaces) the record atomically.
+    pub fn write(&self, lake: &Path) -> Result<(), String> {
+        let dir = audit_dir(lake);
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| format!("creating the audit folder {}: {e}", dir.display()))?;
+        let text = serde_json::to_string_pretty(self)
+            .map_err(|e| format!("encoding the audit record: {e}"))?;
+        let final_path = self.path(lake);
+        let tmp = dir.join(format!(".{}.json.tmp", self.attempt));
+        std::fs::write(&tmp, text.as_bytes())
+            .map_err(|e| format!("writing the audit record {}: {e}", tmp.display()))?;
+        std::fs::rename(&tmp, &final_path)
+            .map_err(|e| format!("publishing the audit record {}: {e}", final_path.display()))
+    }
+}
+
+/// All audit records of a lake, oldest first (by start time, then attempt). A lake without
+/// records (or without the folder) has none.
+pub fn read_all(lake: &Path) -> Result<Vec<AuditRecord>, String> {
+    let dir = audit_dir(lake);
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(format!("reading the audit folder {}: {e}", dir.display())),
+    };
+    let mut records = Vec::new();
+    for entry in entries {
+        let path = entry
+            .map_err(|e| format!("reading the audit folder {}: {e}", dir.display()))?
+            .path();
+        let is_record = path.extension().is_some_and(|e| e == "json")
+            && !path
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('.'));
+        if !is_record {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| format!("reading the audit record {}: {e}", path.display()))?;
+        let record: AuditRecord = serde_json::from_str(&text)
+            .map_err(|e| format!("the audit record {} is not valid: {e}", path.display()))?;
+        records.push(record);
+    }
+    records.sort_by(|a, b| {
+        (a.started_at.as_str(), a.attempt.as_str())
+            .cmp(&(b.started_at.as_str(), b.attempt.as_str()))
+    });
+    Ok(records)
+}
+
+/// Freshness thresholds for the dbt sources file.
+#[derive(Debug, Clone, Copy)]
+pub struct Freshness {
+    pub warn_after_hours: i64,
+    pub error_after_hours: i64,
+}
+
+fn yaml_quote(text: &str) -> String {
+    let escaped = text
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n");
+    format!("\"{escaped}\"")
+}
+
+/// A dbt `sources.yml` for every source with at least one successful load: one dbt source per
+/// protocol, one table per source, columns from the newest successful load, `_loaded_at` as the
+/// freshness field and a dbt-duckdb `external_location` that reads the staged Parquet.
+pub fn dbt_sources_yaml(lake_text: &str, records: &[AuditRecord], freshness: Freshness) -> String {
+    use std::collections::BTreeMap;
+    // protocol -> source -> newest successful record (records are oldest first)
+    let mut latest: BTreeMap<&str, BTreeMap<&str, (&AuditRecord, usize)>> = BTreeMap::new();
+    for r in records.iter().filter(|r| r.status == Status::Success) {
+        let entry = latest
+            .entry(r.protocol.as_str())
+            .or_default()
+            .entry(r.source.as_str())
+            .or_insert((r, 0));
+        entry.0 = r;
+        entry.1 += 1;
+    }
+    let lake = lake_text.trim_end_matches('/');
+    let mut out = String::from(
+        "# Generated by etl_dbt_sources() from the dw_staging audit records; do not edit.\n\
+         version: 2\n\nsources:\n",
+    );
+    if latest.is_empty() {
+        return "# Generated by etl_dbt_sources(): the lake has no successful loads yet.\n\
+                version: 2\n\nsources: []\n"
+            .to_string();
+    }
+    for (protocol, sources) in &latest {
+        out.push_str(&format!("  - name: {}\n", yaml_quote(protocol)));
+        out.push_str(&format!(
+            "    description: {}\n",
+            yaml_quote(&format!("Staged by dw_staging under {lake}/{protocol}"))
+        ));
+        out.push_str("    meta:\n");
+        out.push_str(&format!(
+            "      external_location: {}\n",
+            yaml_quote(&format!(
+                "read_parquet('{lake}/{protocol}/{{name}}/**/*.parquet', hive_partitioning = true)"
+            ))
+        ));
+        out.push_str("    loaded_at_field: _loaded_at\n");
+        out.push_str("    freshness:\n");
+        out.push_str(&format!(
+            "      warn_after: {{count: {}, period: hour}}\n",
+            freshness.warn_after_hours
+        ));
+        out.push_str(&format!(
+            "      error_after: {{count: {}, period: hour}}\n",
+            freshness.error_after_hours
+        ));
+        out.push_str("    tables:\n");
+        for (source, (record, loads)) in sources {
+            out.push_str(&format!("      - name: {}\n", yaml_quote(source)));
+            out.push_str("        meta:\n");
+            out.push_str(&format!("          successful_loads: {loads}\n"));
+            out.push_str(&format!(
+                "          last_load_id: {}\n",
+                yaml_quote(&record.load_id)
+            ));
+            out.push_str(&format!(
+                "          schema_fingerprint: {}\n",
+                yaml_quote(&record.schema_fingerprint)
+            ));
+            out.push_str("        columns:\n");
+            for c in &record.columns {
+                out.push_str(&format!("          - name: {}\n", yaml_quote(&c.name)));
+                out.push_str(&format!("            data_type: {}\n", yaml_quote(&c.ty)));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(attempt: &str, source: &str, status: Status, started: &str) -> AuditRecord {
+        AuditRecord {
+            attempt: attempt.into(),
+            load_id: format!("id-{attempt}"),
+            pipeline: Some("p".into()),
+            source: source.into(),
+            protocol: "rest".into(),
+            mode: "append".into(),
+            status,
+            rows: 3,
+            files: vec![FileEntry {
+                path: "rest/x.parquet".into(),
+                bytes: 10,
+                rows: 3,
+            }],
+            removed_files: vec![],
+            columns: vec![ColumnEntry {
+                name: "id".into(),
+                ty: "BIGINT".into(),
+            }],
+            schema_fingerprint: "f".into(),
+            error: None,
+            started_at: started.into(),
+            finished_at: None,
+            etl_version: "0".into(),
+        }
+    }
+
+    #[test]
+    fn records_round_trip_through_files_sorted_by_start() {
+        let lake = std::env::temp_dir().join(format!("etl-audit-{}", fastrand::u64(..)));
+        assert!(read_all(&lake).unwrap().is_empty(), "no lake: no records");
+        let b = record("b", "users", Status::Success, "2026-11-22T10:00:01.000000Z");
+        let a = record("a", "users", Status::Failure, "2026-11-22T10:00:00.000000Z");
+        b.write(&lake).unwrap();
+        a.write(&lake).unwrap();
+        let mut b2 = b.clone();
+        b2.rows = 99;
+        b2.write(&lake).unwrap(); // replaced, not duplicated
+        let all = read_all(&lake).unwrap();
+        assert_eq!(all.len(), 2);
+        assert_eq!(all[0], a);
+        assert_eq!(all[1].rows, 99);
+        std::fs::write(audit_dir(&lake).join("broken.json"), "{").unwrap();
+        let err = read_all(&lake).unwrap_err();
+        assert!(
+            err.contains("broken.json") && err.contains("not valid"),
+            "{err}"
+        );
+        std::fs::remove_dir_all(lake).unwrap();
+    }
+
+    #[test]
+    fn dbt_yaml_lists_successful_sources_with_freshness_and_columns() {
+        let records = vec![
+            record("a", "users", Status::Success, "1"),
+            record("b", "users", Status::Success, "2"),
+            record("c", "orders", Status::Failure, "3"),
+        ];
+        let yaml = dbt_sources_yaml(
+            "lake/",
+            &records,
+            Freshness {
+                warn_after_hours: 24,
+                error_after_hours: 48,
+            },
+        );
+        assert!(yaml.contains("  - name: \"rest\"\n"), "{yaml}");
+        assert!(yaml.contains("      - name: \"users\"\n"), "{yaml}");
+        assert!(
+            !yaml.contains("orders"),
+            "failed-only sources are left out: {yaml}"
+        );
+        assert!(yaml.contains("loaded_at_field: _loaded_at"));
+        assert!(yaml.contains("warn_after: {count: 24, period: hour}"));
+        assert!(yaml.contains("error_after: {count: 48, period: hour}"));
+        assert!(yaml.contains("successful_loads: 2"));
+        assert!(yaml.contains("last_load_id: \"id-b\""));
+        assert!(
+            yaml.contains(
+                "read_parquet('lake/rest/{name}/**/*.parquet', hive_partitioning = true)"
+            )
+        );
+        assert!(yaml.contains("data_type: \"BIGINT\""));
+        let empty = dbt_sources_yaml(
+            "lake",
+            &[],
+            Freshness {
+                warn_after_hours: 1,
+                error_after_hours: 2,
+            },
+        );
+        assert!(empty.contains("sources: []"));
+    }
+}

@@ -1,0 +1,680 @@
+//! One load into the lake, from plan to publish: its options, where its files go, the
+//! temporary area it writes to, the atomic publish, the audit record, and the cleanup of
+//! temporaries that a killed process left behind.
+
+use super::audit::{AuditRecord, ColumnEntry, FileEntry, Status};
+use super::layout::{
+    self, ETL_DIR, PARTIAL_SUFFIX, TMP_DIR, check_path_name, data_file, is_file_of_load,
+    parquet_files, relative_text, rfc3339, source_dir,
+};
+use super::writer::{Codec, WriterConfig};
+use crate::options::{OptionKind, OptionSpec, Options};
+use chrono::{DateTime, Utc};
+use std::path::{Path, PathBuf};
+
+pub const FUNCTION: &str = "dw_staging";
+
+pub const MODES: &[&str] = &["append", "replace"];
+
+/// Every COPY option of `FORMAT dw_staging` (docs/dw_staging.md documents each; a test checks).
+pub const OPTIONS: &[OptionSpec] = &[
+    OptionSpec::new(
+        "SOURCE",
+        OptionKind::Text,
+        "name of the source; the folder <lake>/<protocol>/<source>",
+    )
+    .required(),
+    OptionSpec::new(
+        "PROTOCOL",
+        OptionKind::Text,
+        "how the data was extracted (rest, oracle, sql, ...); the folder above the source",
+    )
+    .default("sql"),
+    OptionSpec::new(
+        "PIPELINE",
+        OptionKind::Text,
+        "pipeline name recorded in the audit",
+    ),
+    OptionSpec::new(
+        "LOAD_ID",
+        OptionKind::Text,
+        "id of this load (default: a new time-ordered UUIDv7); re-running with the same id replaces that load",
+    ),
+    OptionSpec::new(
+        "MODE",
+        OptionKind::Choice(MODES),
+        "append keeps earlier loads; replace removes the source's earlier loads after publishing",
+    )
+    .default("append"),
+    OptionSpec::new(
+        "METADATA",
+        OptionKind::Bool,
+        "append _loaded_at, _load_id and _source_file to every row",
+    )
+    .default("true"),
+    OptionSpec::new(
+        "COLUMNS",
+        OptionKind::TextList,
+        "column names, one per query column (instead of the single-STRUCT form)",
+    ),
+    OptionSpec::new(
+        "ROW_GROUP_SIZE",
+        OptionKind::Int {
+            min: 1,
+            max: 100_000_000,
+        },
+        "rows per Parquet row group",
+    )
+    .default("122880"),
+    OptionSpec::new(
+        "COMPRESSION",
+        OptionKind::Choice(Codec::NAMES),
+        "Parquet compression codec",
+    )
+    .default("zstd"),
+    OptionSpec::new(
+        "THREADS",
+        OptionKind::Int { min: 1, max: 64 },
+        "threads encoding row groups in parallel (default: the machine's cores, at most 8)",
+    ),
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Append,
+    Replace,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Append => "append",
+            Mode::Replace => "replace",
+        }
+    }
+}
+
+/// The checked options of one COPY.
+#[derive(Debug, Clone)]
+pub struct StagingOptions {
+    pub source: String,
+    pub protocol: String,
+    pub pipeline: Option<String>,
+    pub load_id: Option<String>,
+    pub mode: Mode,
+    pub metadata: bool,
+    pub columns: Option<Vec<String>>,
+    pub writer: WriterConfig,
+}
+
+impl StagingOptions {
+    pub fn from_options(options: &Options) -> Result<Self, String> {
+        let source = options.text("SOURCE").unwrap_or_default().to_string();
+        check_path_name(FUNCTION, "SOURCE", &source)?;
+        let protocol = options.text("PROTOCOL").unwrap_or("sql").to_string();
+        check_path_name(FUNCTION, "PROTOCOL", &protocol)?;
+        let load_id = options.text("LOAD_ID").map(str::to_string);
+        if let Some(id) = &load_id {
+            check_path_name(FUNCTION, "LOAD_ID", id)?;
+        }
+        let mode = match options.text("MODE") {
+            Some("replace") => Mode::Replace,
+            _ => Mode::Append,
+        };
+        let codec =
+            Codec::parse(options.text("COMPRESSION").unwrap_or("zstd")).unwrap_or(Codec::Zstd);
+        let threads = match options.int("THREADS") {
+            Some(n) => n as usize,
+            None => std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2)
+                .min(8),
+        };
+        Ok(StagingOptions {
+            source,
+            protocol,
+            pipeline: options.text("PIPELINE").map(str::to_string),
+            load_id,
+            mode,
+            metadata: options.bool("METADATA").unwrap_or(true),
+            columns: options.text_list("COLUMNS").map(|c| c.to_vec()),
+            writer: WriterConfig {
+                row_group_size: options.int("ROW_GROUP_SIZE").unwrap_or(122_880) as usize,
+                codec,
+                threads,
+            },
+        })
+    }
+}
+
+/// A load in progress: decided at the COPY's global init, before any row is written (the
+/// `_source_file` of every row must name the final file).
+#[derive(Debug, Clone)]
+pub struct Load {
+    pub lake: PathBuf,
+    pub options: StagingOptions,
+    pub load_id: String,
+    pub attempt: String,
+    pub started_at: DateTime<Utc>,
+    /// The final file, relative to the lake.
+    pub relative: PathBuf,
+    pub tmp_dir: PathBuf,
+    pub tmp_file: PathBuf,
+    pub columns: Vec<(String, String)>,
+    pub fingerprint: String,
+}
+
+fn io_err(what: &str, path: &Path, e: std::io::Error) -> String {
+    format!("{FUNCTION}: {what} {}: {e}", path.display())
+}
+
+/// Resolves the lake root from the path DuckDB hands the COPY function. A multi-file COPY
+/// (PER_THREAD_OUTPUT, PARTITION_BY, FILE_SIZE_BYTES) gets generated file names that end with
+/// '.'; those modes cannot publish all files at once through the C API, so they are refused.
+pub fn lake_root(target: &str) -> Result<PathBuf, String> {
+    let path = PathBuf::from(target);
+    let generated = path
+        .file_name()
+        .is_some_and(|n| n.to_string_lossy().ends_with('.'));
+    if generated {
+        return Err(format!(
+            "{FUNCTION}: PER_THREAD_OUTPUT, PARTITION_BY and FILE_SIZE_BYTES are not supported: \
+             DuckDB finalizes each of those files separately, so the load could not be published \
+             all at once. dw_staging partitions by load_date itself and encodes row groups in \
+             parallel (option THREADS): COPY (...) TO 'lake' (FORMAT dw_staging, SOURCE '...')"
+        ));
+    }
+    if path.is_file() {
+        return Err(format!(
+            "{FUNCTION}: the target '{target}' is a file; COPY ... TO '<lake folder>' expects the \
+             lake's root folder (it is created when missing)"
+        ));
+    }
+    // DuckDB writes to 'tmp_<name>' first when the target is an existing file.
+    if let Some(name) = path.file_name().and_then(|n| n.to_str())
+        && let Some(real) = name.strip_prefix("tmp_")
+        && path.with_file_name(real).is_file()
+    {
+        return Err(format!(
+            "{FUNCTION}: the target '{}' is a file; COPY ... TO '<lake folder>' expects the lake's \
+             root folder",
+            path.with_file_name(real).display()
+        ));
+    }
+    Ok(path)
+}
+
+impl Load {
+    /// Plans the load and creates its temporary area. `columns` are the staged (name, type)
+    /// pairs, metadata included.
+    pub fn begin(
+        lake: PathBuf,
+        options: StagingOptions,
+        columns: Vec<(String, String)>,
+        now: DateTime<Utc>,
+    ) -> Result<Load, String> {
+        let load_id = options
+            .load_id
+            .clone()
+            .unwrap_or_else(|| layout::new_load_id(now));
+        // A retried load id keeps its earlier file name, so the publish replaces it in one rename.
+        let source_root = lake.join(source_dir(&options.protocol, &options.source));
+        let existing = parquet_files(&source_root)
+            .map_err(|e| io_err("listing", &source_root, e))?
+            .into_iter()
+            .find(|p| {
+                p.file_name().is_some_and(|n| {
+                    is_file_of_load(&n.to_string_lossy(), &options.source, &load_id)
+                })
+            });
+        let relative = match existing {
+            Some(p) => p.strip_prefix(&lake).map(Path::to_path_buf).unwrap_or(p),
+            None => data_file(&options.protocol, &options.source, &load_id, now),
+        };
+        let attempt = format!(
+            "{}_{}_{:04x}",
+            layout::compact_timestamp(now),
+            load_id,
+            fastrand::u16(..)
+        );
+        let tmp_dir = lake.join(ETL_DIR).join(TMP_DIR).join(&attempt);
+        std::fs::create_dir_all(&tmp_dir).map_err(|e| io_err("creating", &tmp_dir, e))?;
+        let file_name = relative
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let tmp_file = tmp_dir.join(format!("{file_name}{PARTIAL_SUFFIX}"));
+        let fingerprint = super::schema::fingerprint(&columns);
+        let load = Load {
+            lake,
+            options,
+            load_id,
+            attempt,
+            started_at: now,
+            relative,
+            tmp_dir,
+            tmp_file,
+            columns,
+            fingerprint,
+        };
+        load.record(Status::Running, 0, Vec::new(), Vec::new(), None, None)
+            .write(&load.lake)?;
+        Ok(load)
+    }
+
+    /// `_source_file`: the final file's path relative to the lake.
+    pub fn source_file(&self) -> String {
+        relative_text(&self.relative)
+    }
+
+    pub fn record(
+        &self,
+        status: Status,
+        rows: u64,
+        files: Vec<FileEntry>,
+        removed_files: Vec<String>,
+        error: Option<String>,
+        finished_at: Option<DateTime<Utc>>,
+    ) -> AuditRecord {
+        AuditRecord {
+            attempt: self.attempt.clone(),
+            load_id: self.load_id.clone(),
+            pipeline: self.options.pipeline.clone(),
+            source: self.options.source.clone(),
+            protocol: self.options.protocol.clone(),
+            mode: self.options.mode.as_str().to_string(),
+            status,
+            rows,
+            files,
+            removed_files,
+            columns: self
+                .columns
+                .iter()
+                .map(|(name, ty)| ColumnEntry {
+                    name: name.clone(),
+                    ty: ty.clone(),
+                })
+                .collect(),
+            schema_fingerprint: self.fingerprint.clone(),
+            error,
+            started_at: rfc3339(self.started_at),
+            finished_at: finished_at.map(rfc3339),
+            etl_version: crate::config::EXTENSION_VERSION.to_string(),
+        }
+    }
+
+    /// Moves the finished temporary file into place (one rename: readers see all of it or
+    /// nothing), removes superseded files (same load id; with MODE replace, every earlier load
+    /// of the source), writes the success record and removes the temporary area.
+    pub fn publish(
+        &self,
+        rows: u64,
+        bytes: u64,
+        now: DateTime<Utc>,
+    ) -> Result<AuditRecord, String> {
+        let target = self.lake.join(&self.relative);
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| io_err("creating", parent, e))?;
+        }
+        std::fs::rename(&self.tmp_file, &target).map_err(|e| io_err("publishing", &target, e))?;
+        if let Some(parent) = target.parent()
+            && let Ok(dir) = std::fs::File::open(parent)
+        {
+            let _ = dir.sync_all();
+        }
+        let source_root = self
+            .lake
+            .join(source_dir(&self.options.protocol, &self.options.source));
+        let mut removed = Vec::new();
+        for path in parquet_files(&source_root).map_err(|e| io_err("listing", &source_root, e))? {
+            if path == target {
+                continue;
+            }
+            let same_load = path.file_name().is_some_and(|n| {
+                is_file_of_load(&n.to_string_lossy(), &self.options.source, &self.load_id)
+            });
+            if same_load || self.options.mode == Mode::Replace {
+                std::fs::remove_file(&path).map_err(|e| io_err("removing", &path, e))?;
+                let rel = path.strip_prefix(&self.lake).unwrap_or(&path);
+                removed.push(relative_text(rel));
+                remove_empty_parents(&path, &source_root);
+            }
+        }
+        let record = self.record(
+            Status::Success,
+            rows,
+            vec![FileEntry {
+                path: self.source_file(),
+                bytes,
+                rows,
+            }],
+            removed,
+            None,
+            Some(now),
+        );
+        record.write(&self.lake)?;
+        let _ = std::fs::remove_dir_all(&self.tmp_dir);
+        Ok(record)
+    }
+
+    /// Removes the temporaries and records the failure. Never fails (it runs during cleanup).
+    pub fn fail(&self, rows: u64, error: &str, now: DateTime<Utc>) {
+        let _ = std::fs::remove_dir_all(&self.tmp_dir);
+        let record = self.record(
+            Status::Failure,
+            rows,
+            Vec::new(),
+            Vec::new(),
+            Some(error.to_string()),
+            Some(now),
+        );
+        let _ = record.write(&self.lake);
+    }
+}
+
+fn remove_empty_parents(file: &Path, stop_at: &Path) {
+    let mut dir = file.parent();
+    while let Some(d) = dir {
+        if d == stop_at || !d.starts_with(stop_at) {
+            break;
+        }
+        if std::fs::remove_dir(d).is_err() {
+            break; // not empty
+        }
+        dir = d.parent();
+    }
+}
+
+/// One temporary area removed by [`clean_stale`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cleaned {
+    pub path: String,
+    pub bytes: u64,
+    pub attempt: String,
+    pub load_id: Option<String>,
+}
+
+/// Removes temporary areas (of loads whose process died) not modified for `min_age`, and marks
+/// their still-running audit records abandoned. Recent areas may belong to a running load and
+/// are kept.
+pub fn clean_stale(
+    lake: &Path,
+    min_age: std::time::Duration,
+    now: DateTime<Utc>,
+) -> Result<Vec<Cleaned>, String> {
+    let tmp_root = lake.join(ETL_DIR).join(TMP_DIR);
+    let entries = match std::fs::read_dir(&tmp_root) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io_err("listing", &tmp_root, e)),
+    };
+    let records = super::audit::read_all(lake)?;
+    let mut cleaned = Vec::new();
+    let mut dirs: Vec<PathBuf> = entries.filter_map(|e| e.ok()).map(|e| e.path()).collect();
+    dirs.sort();
+    for dir in dirs {
+        let (bytes, newest) = tree_size_and_mtime(&dir);
+        let age = std::time::SystemTime::now()
+            .duration_since(newest)
+            .unwrap_or_default();
+        if age < min_age {
+            continue;
+        }
+        let attempt = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if dir.is_dir() {
+            std::fs::remove_dir_all(&dir).map_err(|e| io_err("removing", &dir, e))?;
+        } else {
+            std::fs::remove_file(&dir).map_err(|e| io_err("removing", &dir, e))?;
+        }
+        let mut load_id = None;
+        if let Some(r) = records.iter().find(|r| r.attempt == attempt) {
+            load_id = Some(r.load_id.clone());
+            if r.status == Status::Running {
+                let mut r = r.clone();
+                r.status = Status::Abandoned;
+                r.error = Some(
+                    "the process ended before the load finished; its temporaries were removed by \
+                     etl_clean_stale"
+                        .into(),
+                );
+                r.finished_at = Some(rfc3339(now));
+                r.write(lake)?;
+            }
+        }
+        cleaned.push(Cleaned {
+            path: relative_text(dir.strip_prefix(lake).unwrap_or(&dir)),
+            bytes,
+            attempt,
+            load_id,
+        });
+    }
+    Ok(cleaned)
+}
+
+fn tree_size_and_mtime(path: &Path) -> (u64, std::time::SystemTime) {
+    let mut bytes = 0;
+    let mut newest = std::time::UNIX_EPOCH;
+    let mut stack = vec![path.to_path_buf()];
+    while let Some(p) = stack.pop() {
+        let Ok(meta) = std::fs::symlink_metadata(&p) else {
+            continue;
+        };
+        if let Ok(m) = meta.modified()
+            && m > newest
+        {
+            newest = m;
+        }
+        if meta.is_dir() {
+            if let Ok(entries) = std::fs::read_dir(&p) {
+                stack.extend(entries.filter_map(|e| e.ok()).map(|e| e.path()));
+            }
+        } else {
+            bytes += meta.len();
+        }
+    }
+    (bytes, newest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::options::OptionValue;
+    use chrono::TimeZone;
+
+    fn lake() -> PathBuf {
+        std::env::temp_dir().join(format!("etl-load-{}", fastrand::u64(..)))
+    }
+
+    fn options(pairs: &[(&str, OptionValue)]) -> StagingOptions {
+        let given: Vec<(String, OptionValue)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect();
+        let parsed = Options::parse(FUNCTION, OPTIONS, &given).unwrap();
+        StagingOptions::from_options(&parsed).unwrap()
+    }
+
+    fn text(s: &str) -> OptionValue {
+        OptionValue::Text(s.into())
+    }
+
+    fn at(sec: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 22, 10, 0, sec).unwrap()
+    }
+
+    fn stage(lake: &Path, opts: &StagingOptions, sec: u32, body: &[u8]) -> AuditRecord {
+        let load = Load::begin(lake.to_path_buf(), opts.clone(), vec![], at(sec)).unwrap();
+        std::fs::write(&load.tmp_file, body).unwrap();
+        load.publish(1, body.len() as u64, at(sec)).unwrap()
+    }
+
+    #[test]
+    fn options_default_and_validate() {
+        let o = options(&[("SOURCE", text("users"))]);
+        assert_eq!(o.protocol, "sql");
+        assert_eq!(o.mode, Mode::Append);
+        assert!(o.metadata);
+        assert_eq!(o.writer.row_group_size, 122_880);
+        assert_eq!(o.writer.codec, Codec::Zstd);
+        let missing = Options::parse(FUNCTION, OPTIONS, &[])
+            .unwrap_err()
+            .to_string();
+        assert!(missing.contains("SOURCE"), "{missing}");
+        let parsed =
+            Options::parse(FUNCTION, OPTIONS, &[("SOURCE".into(), text("../etc"))]).unwrap();
+        let err = StagingOptions::from_options(&parsed).unwrap_err();
+        assert!(err.contains("option SOURCE got '../etc'"), "{err}");
+    }
+
+    #[test]
+    fn publish_is_one_rename_and_leaves_no_temporaries() {
+        let lake = lake();
+        let opts = options(&[("SOURCE", text("users")), ("PROTOCOL", text("rest"))]);
+        let load = Load::begin(
+            lake.clone(),
+            opts,
+            vec![("id".into(), "BIGINT".into())],
+            at(0),
+        )
+        .unwrap();
+        assert!(
+            load.tmp_file
+                .to_string_lossy()
+                .ends_with(".parquet.partial")
+        );
+        std::fs::write(&load.tmp_file, b"data").unwrap();
+        assert!(
+            parquet_files(&lake).unwrap().is_empty(),
+            "nothing visible before publish"
+        );
+        let record = load.publish(5, 4, at(1)).unwrap();
+        assert_eq!(record.status, Status::Success);
+        assert_eq!(record.files[0].path, load.source_file());
+        assert!(
+            record.files[0]
+                .path
+                .starts_with("rest/users/load_date=2026-11-22/users_")
+        );
+        assert_eq!(
+            parquet_files(&lake).unwrap(),
+            vec![lake.join(&load.relative)]
+        );
+        assert!(!load.tmp_dir.exists());
+        let audit = super::super::audit::read_all(&lake).unwrap();
+        assert_eq!(
+            audit.len(),
+            1,
+            "the running record was replaced by the outcome"
+        );
+        assert_eq!(audit[0].status, Status::Success);
+        std::fs::remove_dir_all(lake).unwrap();
+    }
+
+    #[test]
+    fn same_load_id_replaces_its_file_and_other_loads_stay() {
+        let lake = lake();
+        let other = options(&[("SOURCE", text("users")), ("LOAD_ID", text("other"))]);
+        stage(&lake, &other, 0, b"other");
+        let retry = options(&[("SOURCE", text("users")), ("LOAD_ID", text("L1"))]);
+        let first = stage(&lake, &retry, 1, b"first");
+        let second = stage(&lake, &retry, 2, b"second");
+        assert_eq!(
+            first.files[0].path, second.files[0].path,
+            "the retry reuses the file name"
+        );
+        let files = parquet_files(&lake).unwrap();
+        assert_eq!(files.len(), 2);
+        assert_eq!(
+            std::fs::read(lake.join(&second.files[0].path)).unwrap(),
+            b"second"
+        );
+        std::fs::remove_dir_all(lake).unwrap();
+    }
+
+    #[test]
+    fn mode_replace_removes_only_this_sources_earlier_loads() {
+        let lake = lake();
+        stage(&lake, &options(&[("SOURCE", text("users"))]), 0, b"a");
+        stage(&lake, &options(&[("SOURCE", text("orders"))]), 1, b"b");
+        std::fs::write(lake.join("keep.txt"), b"x").unwrap();
+        let rec = stage(
+            &lake,
+            &options(&[("SOURCE", text("users")), ("MODE", text("replace"))]),
+            2,
+            b"c",
+        );
+        assert_eq!(rec.removed_files.len(), 1);
+        let files: Vec<String> = parquet_files(&lake)
+            .unwrap()
+            .iter()
+            .map(|p| relative_text(p.strip_prefix(&lake).unwrap()))
+            .collect();
+        assert_eq!(files.len(), 2, "{files:?}");
+        assert!(files.iter().any(|f| f.starts_with("sql/orders/")));
+        assert!(files.contains(&rec.files[0].path));
+        assert!(lake.join("keep.txt").exists());
+        std::fs::remove_dir_all(lake).unwrap();
+    }
+
+    #[test]
+    fn failure_removes_temporaries_and_records_the_error() {
+        let lake = lake();
+        let load = Load::begin(
+            lake.clone(),
+            options(&[("SOURCE", text("u"))]),
+            vec![],
+            at(0),
+        )
+        .unwrap();
+        std::fs::write(&load.tmp_file, b"half").unwrap();
+        load.fail(7, "boom", at(1));
+        assert!(!load.tmp_dir.exists());
+        let audit = super::super::audit::read_all(&lake).unwrap();
+        assert_eq!(audit[0].status, Status::Failure);
+        assert_eq!(audit[0].error.as_deref(), Some("boom"));
+        assert!(parquet_files(&lake).unwrap().is_empty());
+        std::fs::remove_dir_all(lake).unwrap();
+    }
+
+    #[test]
+    fn clean_stale_removes_old_temporaries_and_marks_the_load_abandoned() {
+        let lake = lake();
+        let load = Load::begin(
+            lake.clone(),
+            options(&[("SOURCE", text("u"))]),
+            vec![],
+            at(0),
+        )
+        .unwrap();
+        std::fs::write(&load.tmp_file, b"half").unwrap();
+        let kept = clean_stale(&lake, std::time::Duration::from_secs(3600), at(1)).unwrap();
+        assert!(kept.is_empty(), "a fresh area may belong to a running load");
+        let cleaned = clean_stale(&lake, std::time::Duration::ZERO, at(1)).unwrap();
+        assert_eq!(cleaned.len(), 1);
+        assert_eq!(cleaned[0].bytes, 4);
+        assert_eq!(cleaned[0].load_id.as_deref(), Some(load.load_id.as_str()));
+        assert!(!load.tmp_dir.exists());
+        let audit = super::super::audit::read_all(&lake).unwrap();
+        assert_eq!(audit[0].status, Status::Abandoned);
+        std::fs::remove_dir_all(lake).unwrap();
+    }
+
+    #[test]
+    fn multi_file_copy_modes_and_file_targets_are_refused() {
+        let err = lake_root("lake/data_0.").unwrap_err();
+        assert!(err.contains("PER_THREAD_OUTPUT"), "{err}");
+        let dir = lake();
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("afile");
+        std::fs::write(&file, b"x").unwrap();
+        let err = lake_root(file.to_str().unwrap()).unwrap_err();
+        assert!(err.contains("is a file"), "{err}");
+        let err = lake_root(dir.join("tmp_afile").to_str().unwrap()).unwrap_err();
+        assert!(err.contains("is a file"), "{err}");
+        assert_eq!(lake_root("new/lake").unwrap(), PathBuf::from("new/lake"));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
