@@ -109,6 +109,10 @@ impl ChunkReader {
         ChunkReader { raw }
     }
 
+    pub(crate) fn raw(&self) -> ffi::duckdb_data_chunk {
+        self.raw
+    }
+
     pub fn len(&self) -> usize {
         // SAFETY: raw is a valid chunk for the reader's lifetime (constructor contract).
         unsafe { ffi::duckdb_data_chunk_get_size(self.raw) as usize }

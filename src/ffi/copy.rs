@@ -66,6 +66,27 @@ impl CopyBindInfo {
         }
     }
 
+    /// Column `index`'s type as the staging core describes it; `Err` names an unsupported type.
+    pub fn column_type(
+        &self,
+        index: usize,
+    ) -> Result<crate::staging::schema::ColumnType, super::arrow::Unsupported> {
+        // SAFETY: raw is live; the logical type is owned by us and destroyed after describing it.
+        unsafe {
+            let mut ty =
+                ffi::duckdb_copy_function_bind_get_column_type(self.raw, index as ffi::idx_t);
+            if ty.is_null() {
+                return Err(super::arrow::Unsupported {
+                    ty: "an unknown type".into(),
+                    path: Vec::new(),
+                });
+            }
+            let described = super::arrow::column_type(ty);
+            ffi::duckdb_destroy_logical_type(&mut ty);
+            described
+        }
+    }
+
     /// The SQL name of column `index`'s type, for errors.
     pub fn column_type_name(&self, index: usize) -> &'static str {
         type_id_name(self.column_type_id(index))

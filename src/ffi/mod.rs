@@ -2,11 +2,13 @@
 //! touches `duckdb::ffi`. Every raw callback goes through [`guard::contain`], so a Rust panic
 //! becomes a DuckDB error instead of aborting the host.
 
+pub mod arrow;
 pub mod chunk;
 pub mod copy;
 pub mod entrypoint;
 pub mod guard;
 pub mod logical;
+pub mod rows;
 pub mod table;
 pub mod value;
 pub mod vector;

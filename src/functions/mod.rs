@@ -1,10 +1,15 @@
 //! Every SQL name the extension registers, in one place. One file per SQL function.
 
+mod dw_staging;
+mod etl_audit;
+mod etl_clean_stale;
+mod etl_dbt_sources;
 mod etl_test_lines;
 mod etl_version;
 mod rest_scan;
 
 use crate::ffi::Registrar;
+use crate::ffi::rows::Rows;
 use std::error::Error;
 
 /// Environment variable that, when set to 1 at LOAD time, also registers the internal test
@@ -19,6 +24,10 @@ pub const TEST_LOAD_FAILURE_ENV: &str = "ETL_TEST_LOAD_FAILURE";
 pub fn register(r: &Registrar) -> Result<(), Box<dyn Error>> {
     r.scalar::<etl_version::EtlVersion>("etl_version")?;
     r.table_raw::<rest_scan::RestScan>()?;
+    r.copy::<dw_staging::DwStaging>()?;
+    r.table_raw::<Rows<etl_audit::EtlAudit>>()?;
+    r.table_raw::<Rows<etl_dbt_sources::EtlDbtSources>>()?;
+    r.table_raw::<Rows<etl_clean_stale::EtlCleanStale>>()?;
     if std::env::var(TEST_HOOKS_ENV).as_deref() == Ok("1") {
         r.copy::<etl_test_lines::TestLines>()?;
         match std::env::var(TEST_LOAD_FAILURE_ENV).as_deref() {

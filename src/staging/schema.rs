@@ -107,6 +107,10 @@ impl ColumnType {
             ColumnType::Date => DataType::Date32,
             ColumnType::Time => DataType::Time64(TimeUnit::Microsecond),
             ColumnType::TimeNs => DataType::Time64(TimeUnit::Nanosecond),
+            // Parquet has no seconds unit: seconds are written as milliseconds.
+            ColumnType::Timestamp(TimeUnit::Second) => {
+                DataType::Timestamp(TimeUnit::Millisecond, None)
+            }
             ColumnType::Timestamp(unit) => DataType::Timestamp(*unit, None),
             ColumnType::TimestampTz => {
                 DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
@@ -160,10 +164,9 @@ impl ColumnType {
             ColumnType::Date => "DATE".into(),
             ColumnType::Time => "TIME".into(),
             ColumnType::TimeNs => "TIME_NS".into(),
-            ColumnType::Timestamp(TimeUnit::Second | TimeUnit::Millisecond) => {
-                "TIMESTAMP_MS".into()
-            }
-            ColumnType::Timestamp(TimeUnit::Microsecond) => "TIMESTAMP".into(),
+            ColumnType::Timestamp(
+                TimeUnit::Second | TimeUnit::Millisecond | TimeUnit::Microsecond,
+            ) => "TIMESTAMP".into(),
             ColumnType::Timestamp(TimeUnit::Nanosecond) => "TIMESTAMP_NS".into(),
             ColumnType::TimestampTz | ColumnType::TimestampTzNs => {
                 "TIMESTAMP WITH TIME ZONE".into()

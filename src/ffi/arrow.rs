@@ -1,0 +1,637 @@
+//! DuckDB vectors to Arrow arrays, for the COPY sink. [`column_type`] describes a DuckDB logical
+//! type as a pure [`ColumnType`] at bind; [`ChunkReader::arrow_column`] then converts the flat
+//! vectors DuckDB hands the sink, in DuckDB's physical layout, into Arrow arrays that the pure
+//! staging writer encodes. Nothing here interprets the data beyond layout.
+
+use super::chunk::{ChunkReader, type_id_name};
+use crate::staging::schema::{Column, ColumnType, DecimalStorage, EnumIndex};
+use arrow_array::types::*;
+use arrow_array::{
+    Array, ArrayRef, BinaryArray, BooleanArray, DictionaryArray, FixedSizeBinaryArray,
+    FixedSizeListArray, ListArray, MapArray, NullArray, PrimitiveArray, StringArray, StructArray,
+    UInt32Array,
+};
+use arrow_buffer::{BooleanBuffer, Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
+use arrow_schema::{DataType, Field, Fields, TimeUnit};
+use duckdb::ffi;
+use std::ffi::CStr;
+use std::sync::Arc;
+
+/// A type the writer cannot stage: its SQL name and the STRUCT field path leading to it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unsupported {
+    pub ty: String,
+    pub path: Vec<String>,
+}
+
+impl Unsupported {
+    fn new(ty: impl Into<String>) -> Self {
+        Unsupported {
+            ty: ty.into(),
+            path: Vec::new(),
+        }
+    }
+}
+
+/// Describes a DuckDB logical type for the staging writer.
+///
+/// # Safety
+/// `ty` must be a valid logical type for the duration of the call (it is not consumed).
+pub unsafe fn column_type(ty: ffi::duckdb_logical_type) -> Result<ColumnType, Unsupported> {
+    // SAFETY: ty is valid (caller contract); every child type we obtain is owned and destroyed
+    // by `Owned`; every string DuckDB allocates is freed with duckdb_free.
+    unsafe {
+        let id = ffi::duckdb_get_type_id(ty);
+        Ok(match id {
+            ffi::DUCKDB_TYPE_DUCKDB_TYPE_SQLNULL => ColumnType::Null,
+            ffi::DUCKDB_TYPE_DUCKDB_TYPE_BOOLEAN => ColumnType::Boolean,
+            ffi::DUCKDB_TYPE_DUCKDB_TYPE_TINYINT => ColumnType::Int8,
+            ffi::DUCKDB_TYPE_DUCKDB_TYPE_SMALLINT => ColumnType::Int16,
+            ffi::DUCKDB_TYPE_DUCKDB_TYPE_INTEGER => ColumnType::Int32,
+            ffi::DUCKDB_TYPE_DUCKDB_TYPE_BIGINT => ColumnType::Int64,
+            ffi::DUCKDB_TYPE_DUCKDB_TYPE_UTINYINT => ColumnType::UInt8,
+            ffi::DUCKDB_TYPE_DUCKDB_TYPE_USMALLINT => ColumnType::UInt16,
+            ffi::DUCKDB_TYPE_DUCKDB_TYPE_UINTEGER => ColumnType::UInt32,
+            ffi::DUCKDB_TYPE_DUCKDB_TYPE_UBIGINT => ColumnType::UInt64,
+            ffi::DUCKDB_TYPE_DUCKDB_TYPE_HUGEINT => ColumnType::HugeInt,
+            ffi::DUCKDB_TYPE_DUCKDB_TYPE_FLOAT => ColumnType::Float32,
+            ffi::DUCKDB_TYPE_DUCKDB_TYPE_DOUBLE => ColumnType::Float64,
+            ffi::DUCKDB_TYPE_DUCKDB_TYPE_DECIMAL => {
+                let storage = match ffi::duckdb_decimal_internal_type(ty) {
+                    ffi::DUCKDB_TYPE_DUCKDB_TYPE_SMALLINT => DecimalStorage::I16,
+                    ffi::DUCKDB_TYPE_DUCKDB_TYPE_INTEGER => DecimalStorage::I32,
+                    ffi::DUCKDB_TYPE_DUCKDB_TYPE_BIGINT => DecimalStorage::I64,
+                    _ => DecimalStorage::I128,
+                };
+                ColumnType::Decimal {
+                    width: ffi::duckdb_decimal_width(ty),
+                    scale: ffi::duckdb_decimal_scale(ty),
+                    storage,
+                }
+            }
+            ffi::DUCKDB_TYPE_DUCKDB_TYPE_VARCHAR => ColumnType::Varchar,
+            ffi::DUCKDB_TYPE_DUCKDB_TYPE_BLOB => ColumnType::Blob,
+            ffi::DUCKDB_TYPE_DUCKDB_TYPE_DATE => ColumnType::Date,
+            ffi::DUCKDB_TYPE_DUCKDB_TYPE_TIME => ColumnType::Time,
+            ffi::DUCKDB_TYPE_DUCKDB_TYPE_TIME_NS => ColumnType::TimeNs,
+            ffi::DUCKDB_TYPE_DUCKDB_TYPE_TIMESTAMP_S => ColumnType::Timestamp(TimeUnit::Second),
+            ffi::DUCKDB_TYPE_DUCKDB_TYPE_TIMESTAMP_MS => {
+                ColumnType::Timestamp(TimeUnit::Millisecond)
+            }
+            ffi::DUCKDB_TYPE_DUCKDB_TYPE_TIMESTAMP => ColumnType::Timestamp(TimeUnit::Microsecond),
+            ffi::DUCKDB_TYPE_DUCKDB_TYPE_TIMESTAMP_NS => {
+                ColumnType::Timestamp(TimeUnit::Nanosecond)
+            }
+            ffi::DUCKDB_TYPE_DUCKDB_TYPE_TIMESTAMP_TZ => ColumnType::TimestampTz,
+            ffi::DUCKDB_TYPE_DUCKDB_TYPE_TIMESTAMP_TZ_NS => ColumnType::TimestampTzNs,
+            ffi::DUCKDB_TYPE_DUCKDB_TYPE_INTERVAL => ColumnType::Interval,
+            ffi::DUCKDB_TYPE_DUCKDB_TYPE_UUID => ColumnType::Uuid,
+            ffi::DUCKDB_TYPE_DUCKDB_TYPE_ENUM => {
+                let index = match ffi::duckdb_enum_internal_type(ty) {
+                    ffi::DUCKDB_TYPE_DUCKDB_TYPE_UTINYINT => EnumIndex::U8,
+                    ffi::DUCKDB_TYPE_DUCKDB_TYPE_USMALLINT => EnumIndex::U16,
+                    _ => EnumIndex::U32,
+                };
+                let size = ffi::duckdb_enum_dictionary_size(ty);
+                let values: Vec<String> = (0..size)
+                    .map(|i| take_string(ffi::duckdb_enum_dictionary_value(ty, i as ffi::idx_t)))
+                    .collect();
+                ColumnType::Enum {
+                    values: values.into(),
+                    index,
+                }
+            }
+            ffi::DUCKDB_TYPE_DUCKDB_TYPE_STRUCT => {
+                let n = ffi::duckdb_struct_type_child_count(ty);
+                let mut fields = Vec::with_capacity(n as usize);
+                for i in 0..n {
+                    let name = take_string(ffi::duckdb_struct_type_child_name(ty, i));
+                    let child = Owned(ffi::duckdb_struct_type_child_type(ty, i));
+                    let child_ty = column_type(child.0).map_err(|mut u| {
+                        u.path.insert(0, name.clone());
+                        u
+                    })?;
+                    fields.push(Column::new(name, child_ty));
+                }
+                if fields.is_empty() {
+                    return Err(Unsupported::new("STRUCT without fields"));
+                }
+                ColumnType::Struct(fields)
+            }
+            ffi::DUCKDB_TYPE_DUCKDB_TYPE_LIST => {
+                let child = Owned(ffi::duckdb_list_type_child_type(ty));
+                ColumnType::List(Box::new(column_type(child.0)?))
+            }
+            ffi::DUCKDB_TYPE_DUCKDB_TYPE_MAP => {
+                let key = Owned(ffi::duckdb_map_type_key_type(ty));
+                let value = Owned(ffi::duckdb_map_type_value_type(ty));
+                ColumnType::Map(
+                    Box::new(column_type(key.0)?),
+                    Box::new(column_type(value.0)?),
+                )
+            }
+            ffi::DUCKDB_TYPE_DUCKDB_TYPE_ARRAY => {
+                let child = Owned(ffi::duckdb_array_type_child_type(ty));
+                let size = ffi::duckdb_array_type_array_size(ty) as usize;
+                ColumnType::Array(Box::new(column_type(child.0)?), size)
+            }
+            ffi::DUCKDB_TYPE_DUCKDB_TYPE_UHUGEINT => return Err(Unsupported::new("UHUGEINT")),
+            ffi::DUCKDB_TYPE_DUCKDB_TYPE_BIGNUM => return Err(Unsupported::new("BIGNUM")),
+            ffi::DUCKDB_TYPE_DUCKDB_TYPE_VARIANT => return Err(Unsupported::new("VARIANT")),
+            ffi::DUCKDB_TYPE_DUCKDB_TYPE_GEOMETRY => return Err(Unsupported::new("GEOMETRY")),
+            other => return Err(Unsupported::new(type_id_name(other))),
+        })
+    }
+}
+
+/// An owned child logical type, destroyed on drop.
+struct Owned(ffi::duckdb_logical_type);
+
+impl Drop for Owned {
+    fn drop(&mut self) {
+        if !self.0.is_null() {
+            // SAFETY: we own the type and destroy it once.
+            unsafe { ffi::duckdb_destroy_logical_type(&mut self.0) };
+        }
+    }
+}
+
+/// Copies and frees a string DuckDB allocated for us.
+unsafe fn take_string(ptr: *mut std::ffi::c_char) -> String {
+    if ptr.is_null() {
+        return String::new();
+    }
+    // SAFETY: ptr is a NUL-terminated string DuckDB allocated; we free it once after copying.
+    unsafe {
+        let s = CStr::from_ptr(ptr).to_string_lossy().into_owned();
+        ffi::duckdb_free(ptr.cast());
+        s
+    }
+}
+
+impl ChunkReader {
+    /// Column `index` of the chunk as an Arrow array of `ty` (the type described at bind).
+    pub fn arrow_column(&self, index: usize, ty: &ColumnType) -> Result<ArrayRef, String> {
+        if index >= self.column_count() {
+            return Err(format!("column {index} is missing from the chunk"));
+        }
+        // SAFETY: index is in range; the vector lives as long as the chunk, which the caller
+        // borrows for this call; it is flat (the sink receives flattened chunks) and its
+        // physical layout is the one `ty` was derived from at bind.
+        unsafe {
+            let vector = ffi::duckdb_data_chunk_get_vector(self.raw(), index as ffi::idx_t);
+            convert(vector, ty, self.len())
+        }
+    }
+
+    /// The children of a STRUCT column as Arrow arrays (the single-STRUCT COPY form).
+    pub fn arrow_struct_fields(
+        &self,
+        index: usize,
+        fields: &[Column],
+    ) -> Result<Vec<ArrayRef>, String> {
+        if index >= self.column_count() {
+            return Err(format!("column {index} is missing from the chunk"));
+        }
+        // SAFETY: as in arrow_column; the column is a STRUCT with `fields` children (bind).
+        unsafe {
+            let vector = ffi::duckdb_data_chunk_get_vector(self.raw(), index as ffi::idx_t);
+            fields
+                .iter()
+                .enumerate()
+                .map(|(i, f)| {
+                    convert(
+                        ffi::duckdb_struct_vector_get_child(vector, i as ffi::idx_t),
+                        &f.ty,
+                        self.len(),
+                    )
+                    .map_err(|e| format!("column '{}': {e}", f.name))
+                })
+                .collect()
+        }
+    }
+}
+
+/// # Safety
+/// `vector` is a valid flat vector of at least `len` rows whose layout matches `ty`.
+unsafe fn nulls(vector: ffi::duckdb_vector, len: usize) -> Option<NullBuffer> {
+    // SAFETY: the validity mask is null (all valid) or holds ceil(len / 64) words.
+    unsafe {
+        let mask = ffi::duckdb_vector_get_validity(vector);
+        if mask.is_null() || len == 0 {
+            return None;
+        }
+        let words = std::slice::from_raw_parts(mask, len.div_ceil(64));
+        let buffer = NullBuffer::new(BooleanBuffer::new(Buffer::from_slice_ref(words), 0, len));
+        (buffer.null_count() > 0).then_some(buffer)
+    }
+}
+
+/// # Safety
+/// `vector`'s data holds at least `len` values of `T`.
+unsafe fn values<T: Copy>(vector: ffi::duckdb_vector, len: usize) -> &'static [T] {
+    // SAFETY: caller contract; the 'static is a lie confined to the conversion call (the slice
+    // is copied before it returns).
+    unsafe {
+        let data = ffi::duckdb_vector_get_data(vector).cast::<T>();
+        if data.is_null() || len == 0 {
+            &[]
+        } else {
+            std::slice::from_raw_parts(data, len)
+        }
+    }
+}
+
+/// # Safety
+/// As for [`values`].
+unsafe fn primitive<A: ArrowPrimitiveType>(
+    vector: ffi::duckdb_vector,
+    len: usize,
+) -> PrimitiveArray<A>
+where
+    A::Native: Copy,
+{
+    // SAFETY: forwarded.
+    unsafe {
+        PrimitiveArray::<A>::new(
+            ScalarBuffer::from(values::<A::Native>(vector, len).to_vec()),
+            nulls(vector, len),
+        )
+    }
+}
+
+/// The bytes of a `duckdb_string_t`: 4-byte length, then up to 12 inlined bytes, or a 4-byte
+/// prefix and a pointer (DuckDB's documented string layout; read directly because the C API's
+/// accessors cost two calls through function pointers per string).
+///
+/// # Safety
+/// `s` is a valid string of a live vector; the returned slice lives as long as that vector.
+unsafe fn string_bytes(s: &ffi::duckdb_string_t) -> &'static [u8] {
+    const _: () = assert!(std::mem::size_of::<ffi::duckdb_string_t>() == 16);
+    // SAFETY: duckdb_string_t is 16 bytes (checked above); the length is the first u32; short
+    // strings are inlined at byte 4, long ones point to vector-owned memory at byte 8.
+    unsafe {
+        let raw = &*(s as *const ffi::duckdb_string_t).cast::<[u8; 16]>();
+        let n = u32::from_ne_bytes([raw[0], raw[1], raw[2], raw[3]]) as usize;
+        if n <= 12 {
+            std::slice::from_raw_parts(raw.as_ptr().add(4), n)
+        } else {
+            let mut p = [0u8; 8];
+            p.copy_from_slice(&raw[8..16]);
+            std::slice::from_raw_parts(usize::from_ne_bytes(p) as *const u8, n)
+        }
+    }
+}
+
+const MAX_DECIMAL38: u128 = 99_999_999_999_999_999_999_999_999_999_999_999_999;
+
+fn hugeint(h: &ffi::duckdb_hugeint) -> i128 {
+    ((h.upper as i128) << 64) | h.lower as i128
+}
+
+unsafe fn convert(
+    vector: ffi::duckdb_vector,
+    ty: &ColumnType,
+    len: usize,
+) -> Result<ArrayRef, String> {
+    // SAFETY: every arm reads the physical layout DuckDB uses for the type `ty` was derived
+    // from (caller contract).
+    unsafe {
+        Ok(match ty {
+            ColumnType::Null => Arc::new(NullArray::new(len)),
+            ColumnType::Boolean => {
+                let v = values::<u8>(vector, len);
+                let bits = BooleanBuffer::collect_bool(len, |i| v[i] != 0);
+                Arc::new(BooleanArray::new(bits, nulls(vector, len)))
+            }
+            ColumnType::Int8 => Arc::new(primitive::<Int8Type>(vector, len)),
+            ColumnType::Int16 => Arc::new(primitive::<Int16Type>(vector, len)),
+            ColumnType::Int32 => Arc::new(primitive::<Int32Type>(vector, len)),
+            ColumnType::Int64 => Arc::new(primitive::<Int64Type>(vector, len)),
+            ColumnType::UInt8 => Arc::new(primitive::<UInt8Type>(vector, len)),
+            ColumnType::UInt16 => Arc::new(primitive::<UInt16Type>(vector, len)),
+            ColumnType::UInt32 => Arc::new(primitive::<UInt32Type>(vector, len)),
+            ColumnType::UInt64 => Arc::new(primitive::<UInt64Type>(vector, len)),
+            ColumnType::Float32 => Arc::new(primitive::<Float32Type>(vector, len)),
+            ColumnType::Float64 => Arc::new(primitive::<Float64Type>(vector, len)),
+            ColumnType::HugeInt => {
+                let validity = nulls(vector, len);
+                let v: Vec<i128> = values::<ffi::duckdb_hugeint>(vector, len)
+                    .iter()
+                    .map(hugeint)
+                    .collect();
+                // Parquet's widest integer-like type is DECIMAL(38,0); HUGEINT reaches past it.
+                if let Some(bad) = v.iter().enumerate().find(|(i, x)| {
+                    x.unsigned_abs() > MAX_DECIMAL38
+                        && validity.as_ref().is_none_or(|n| n.is_valid(*i))
+                }) {
+                    return Err(format!(
+                        "the HUGEINT value {} does not fit DECIMAL(38,0), the widest Parquet \
+                         integer; cast the column to VARCHAR or DOUBLE",
+                        bad.1
+                    ));
+                }
+                Arc::new(
+                    PrimitiveArray::<Decimal128Type>::new(ScalarBuffer::from(v), validity)
+                        .with_precision_and_scale(38, 0)
+                        .map_err(|e| e.to_string())?,
+                )
+            }
+            ColumnType::Decimal {
+                width,
+                scale,
+                storage,
+            } => {
+                let v: Vec<i128> = match storage {
+                    DecimalStorage::I16 => values::<i16>(vector, len)
+                        .iter()
+                        .map(|x| *x as i128)
+                        .collect(),
+                    DecimalStorage::I32 => values::<i32>(vector, len)
+                        .iter()
+                        .map(|x| *x as i128)
+                        .collect(),
+                    DecimalStorage::I64 => values::<i64>(vector, len)
+                        .iter()
+                        .map(|x| *x as i128)
+                        .collect(),
+                    DecimalStorage::I128 => values::<ffi::duckdb_hugeint>(vector, len)
+                        .iter()
+                        .map(hugeint)
+                        .collect(),
+                };
+                Arc::new(
+                    PrimitiveArray::<Decimal128Type>::new(
+                        ScalarBuffer::from(v),
+                        nulls(vector, len),
+                    )
+                    .with_precision_and_scale(*width, *scale as i8)
+                    .map_err(|e| e.to_string())?,
+                )
+            }
+            ColumnType::Varchar | ColumnType::Blob => {
+                let strings = values::<ffi::duckdb_string_t>(vector, len);
+                let validity = nulls(vector, len);
+                let mut offsets: Vec<i32> = Vec::with_capacity(len + 1);
+                offsets.push(0);
+                let mut bytes: Vec<u8> = Vec::new();
+                for (i, s) in strings.iter().enumerate() {
+                    if validity.as_ref().is_none_or(|n| n.is_valid(i)) {
+                        bytes.extend_from_slice(string_bytes(s));
+                    }
+                    let end = i32::try_from(bytes.len())
+                        .map_err(|_| "a chunk holds more than 2 GiB of text".to_string())?;
+                    offsets.push(end);
+                }
+                let offsets = OffsetBuffer::new(ScalarBuffer::from(offsets));
+                let bytes = Buffer::from_vec(bytes);
+                if matches!(ty, ColumnType::Varchar) {
+                    // SAFETY: DuckDB validates VARCHAR as UTF-8; offsets are monotonic by
+                    // construction and end at bytes.len().
+                    Arc::new(StringArray::new_unchecked(offsets, bytes, validity))
+                } else {
+                    Arc::new(BinaryArray::new(offsets, bytes, validity))
+                }
+            }
+            ColumnType::Date => Arc::new(primitive::<Date32Type>(vector, len)),
+            ColumnType::Time => Arc::new(primitive::<Time64MicrosecondType>(vector, len)),
+            ColumnType::TimeNs => Arc::new(primitive::<Time64NanosecondType>(vector, len)),
+            ColumnType::Timestamp(TimeUnit::Second) => {
+                let v: Vec<i64> = values::<i64>(vector, len)
+                    .iter()
+                    .map(|s| s.saturating_mul(1000))
+                    .collect();
+                Arc::new(PrimitiveArray::<TimestampMillisecondType>::new(
+                    ScalarBuffer::from(v),
+                    nulls(vector, len),
+                ))
+            }
+            ColumnType::Timestamp(TimeUnit::Millisecond) => {
+                Arc::new(primitive::<TimestampMillisecondType>(vector, len))
+            }
+            ColumnType::Timestamp(TimeUnit::Microsecond) => {
+                Arc::new(primitive::<TimestampMicrosecondType>(vector, len))
+            }
+            ColumnType::Timestamp(TimeUnit::Nanosecond) => {
+                Arc::new(primitive::<TimestampNanosecondType>(vector, len))
+            }
+            ColumnType::TimestampTz => {
+                Arc::new(primitive::<TimestampMicrosecondType>(vector, len).with_timezone("UTC"))
+            }
+            ColumnType::TimestampTzNs => {
+                Arc::new(primitive::<TimestampNanosecondType>(vector, len).with_timezone("UTC"))
+            }
+            ColumnType::Interval => {
+                let mut bytes = Vec::with_capacity(len * 12);
+                for iv in values::<ffi::duckdb_interval>(vector, len) {
+                    bytes.extend_from_slice(&iv.months.to_le_bytes());
+                    bytes.extend_from_slice(&iv.days.to_le_bytes());
+                    // Parquet INTERVAL has millisecond precision (as DuckDB's own writer).
+                    bytes.extend_from_slice(&((iv.micros / 1000) as i32).to_le_bytes());
+                }
+                Arc::new(FixedSizeBinaryArray::new(
+                    12,
+                    Buffer::from_vec(bytes),
+                    nulls(vector, len),
+                ))
+            }
+            ColumnType::Uuid => {
+                let mut bytes = Vec::with_capacity(len * 16);
+                for h in values::<ffi::duckdb_hugeint>(vector, len) {
+                    // DuckDB stores UUIDs with the top bit flipped so they sort as signed.
+                    bytes.extend_from_slice(&((h.upper as u64) ^ (1 << 63)).to_be_bytes());
+                    bytes.extend_from_slice(&h.lower.to_be_bytes());
+                }
+                Arc::new(FixedSizeBinaryArray::new(
+                    16,
+                    Buffer::from_vec(bytes),
+                    nulls(vector, len),
+                ))
+            }
+            ColumnType::Enum {
+                values: dict,
+                index,
+            } => {
+                let dictionary: ArrayRef = Arc::new(StringArray::from_iter_values(dict.iter()));
+                let validity = nulls(vector, len);
+                let valid = |i: usize| validity.as_ref().is_none_or(|n| n.is_valid(i));
+                match index {
+                    EnumIndex::U8 => {
+                        let k: Vec<u8> = values::<u8>(vector, len)
+                            .iter()
+                            .enumerate()
+                            .map(|(i, k)| if valid(i) { *k } else { 0 })
+                            .collect();
+                        let keys = PrimitiveArray::<UInt8Type>::new(
+                            ScalarBuffer::from(k),
+                            validity.clone(),
+                        );
+                        Arc::new(
+                            DictionaryArray::try_new(keys, dictionary)
+                                .map_err(|e| e.to_string())?,
+                        )
+                    }
+                    EnumIndex::U16 => {
+                        let k: Vec<u16> = values::<u16>(vector, len)
+                            .iter()
+                            .enumerate()
+                            .map(|(i, k)| if valid(i) { *k } else { 0 })
+                            .collect();
+                        let keys = PrimitiveArray::<UInt16Type>::new(
+                            ScalarBuffer::from(k),
+                            validity.clone(),
+                        );
+                        Arc::new(
+                            DictionaryArray::try_new(keys, dictionary)
+                                .map_err(|e| e.to_string())?,
+                        )
+                    }
+                    EnumIndex::U32 => {
+                        let k: Vec<u32> = values::<u32>(vector, len)
+                            .iter()
+                            .enumerate()
+                            .map(|(i, k)| if valid(i) { *k } else { 0 })
+                            .collect();
+                        let keys = PrimitiveArray::<UInt32Type>::new(
+                            ScalarBuffer::from(k),
+                            validity.clone(),
+                        );
+                        Arc::new(
+                            DictionaryArray::try_new(keys, dictionary)
+                                .map_err(|e| e.to_string())?,
+                        )
+                    }
+                }
+            }
+            ColumnType::Struct(fields) => {
+                let children = fields
+                    .iter()
+                    .enumerate()
+                    .map(|(i, f)| {
+                        convert(
+                            ffi::duckdb_struct_vector_get_child(vector, i as ffi::idx_t),
+                            &f.ty,
+                            len,
+                        )
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                let DataType::Struct(arrow_fields) = ty.arrow_type() else {
+                    return Err("internal error: STRUCT without fields".into());
+                };
+                Arc::new(
+                    StructArray::try_new(arrow_fields, children, nulls(vector, len))
+                        .map_err(|e| e.to_string())?,
+                )
+            }
+            ColumnType::List(child) => {
+                let (offsets, elements, validity) = list_parts(vector, child, len)?;
+                let field = Arc::new(Field::new("element", child.arrow_type(), true));
+                Arc::new(
+                    ListArray::try_new(field, offsets, elements, validity)
+                        .map_err(|e| e.to_string())?,
+                )
+            }
+            ColumnType::Map(key, value) => {
+                let entry_ty = ColumnType::Struct(vec![
+                    Column::new("key", (**key).clone()),
+                    Column::new("value", (**value).clone()),
+                ]);
+                let (offsets, entries, validity) = list_parts(vector, &entry_ty, len)?;
+                let DataType::Map(entries_field, _) = ty.arrow_type() else {
+                    return Err("internal error: MAP type".into());
+                };
+                let DataType::Struct(entry_fields) = entries_field.data_type().clone() else {
+                    return Err("internal error: MAP entries".into());
+                };
+                let entries = entries
+                    .as_any()
+                    .downcast_ref::<StructArray>()
+                    .ok_or("internal error: MAP entries are not a STRUCT")?;
+                let (_, columns, _) = entries.clone().into_parts();
+                let entries =
+                    StructArray::try_new(Fields::from(entry_fields.to_vec()), columns, None)
+                        .map_err(|e| e.to_string())?;
+                Arc::new(
+                    MapArray::try_new(entries_field, offsets, entries, validity, false)
+                        .map_err(|e| e.to_string())?,
+                )
+            }
+            ColumnType::Array(child, size) => {
+                let elements = convert(
+                    ffi::duckdb_array_vector_get_child(vector),
+                    child,
+                    len * size,
+                )?;
+                let field = Arc::new(Field::new("element", child.arrow_type(), true));
+                Arc::new(
+                    FixedSizeListArray::try_new(field, *size as i32, elements, nulls(vector, len))
+                        .map_err(|e| e.to_string())?,
+                )
+            }
+        })
+    }
+}
+
+/// Offsets, elements and validity of a LIST-layout vector (LIST and MAP). DuckDB's list entries
+/// may point anywhere in the child vector; contiguous entries (the common case) slice the
+/// child, others are gathered.
+unsafe fn list_parts(
+    vector: ffi::duckdb_vector,
+    child: &ColumnType,
+    len: usize,
+) -> Result<(OffsetBuffer<i32>, ArrayRef, Option<NullBuffer>), String> {
+    // SAFETY: vector is a LIST/MAP vector (caller contract): its data holds `len` list entries
+    // and its child holds list_size elements.
+    unsafe {
+        let entries = values::<ffi::duckdb_list_entry>(vector, len);
+        let validity = nulls(vector, len);
+        let size = ffi::duckdb_list_vector_get_size(vector) as usize;
+        let all = convert(ffi::duckdb_list_vector_get_child(vector), child, size)?;
+        let valid = |i: usize| validity.as_ref().is_none_or(|n| n.is_valid(i));
+        let mut start = None;
+        let mut next = 0u64;
+        let mut contiguous = true;
+        for (i, e) in entries.iter().enumerate() {
+            if !valid(i) || e.length == 0 {
+                continue;
+            }
+            match start {
+                None => start = Some(e.offset),
+                Some(_) if e.offset != next => contiguous = false,
+                _ => {}
+            }
+            next = e.offset + e.length;
+        }
+        let mut offsets: Vec<i32> = Vec::with_capacity(len + 1);
+        offsets.push(0);
+        let mut total: usize = 0;
+        let mut gather: Vec<u32> = Vec::new();
+        for (i, e) in entries.iter().enumerate() {
+            if valid(i) && e.length > 0 {
+                let (o, l) = (e.offset as usize, e.length as usize);
+                if o + l > size {
+                    return Err("internal error: list entry beyond its child vector".into());
+                }
+                if !contiguous {
+                    gather.extend((o..o + l).map(|x| x as u32));
+                }
+                total += l;
+            }
+            offsets.push(
+                i32::try_from(total)
+                    .map_err(|_| "a chunk holds more than 2^31 list elements".to_string())?,
+            );
+        }
+        let elements = if contiguous {
+            all.slice(start.unwrap_or(0) as usize, total)
+        } else {
+            arrow_select::take::take(&all, &UInt32Array::from(gather), None)
+                .map_err(|e| e.to_string())?
+        };
+        Ok((
+            OffsetBuffer::new(ScalarBuffer::from(offsets)),
+            elements,
+            validity,
+        ))
+    }
+}

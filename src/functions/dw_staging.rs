@@ -1,0 +1,304 @@
+//! `COPY (<query>) TO '<lake>' (FORMAT dw_staging, SOURCE '...', ...)`: glue between DuckDB's
+//! COPY callbacks and the pure staging core (`crate::staging`).
+//!
+//! bind checks options and column types and decides the column names; initialize_global plans
+//! the load (final path, temporaries, a `running` audit record) and starts the Parquet writer;
+//! sink converts each chunk to Arrow and streams it to the writer; finalize publishes with one
+//! rename. When the statement fails, DuckDB drops the state without finalize: `Drop` removes
+//! the temporaries and records the failure, so nothing partial is ever visible.
+
+use crate::ffi::chunk::ChunkReader;
+use crate::ffi::{CopyBindInfo, CopyFunction, CopyInitInfo};
+use crate::options::Options;
+use crate::staging::load::{FUNCTION, Load, OPTIONS, StagingOptions, lake_root};
+use crate::staging::schema::{Column, ColumnType, METADATA_COLUMNS, arrow_schema, staged_columns};
+use crate::staging::writer::ParquetStream;
+use arrow_array::{ArrayRef, StringArray, TimestampMicrosecondArray};
+use arrow_schema::SchemaRef;
+use std::error::Error;
+use std::sync::{Arc, Mutex};
+
+pub struct DwStaging;
+
+pub struct DwStagingBindData {
+    options: StagingOptions,
+    columns: Vec<Column>,
+    /// The query is one STRUCT column whose fields are the staged columns.
+    unpack_struct: bool,
+    schema: SchemaRef,
+}
+
+struct Writing {
+    stream: Option<ParquetStream>,
+    error: Option<String>,
+    published: bool,
+}
+
+pub struct DwStagingGlobalState {
+    load: Load,
+    writing: Mutex<Writing>,
+    /// Metadata columns for a full chunk, sliced per chunk (constant per load).
+    metadata: Vec<ArrayRef>,
+}
+
+const STRUCT_FORM: &str = "COPY (SELECT t FROM my_table t) TO 'lake' (FORMAT dw_staging, SOURCE '...') \
+     stages the fields of the single STRUCT column t as columns; or name the columns with \
+     COLUMNS ('a', 'b', ...)";
+
+fn bind_columns(
+    info: &CopyBindInfo,
+    options: &StagingOptions,
+) -> Result<(Vec<Column>, bool), String> {
+    let count = info.column_count();
+    let mut types = Vec::with_capacity(count);
+    for i in 0..count {
+        types.push(info.column_type(i).map_err(|u| {
+            // In the single-STRUCT form the STRUCT's fields are the staged columns.
+            let (column, inner) = match (&options.columns, count, u.path.split_first()) {
+                (None, 1, Some((first, rest))) => (format!("'{first}'"), rest.to_vec()),
+                (Some(names), _, _) if i < names.len() => {
+                    (format!("'{}'", names[i]), u.path.clone())
+                }
+                _ => (format!("{}", i + 1), u.path.clone()),
+            };
+            let field = if inner.is_empty() {
+                String::new()
+            } else {
+                format!(" (field {})", inner.join("."))
+            };
+            format!(
+                "{FUNCTION}: column {column}{field} has type {}, which cannot be staged as \
+                 Parquet; cast it in the query (for example to VARCHAR)",
+                u.ty
+            )
+        })?);
+    }
+    let (columns, unpack) = if let Some(names) = &options.columns {
+        if names.len() != count {
+            return Err(format!(
+                "{FUNCTION}: option COLUMNS names {} columns but the query has {count}",
+                names.len()
+            ));
+        }
+        let cols = names
+            .iter()
+            .cloned()
+            .zip(types)
+            .map(|(n, t)| Column::new(n, t))
+            .collect();
+        (cols, false)
+    } else if count == 1
+        && let ColumnType::Struct(fields) = &types[0]
+    {
+        (fields.clone(), true)
+    } else {
+        return Err(format!(
+            "{FUNCTION}: the C API does not pass column names to COPY functions, so the query \
+             must be a single STRUCT column or name its columns. {STRUCT_FORM}"
+        ));
+    };
+    if columns.is_empty() {
+        return Err(format!("{FUNCTION}: the STRUCT has no fields to stage"));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for c in &columns {
+        if c.name.is_empty() {
+            return Err(format!(
+                "{FUNCTION}: a column has an empty name. {STRUCT_FORM}"
+            ));
+        }
+        if !seen.insert(c.name.to_lowercase()) {
+            return Err(format!(
+                "{FUNCTION}: column name '{}' appears twice",
+                c.name
+            ));
+        }
+        if options.metadata && METADATA_COLUMNS.contains(&c.name.to_lowercase().as_str()) {
+            return Err(format!(
+                "{FUNCTION}: column '{}' clashes with a metadata column ({}); rename it or set \
+                 METADATA false",
+                c.name,
+                METADATA_COLUMNS.join(", ")
+            ));
+        }
+    }
+    Ok((columns, unpack))
+}
+
+impl CopyFunction for DwStaging {
+    const NAME: &'static str = "dw_staging";
+    type BindData = DwStagingBindData;
+    type GlobalState = DwStagingGlobalState;
+
+    fn bind(info: &CopyBindInfo) -> Result<DwStagingBindData, Box<dyn Error>> {
+        let parsed = Options::parse(FUNCTION, OPTIONS, &info.options())?;
+        let options = StagingOptions::from_options(&parsed)?;
+        let (columns, unpack_struct) = bind_columns(info, &options)?;
+        let schema = Arc::new(arrow_schema(&columns, options.metadata));
+        Ok(DwStagingBindData {
+            options,
+            columns,
+            unpack_struct,
+            schema,
+        })
+    }
+
+    fn initialize_global(
+        bind: &DwStagingBindData,
+        info: &CopyInitInfo,
+    ) -> Result<DwStagingGlobalState, Box<dyn Error>> {
+        let lake = lake_root(&info.file_path())?;
+        let now = chrono::Utc::now();
+        let load = Load::begin(
+            lake,
+            bind.options.clone(),
+            staged_columns(&bind.columns, bind.options.metadata),
+            now,
+        )?;
+        let stream = match ParquetStream::create(
+            &load.tmp_file,
+            bind.schema.clone(),
+            bind.options.writer.clone(),
+        ) {
+            Ok(s) => s,
+            Err(e) => {
+                let message = format!("{FUNCTION}: {e}");
+                load.fail(0, &message, chrono::Utc::now());
+                return Err(message.into());
+            }
+        };
+        let full = crate::ffi::vector::vector_size();
+        let metadata: Vec<ArrayRef> = if bind.options.metadata {
+            vec![
+                Arc::new(
+                    TimestampMicrosecondArray::from_value(now.timestamp_micros(), full)
+                        .with_timezone("UTC"),
+                ),
+                Arc::new(StringArray::from_iter_values(std::iter::repeat_n(
+                    load.load_id.as_str(),
+                    full,
+                ))),
+                Arc::new(StringArray::from_iter_values(std::iter::repeat_n(
+                    load.source_file(),
+                    full,
+                ))),
+            ]
+        } else {
+            Vec::new()
+        };
+        Ok(DwStagingGlobalState {
+            load,
+            writing: Mutex::new(Writing {
+                stream: Some(stream),
+                error: None,
+                published: false,
+            }),
+            metadata,
+        })
+    }
+
+    fn sink(
+        bind: &DwStagingBindData,
+        state: &DwStagingGlobalState,
+        chunk: &ChunkReader,
+    ) -> Result<(), Box<dyn Error>> {
+        let rows = chunk.len();
+        if rows == 0 {
+            return Ok(());
+        }
+        let mut writing = state
+            .writing
+            .lock()
+            .map_err(|_| format!("{FUNCTION}: writer lock poisoned"))?;
+        if let Some(e) = &writing.error {
+            return Err(e.clone().into());
+        }
+        let outcome = (|| -> Result<(), String> {
+            let mut arrays = if bind.unpack_struct {
+                chunk.arrow_struct_fields(0, &bind.columns)?
+            } else {
+                bind.columns
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| {
+                        chunk
+                            .arrow_column(i, &c.ty)
+                            .map_err(|e| format!("column '{}': {e}", c.name))
+                    })
+                    .collect::<Result<Vec<_>, _>>()?
+            };
+            for m in &state.metadata {
+                if rows > m.len() {
+                    return Err(format!("a chunk of {rows} rows exceeds the vector size"));
+                }
+                arrays.push(m.slice(0, rows));
+            }
+            writing
+                .stream
+                .as_mut()
+                .ok_or("the load was already finished")?
+                .write(arrays, rows)
+        })();
+        if let Err(e) = outcome {
+            let message = format!("{FUNCTION}: {e}");
+            writing.error = Some(message.clone());
+            return Err(message.into());
+        }
+        Ok(())
+    }
+
+    fn finalize(
+        _bind: &DwStagingBindData,
+        state: &DwStagingGlobalState,
+    ) -> Result<(), Box<dyn Error>> {
+        let mut writing = state
+            .writing
+            .lock()
+            .map_err(|_| format!("{FUNCTION}: writer lock poisoned"))?;
+        if let Some(e) = &writing.error {
+            return Err(e.clone().into());
+        }
+        let stream = writing
+            .stream
+            .take()
+            .ok_or_else(|| format!("{FUNCTION}: the load was already finished"))?;
+        let rows = stream.rows();
+        let outcome = stream
+            .finish()
+            .and_then(|bytes| state.load.publish(rows, bytes, chrono::Utc::now()));
+        match outcome {
+            Ok(_) => {
+                writing.published = true;
+                Ok(())
+            }
+            Err(e) => {
+                let message = format!("{FUNCTION}: {e}");
+                writing.error = Some(message.clone());
+                Err(message.into())
+            }
+        }
+    }
+}
+
+impl Drop for DwStagingGlobalState {
+    /// Runs after finalize, or instead of it when the statement failed: unpublished loads
+    /// leave no files, only a failure record.
+    fn drop(&mut self) {
+        let (published, rows, error) = match self.writing.get_mut() {
+            Ok(w) => {
+                let rows = w.stream.as_ref().map(|s| s.rows()).unwrap_or(0);
+                w.stream = None; // stops the encoder threads and closes the file
+                (w.published, rows, w.error.clone())
+            }
+            Err(_) => (false, 0, None),
+        };
+        if !published {
+            let error = error.unwrap_or_else(|| {
+                "the COPY did not complete (the query failed or was interrupted); nothing was \
+                 published"
+                    .to_string()
+            });
+            self.load.fail(rows, &error, chrono::Utc::now());
+        }
+    }
+}
