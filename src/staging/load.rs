@@ -58,12 +58,12 @@ pub const OPTIONS: &[OptionSpec] = &[
         "column names, one per query column (instead of the single-STRUCT form)",
     ),
     OptionSpec::new(
-        "ROW_GROUP_SIZE",
+        "ROW_GROUP_ROWS",
         OptionKind::Int {
             min: 1,
             max: 100_000_000,
         },
-        "rows per Parquet row group",
+        "rows per Parquet row group (DuckDB keeps ROW_GROUP_SIZE for itself: it never reaches COPY functions)",
     )
     .default("122880"),
     OptionSpec::new(
@@ -139,7 +139,7 @@ impl StagingOptions {
             metadata: options.bool("METADATA").unwrap_or(true),
             columns: options.text_list("COLUMNS").map(|c| c.to_vec()),
             writer: WriterConfig {
-                row_group_size: options.int("ROW_GROUP_SIZE").unwrap_or(122_880) as usize,
+                row_group_size: options.int("ROW_GROUP_ROWS").unwrap_or(122_880) as usize,
                 codec,
                 threads,
             },

@@ -168,15 +168,25 @@ impl ColumnType {
                 TimeUnit::Second | TimeUnit::Millisecond | TimeUnit::Microsecond,
             ) => "TIMESTAMP".into(),
             ColumnType::Timestamp(TimeUnit::Nanosecond) => "TIMESTAMP_NS".into(),
-            ColumnType::TimestampTz | ColumnType::TimestampTzNs => {
-                "TIMESTAMP WITH TIME ZONE".into()
-            }
+            ColumnType::TimestampTz => "TIMESTAMP WITH TIME ZONE".into(),
+            ColumnType::TimestampTzNs => "TIMESTAMPTZ_NS".into(),
             ColumnType::Interval => "INTERVAL".into(),
             ColumnType::Uuid => "UUID".into(),
             ColumnType::Struct(fields) => {
+                // Repeated field names (unnamed tuple fields) come back as name_1, name_2, ...
+                let mut seen = std::collections::HashMap::new();
                 let inner: Vec<String> = fields
                     .iter()
-                    .map(|c| format!("{} {}", quote_ident(&c.name), c.ty.staged_sql_type()))
+                    .map(|c| {
+                        let n = seen.entry(c.name.as_str()).or_insert(0usize);
+                        let name = if *n == 0 {
+                            c.name.clone()
+                        } else {
+                            format!("{}_{}", c.name, n)
+                        };
+                        *n += 1;
+                        format!("{} {}", quote_ident(&name), c.ty.staged_sql_type())
+                    })
                     .collect();
                 format!("STRUCT({})", inner.join(", "))
             }
@@ -219,7 +229,7 @@ pub fn quote_ident(name: &str) -> String {
         && name
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-        && !name.starts_with(|c: char| c.is_ascii_digit());
+        && name.starts_with(|c: char| c.is_ascii_lowercase());
     if plain {
         name.to_string()
     } else {
