@@ -65,6 +65,14 @@ demo: release venv
 	$(DUCKDB_CLI) -unsigned < sql/examples/hello.sql
 	@$(VENV_PY) scripts/with_mock_server.py --records 20000 -- \
 	  env API_TOKEN=secret-token-456 $(DUCKDB_CLI) -unsigned < sql/examples/rest_users.sql
+	@mkdir -p build/demo
+	@$(VENV_PY) scripts/with_mock_server.py --records 20000 -- \
+	  env API_TOKEN=secret-token-456 $(DUCKDB_CLI) -unsigned < sql/examples/stage_users.sql
+	@for run in first second; do \
+	  echo "-- load_warehouse.sql, $$run run (the second inserts nothing new)"; \
+	  $(DUCKDB_CLI) -unsigned build/demo/dw.duckdb -c "LOAD 'build/release/etl.duckdb_extension'" \
+	    -c "SET VARIABLE lake = 'build/demo/lake'" -c ".read sql/examples/load_warehouse.sql" || exit 1; \
+	done
 
 lint:
 	$(CARGO) fmt --check
