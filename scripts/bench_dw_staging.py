@@ -66,6 +66,7 @@ DEFAULT_OUT = REPO / "build" / "bench" / "dw_staging.json"
 RATIO_TARGET = 1.3
 RSS_GROWTH_LIMIT_MIB = 64.0  # allowed difference of the COPY's RSS growth between the two sizes
 SOURCE = "bench"
+BUSY_CORES = 0.2  # CPU other processes may use during a timed run before it is flagged
 
 # The benchmark table, as expressions of the range() column i.
 COLUMNS = [
@@ -150,6 +151,13 @@ def proc_status() -> dict:
             out[key] = int(value.split()[0]) / 1024.0  # kB
     out["ru_maxrss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB
     return out
+
+
+def system_busy_s() -> float:
+    """CPU seconds all processes on this machine have used since boot (/proc/stat)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
 class ThreadCpu:
@@ -239,17 +247,19 @@ def worker_speed(spec: dict) -> dict:
         target = work / case["slug"]
         target_sql = str(target / "x.parquet") if case["kind"] == "parquet_file" else str(target)
         sql = case["sql"].replace("{target}", sql_str(target_sql))
-        times, cpus, groups, error = [], [], [], None
+        times, cpus, groups, others, error = [], [], [], [], None
         for _ in range(runs):
             remove(target)
             if case["kind"] == "parquet_file":
                 target.mkdir(parents=True)
             try:
                 ru0 = resource.getrusage(resource.RUSAGE_SELF)
+                busy0 = system_busy_s()
                 with ThreadCpu() as sampler:
                     t0 = time.perf_counter()
                     con.execute(sql)
                     secs = time.perf_counter() - t0
+                busy1 = system_busy_s()
                 ru1 = resource.getrusage(resource.RUSAGE_SELF)
             except Exception as exc:  # reported as a failed case
                 error = f"{type(exc).__name__}: {exc}"[:1000]
@@ -257,6 +267,8 @@ def worker_speed(spec: dict) -> dict:
             times.append(secs)
             cpus.append((ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime))
             groups.append(sampler.groups())
+            # CPU other processes used meanwhile, in cores (> 0.2: the timing is disturbed).
+            others.append(max(0.0, (busy1 - busy0) - cpus[-1]) / secs)
         res = {"slug": case["slug"], "sql": sql, "times": times}
         if error:
             res["error"] = error
@@ -266,6 +278,7 @@ def worker_speed(spec: dict) -> dict:
         best = min(range(len(times)), key=times.__getitem__)
         files = parquet_files(target)
         res.update({"best_s": times[best], "cpu_s": cpus[best], "thread_cpu_s": groups[best],
+                    "other_cores": others, "other_cores_best": others[best],
                     "files": len(files), "bytes": sum(f.stat().st_size for f in files)})
         glob = lake_glob(str(target)) if case["kind"] == "lake" else (
             str(target / "*.parquet") if case["kind"] == "parquet_dir" else str(target / "x.parquet"))
@@ -286,6 +299,7 @@ def worker_speed(spec: dict) -> dict:
             res["error"] = "WRONG OUTPUT: " + "; ".join(problems)
         progress(f"{case['slug']}: best {times[best]:.3f} s "
                  f"({', '.join(f'{t:.3f}' for t in times)}), cpu {cpus[best]:.2f} s, "
+                 f"other processes {others[best]:.2f} cores, "
                  f"{res['bytes'] / 2**20:.1f} MiB" + (f"; {res['error']}" if problems else ""))
         out["cases"].append(res)
         if not spec.get("keep"):
@@ -502,6 +516,17 @@ class Bench:
         self.log(f"extension {src} (sha256 {digest[:12]}, built "
                  f"{self.results['extension']['mtime']}) copied to {dst}")
 
+    def quiet_check(self) -> None:
+        """CPU other processes use while this benchmark idles for 2 s (2 cores here)."""
+        b0, r0 = system_busy_s(), resource.getrusage(resource.RUSAGE_SELF)
+        time.sleep(2.0)
+        b1, r1 = system_busy_s(), resource.getrusage(resource.RUSAGE_SELF)
+        own = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+        cores = max(0.0, b1 - b0 - own) / 2.0
+        self.results["machine"]["other_cores_at_start"] = cores
+        if cores > BUSY_CORES:
+            self.log(f"WARNING: other processes use {cores:.1f} cores; timings will be disturbed")
+
     def info(self) -> None:
         res = run_worker("info", {"extension": self.ext}, timeout=60)
         if not res.get("ok"):
@@ -553,10 +578,12 @@ class Bench:
                              f"{'met' if entry['meets_target'] else 'MISSED'}")
             if c["slug"] == "dw_zstd_threads2" and by_slug.get("dw_zstd_threads1", {}).get("best_s"):
                 entry["speedup_vs_threads1"] = by_slug["dw_zstd_threads1"]["best_s"] / r["best_s"]
-                note += f"; {entry['speedup_vs_threads1']:.2f}x faster than THREADS 1"
+                note += f"; speedup vs THREADS 1: {entry['speedup_vs_threads1']:.2f}x"
             if c.get("verify") and "verified" in r:
                 note += (f"; verified: {r['rows']:,} rows, sum(id) {r['sum_id']:,}"
                          if r["verified"] else "")
+            if r["other_cores_best"] > BUSY_CORES:
+                note += f"; DISTURBED: other processes used {r['other_cores_best']:.1f} cores"
             if "error" in r:
                 note += f"; {r['error']}"
             groups = r["thread_cpu_s"]
@@ -619,6 +646,7 @@ class Bench:
         m, v = self.results["machine"], self.results.get("versions", {})
         print()
         print(f"machine: nproc {m['nproc']}, {m['cpu_model']}, {m['mem_gib']} GiB, "
+              f"other processes at start {m.get('other_cores_at_start', 0):.1f} cores, "
               f"load avg start {'/'.join(f'{x:.2f}' for x in m['loadavg_start'])} "
               f"end {'/'.join(f'{x:.2f}' for x in m.get('loadavg_end', []))}")
         print(f"versions: duckdb {v.get('duckdb_python')} (engine {v.get('duckdb_engine')}, "
@@ -657,6 +685,7 @@ class Bench:
         started = time.monotonic()
         try:
             self.snapshot_extension()
+            self.quiet_check()
             self.info()
             self.speed()
             self.memory()
