@@ -94,7 +94,8 @@ shelltest: release venv
 test: lint unit sqltest shelltest
 
 # Benchmarks (numbers, not pass/fail): rest_scan vs dlt's rest_api and DuckDB's read_json on the
-# local mock API, latency-bound concurrency, and peak memory. Results in build/bench/.
+# local mock API, latency-bound concurrency, and peak memory; COPY ... (FORMAT dw_staging) vs
+# DuckDB's own Parquet writer (speed, encoder threads, peak memory). Results in build/bench/.
 BENCH_VENV := $(BUILD)/bench-venv
 $(BENCH_VENV)/.installed: scripts/bench_requirements.txt
 	$(PYTHON) -m venv $(BENCH_VENV)
@@ -103,6 +104,7 @@ $(BENCH_VENV)/.installed: scripts/bench_requirements.txt
 
 bench: release $(BENCH_VENV)/.installed
 	$(BENCH_VENV)/bin/python scripts/bench_rest_scan.py --out $(BUILD)/bench/rest_scan.json
+	$(BENCH_VENV)/bin/python scripts/bench_dw_staging.py --out $(BUILD)/bench/dw_staging.json
 
 clean:
 	rm -rf $(BUILD) target

@@ -316,29 +316,24 @@ impl Load {
         if let Some(parent) = target.parent() {
             std::fs::create_dir_all(parent).map_err(|e| io_err("creating", parent, e))?;
         }
+        let source_root = self
+            .lake
+            .join(source_dir(&self.options.protocol, &self.options.source));
+        // Files this load supersedes, decided before anything changes.
+        let mut superseded = Vec::new();
+        for path in parquet_files(&source_root).map_err(|e| io_err("listing", &source_root, e))? {
+            let same_load = path.file_name().is_some_and(|n| {
+                is_file_of_load(&n.to_string_lossy(), &self.options.source, &self.load_id)
+            });
+            if path != target && (same_load || self.options.mode == Mode::Replace) {
+                superseded.push(path);
+            }
+        }
         std::fs::rename(&self.tmp_file, &target).map_err(|e| io_err("publishing", &target, e))?;
         if let Some(parent) = target.parent()
             && let Ok(dir) = std::fs::File::open(parent)
         {
             let _ = dir.sync_all();
-        }
-        let source_root = self
-            .lake
-            .join(source_dir(&self.options.protocol, &self.options.source));
-        let mut removed = Vec::new();
-        for path in parquet_files(&source_root).map_err(|e| io_err("listing", &source_root, e))? {
-            if path == target {
-                continue;
-            }
-            let same_load = path.file_name().is_some_and(|n| {
-                is_file_of_load(&n.to_string_lossy(), &self.options.source, &self.load_id)
-            });
-            if same_load || self.options.mode == Mode::Replace {
-                std::fs::remove_file(&path).map_err(|e| io_err("removing", &path, e))?;
-                let rel = path.strip_prefix(&self.lake).unwrap_or(&path);
-                removed.push(relative_text(rel));
-                remove_empty_parents(&path, &source_root);
-            }
         }
         let record = self.record(
             Status::Success,
@@ -348,11 +343,26 @@ impl Load {
                 bytes,
                 rows,
             }],
-            removed,
+            superseded
+                .iter()
+                .map(|p| relative_text(p.strip_prefix(&self.lake).unwrap_or(p)))
+                .collect(),
             None,
             Some(now),
         );
-        record.write(&self.lake)?;
+        if let Err(e) = record.write(&self.lake) {
+            // Without its record the load did not happen: take the file back, so a retry
+            // cannot duplicate it.
+            let _ = std::fs::remove_file(&target);
+            return Err(format!("{e}; the load was not published"));
+        }
+        for path in &superseded {
+            // The new load is published and recorded; a file that cannot be removed is left
+            // for the next replace (its rows stay visible, never lost).
+            if std::fs::remove_file(path).is_ok() {
+                remove_empty_parents(path, &source_root);
+            }
+        }
         let _ = std::fs::remove_dir_all(&self.tmp_dir);
         Ok(record)
     }
@@ -616,6 +626,32 @@ mod tests {
         assert!(files.iter().any(|f| f.starts_with("sql/orders/")));
         assert!(files.contains(&rec.files[0].path));
         assert!(lake.join("keep.txt").exists());
+        std::fs::remove_dir_all(lake).unwrap();
+    }
+
+    #[test]
+    fn a_load_whose_audit_record_cannot_be_written_is_taken_back() {
+        let lake = lake();
+        let load = Load::begin(
+            lake.clone(),
+            options(&[("SOURCE", text("u"))]),
+            vec![],
+            at(0),
+        )
+        .unwrap();
+        std::fs::write(&load.tmp_file, b"data").unwrap();
+        // Block the record's file name with a folder, so writing the record fails.
+        let record_path = load
+            .record(Status::Running, 0, vec![], vec![], None, None)
+            .path(&lake);
+        std::fs::remove_file(&record_path).unwrap();
+        std::fs::create_dir_all(record_path.join("blocked")).unwrap();
+        let err = load.publish(1, 4, at(1)).unwrap_err();
+        assert!(err.contains("the load was not published"), "{err}");
+        assert!(
+            parquet_files(&lake).unwrap().is_empty(),
+            "the published file was taken back"
+        );
         std::fs::remove_dir_all(lake).unwrap();
     }
 

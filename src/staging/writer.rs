@@ -223,13 +223,8 @@ impl ParquetStream {
 
     /// Appends ready row groups; with `wait`, first waits for every row group in flight.
     fn drain(&mut self, wait: bool) -> Result<(), String> {
-        loop {
-            match self.results.try_recv() {
-                Ok((index, chunks)) => {
-                    self.done.insert(index, chunks?);
-                }
-                Err(_) => break,
-            }
+        while let Ok((index, chunks)) = self.results.try_recv() {
+            self.done.insert(index, chunks?);
         }
         self.append_ready()?;
         if wait {
