@@ -108,6 +108,26 @@ pub struct CopyInitInfo {
 }
 
 impl CopyInitInfo {
+    /// A DuckDB setting of the current connection (`threads`, ...), or Null when unknown.
+    pub fn setting(&self, name: &str) -> OptionValue {
+        let Ok(name) = std::ffi::CString::new(name) else {
+            return OptionValue::Null;
+        };
+        // SAFETY: raw is live; the client context and the value are owned by us and destroyed
+        // here (`take` destroys the value).
+        unsafe {
+            let mut context = ffi::duckdb_copy_function_global_init_get_client_context(self.raw);
+            if context.is_null() {
+                return OptionValue::Null;
+            }
+            let mut scope: ffi::duckdb_config_option_scope = 0;
+            let v =
+                ffi::duckdb_client_context_get_config_option(context, name.as_ptr(), &mut scope);
+            ffi::duckdb_destroy_client_context(&mut context);
+            value::take(v)
+        }
+    }
+
     pub fn file_path(&self) -> String {
         // SAFETY: raw is live; the path is owned by DuckDB and valid during the callback.
         unsafe {

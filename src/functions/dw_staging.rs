@@ -9,7 +9,7 @@
 
 use crate::ffi::chunk::ChunkReader;
 use crate::ffi::{CopyBindInfo, CopyFunction, CopyInitInfo};
-use crate::options::Options;
+use crate::options::{OptionValue, Options};
 use crate::staging::load::{FUNCTION, Load, OPTIONS, StagingOptions, lake_root};
 use crate::staging::schema::{Column, ColumnType, METADATA_COLUMNS, arrow_schema, staged_columns};
 use crate::staging::writer::ParquetStream;
@@ -155,11 +155,13 @@ impl CopyFunction for DwStaging {
             staged_columns(&bind.columns, bind.options.metadata),
             now,
         )?;
-        let stream = match ParquetStream::create(
-            &load.tmp_file,
-            bind.schema.clone(),
-            bind.options.writer.clone(),
-        ) {
+        let mut writer = bind.options.writer.clone();
+        if !bind.options.threads_given
+            && let OptionValue::Int(n) = info.setting("threads")
+        {
+            writer.threads = (n.max(1) as usize).min(8);
+        }
+        let stream = match ParquetStream::create(&load.tmp_file, bind.schema.clone(), writer) {
             Ok(s) => s,
             Err(e) => {
                 let message = format!("{FUNCTION}: {e}");

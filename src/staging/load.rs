@@ -75,7 +75,7 @@ pub const OPTIONS: &[OptionSpec] = &[
     OptionSpec::new(
         "THREADS",
         OptionKind::Int { min: 1, max: 64 },
-        "threads encoding row groups in parallel (default: the machine's cores, at most 8)",
+        "threads encoding row groups in parallel (default: DuckDB's threads setting, at most 8)",
     ),
 ];
 
@@ -105,6 +105,8 @@ pub struct StagingOptions {
     pub metadata: bool,
     pub columns: Option<Vec<String>>,
     pub writer: WriterConfig,
+    /// THREADS was given; otherwise the COPY follows DuckDB's `threads` setting.
+    pub threads_given: bool,
 }
 
 impl StagingOptions {
@@ -138,6 +140,7 @@ impl StagingOptions {
             mode,
             metadata: options.bool("METADATA").unwrap_or(true),
             columns: options.text_list("COLUMNS").map(|c| c.to_vec()),
+            threads_given: options.int("THREADS").is_some(),
             writer: WriterConfig {
                 row_group_size: options.int("ROW_GROUP_ROWS").unwrap_or(122_880) as usize,
                 codec,

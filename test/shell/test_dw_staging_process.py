@@ -37,21 +37,30 @@ def test_killed_load_leaves_nothing_visible_and_clean_stale_removes_it(duckdb_cl
         "COPY (SELECT {'id': i, 'payload': repeat('x', 200) || i} FROM range(1000000000) t(i)) "
         f"TO '{lake}' (FORMAT dw_staging, SOURCE 'users', PROTOCOL 'rest', LOAD_ID 'killed');\n"
     )
+    # The shell runs in its own process group: the PyPI `duckdb` command is a launcher that
+    # starts the real binary as a child, and the whole group must die.
     proc = subprocess.Popen([str(duckdb_cli), "-unsigned"], stdin=subprocess.PIPE,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True,
+                            start_new_session=True)
     proc.stdin.write(script)
     proc.stdin.close()
     partial = []
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        partial = glob.glob(str(lake / "_etl" / "tmp" / "*" / "*.partial"))
-        if partial and os.path.getsize(partial[0]) > 4 << 20:
-            break
-        assert proc.poll() is None, "the load ended before it could be killed"
-        time.sleep(0.1)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            partial = glob.glob(str(lake / "_etl" / "tmp" / "*" / "*.partial"))
+            if partial and os.path.getsize(partial[0]) > 4 << 20:
+                break
+            assert proc.poll() is None, "the load ended before it could be killed"
+            time.sleep(0.1)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
     assert partial, "the load never started writing"
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=10)
+    # Nothing of the group survives (a surviving writer would keep changing the lake).
+    size = os.path.getsize(partial[0])
+    time.sleep(0.5)
+    assert os.path.getsize(partial[0]) == size
 
     # Only the earlier load is visible; the killed one's bytes sit under a name no glob matches.
     visible = glob.glob(str(lake / "**" / "*.parquet"), recursive=True)
