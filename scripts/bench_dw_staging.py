@@ -18,8 +18,10 @@ ts = 2024-01-01 + i seconds. What it measures (--quick: 200,000 rows, 1 run per 
          file per COPY) for zstd and snappy with METADATA true and false and the default THREADS,
          reported as a ratio to DuckDB's single-file time for the same codec (target <= 1.3x);
        - dw_staging zstd with THREADS 1 and 2 (encoder scaling);
-       - rough profile: dw_staging uncompressed (METADATA false, THREADS default and 1) and the
-         COLUMNS (...) form of zstd (no STRUCT packing in the query);
+       - rough profile: dw_staging uncompressed (METADATA false, THREADS default and 1), the
+         COLUMNS (...) form of zstd (no STRUCT packing in the query) and zstd with
+         ROW_GROUP_ROWS 1048576 (the Parquet writer's dictionary gives up after 1 MiB, which a
+         122,880-row group of 8-byte values never reaches);
      each case also reports the process CPU seconds of its best run (getrusage), the CPU of the
      extension's encoder threads (named etl-parquet-N, sampled from /proc/self/task every 20 ms,
      so roughly) and the output size. Correctness, once: read_parquet over the staged lake of
@@ -278,6 +280,7 @@ def worker_speed(spec: dict) -> dict:
         best = min(range(len(times)), key=times.__getitem__)
         files = parquet_files(target)
         res.update({"best_s": times[best], "cpu_s": cpus[best], "thread_cpu_s": groups[best],
+                    "cpu_s_runs": cpus, "thread_cpu_s_runs": groups,
                     "other_cores": others, "other_cores_best": others[best],
                     "files": len(files), "bytes": sum(f.stat().st_size for f in files)})
         glob = lake_glob(str(target)) if case["kind"] == "lake" else (
@@ -452,11 +455,14 @@ def speed_cases() -> list[dict]:
                       "sql": f"{src_pq} (FORMAT parquet, COMPRESSION {codec}{extra})"})
 
     def dw(section, slug, label, codec, metadata=True, threads=None, columns=False,
-           verify=False):
+           verify=False, row_group_rows=None):
         src = "COPY (SELECT * FROM tbl) TO {target}" if columns else src_dw
+        opts = dw_options(codec, metadata, threads, columns)
+        if row_group_rows:
+            # DuckDB keeps ROW_GROUP_SIZE for itself; the extension's option is ROW_GROUP_ROWS.
+            opts += f", ROW_GROUP_ROWS {row_group_rows}"
         cases.append({"section": section, "slug": slug, "label": label, "kind": "lake",
-                      "codec": codec, "verify": verify,
-                      "sql": f"{src} ({dw_options(codec, metadata, threads, columns)})"})
+                      "codec": codec, "verify": verify, "sql": f"{src} ({opts})"})
 
     pq("duckdb_zstd", "zstd, single file", "zstd")
     pq("duckdb_snappy", "snappy, single file", "snappy")
@@ -475,6 +481,11 @@ def speed_cases() -> list[dict]:
        "uncompressed", metadata=False, threads=1)
     dw("dw profile", "dw_zstd_nometa_columns", "zstd, METADATA false, COLUMNS (...) form",
        "zstd", metadata=False, columns=True)
+    # The Parquet writer dictionary-encodes every column until the dictionary page reaches
+    # 1 MiB: never, for 8-byte columns in a 122,880-row group. With 1,048,576-row groups it
+    # falls back to PLAIN after ~131,072 values, which shows what the dictionary costs.
+    dw("dw profile", "dw_zstd_nometa_rg1m", "zstd, METADATA false, ROW_GROUP_ROWS 1048576",
+       "zstd", metadata=False, row_group_rows=1_048_576)
     return cases
 
 
@@ -517,12 +528,12 @@ class Bench:
                  f"{self.results['extension']['mtime']}) copied to {dst}")
 
     def quiet_check(self) -> None:
-        """CPU other processes use while this benchmark idles for 2 s (2 cores here)."""
+        """CPU (in cores) other processes use while this benchmark idles for 2 s."""
         b0, r0 = system_busy_s(), resource.getrusage(resource.RUSAGE_SELF)
         time.sleep(2.0)
         b1, r1 = system_busy_s(), resource.getrusage(resource.RUSAGE_SELF)
         own = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
-        cores = max(0.0, b1 - b0 - own) / 2.0
+        cores = max(0.0, b1 - b0 - own) / 2.0  # seconds of CPU per 2 s of wall time
         self.results["machine"]["other_cores_at_start"] = cores
         if cores > BUSY_CORES:
             self.log(f"WARNING: other processes use {cores:.1f} cores; timings will be disturbed")
@@ -676,8 +687,8 @@ class Bench:
         print()
 
     def run(self) -> int:
-        remove(self.work)
-        self.work.mkdir(parents=True)
+        remove(self.work / "out")
+        self.work.mkdir(parents=True, exist_ok=True)
         self.results["machine"] = machine_info()
         self.results["mode"] = "quick" if self.quick else "full"
         self.results["rows"] = self.n
