@@ -283,6 +283,31 @@ unsafe fn string_bytes(s: &ffi::duckdb_string_t) -> &'static [u8] {
     }
 }
 
+/// A DuckDB interval as Parquet's (months, days, milliseconds), all unsigned 32-bit: whole days
+/// move out of the time part (as DuckDB's own writer does), sub-millisecond digits are cut, and
+/// negative parts (which Parquet readers would take as huge unsigned values) are refused.
+fn parquet_interval(iv: &ffi::duckdb_interval) -> Result<(u32, u32, u32), String> {
+    const DAY_MICROS: i64 = 86_400_000_000;
+    let shown = || {
+        format!(
+            "{} months {} days {} microseconds",
+            iv.months, iv.days, iv.micros
+        )
+    };
+    if iv.months < 0 || iv.days < 0 || iv.micros < 0 {
+        return Err(format!(
+            "the INTERVAL {} has a negative part, which Parquet cannot store; cast the column \
+             to VARCHAR or store it as a number (e.g. epoch(...) seconds)",
+            shown()
+        ));
+    }
+    let days = i64::from(iv.days) + iv.micros / DAY_MICROS;
+    let millis = (iv.micros % DAY_MICROS) / 1000;
+    let days = u32::try_from(days)
+        .map_err(|_| format!("the INTERVAL {} is too long for Parquet", shown()))?;
+    Ok((iv.months as u32, days, millis as u32))
+}
+
 const MAX_DECIMAL38: u128 = 99_999_999_999_999_999_999_999_999_999_999_999_999;
 
 fn hugeint(h: &ffi::duckdb_hugeint) -> i128 {
@@ -422,17 +447,26 @@ unsafe fn convert(
                 Arc::new(primitive::<TimestampNanosecondType>(vector, len).with_timezone("UTC"))
             }
             ColumnType::Interval => {
+                let validity = nulls(vector, len);
                 let mut bytes = Vec::with_capacity(len * 12);
-                for iv in values::<ffi::duckdb_interval>(vector, len) {
-                    bytes.extend_from_slice(&iv.months.to_le_bytes());
-                    bytes.extend_from_slice(&iv.days.to_le_bytes());
-                    // Parquet INTERVAL has millisecond precision (as DuckDB's own writer).
-                    bytes.extend_from_slice(&((iv.micros / 1000) as i32).to_le_bytes());
+                for (i, iv) in values::<ffi::duckdb_interval>(vector, len)
+                    .iter()
+                    .enumerate()
+                {
+                    let (months, days, millis) = if validity.as_ref().is_none_or(|n| n.is_valid(i))
+                    {
+                        parquet_interval(iv)?
+                    } else {
+                        (0, 0, 0)
+                    };
+                    bytes.extend_from_slice(&months.to_le_bytes());
+                    bytes.extend_from_slice(&days.to_le_bytes());
+                    bytes.extend_from_slice(&millis.to_le_bytes());
                 }
                 Arc::new(FixedSizeBinaryArray::new(
                     12,
                     Buffer::from_vec(bytes),
-                    nulls(vector, len),
+                    validity,
                 ))
             }
             ColumnType::Uuid => {

@@ -11,7 +11,9 @@ use crate::ffi::chunk::ChunkReader;
 use crate::ffi::{CopyBindInfo, CopyFunction, CopyInitInfo};
 use crate::options::{OptionValue, Options};
 use crate::staging::load::{FUNCTION, Load, OPTIONS, StagingOptions, lake_root};
-use crate::staging::schema::{Column, ColumnType, METADATA_COLUMNS, arrow_schema, staged_columns};
+use crate::staging::schema::{
+    Column, ColumnType, METADATA_COLUMNS, PARTITION_COLUMN, arrow_schema, staged_columns,
+};
 use crate::staging::writer::ParquetStream;
 use arrow_array::{ArrayRef, StringArray, TimestampMicrosecondArray};
 use arrow_schema::SchemaRef;
@@ -30,8 +32,18 @@ pub struct DwStagingBindData {
 
 struct Writing {
     stream: Option<ParquetStream>,
+    rows: u64,
     error: Option<String>,
     published: bool,
+}
+
+/// Errors from the core may already name the function.
+fn prefixed(e: String) -> String {
+    if e.starts_with(FUNCTION) {
+        e
+    } else {
+        format!("{FUNCTION}: {e}")
+    }
 }
 
 pub struct DwStagingGlobalState {
@@ -113,6 +125,14 @@ fn bind_columns(
                 c.name
             ));
         }
+        if c.name.eq_ignore_ascii_case(PARTITION_COLUMN) {
+            return Err(format!(
+                "{FUNCTION}: column '{}' clashes with the lake's partition column (the folders \
+                 load_date=YYYY-MM-DD): readers would replace its values with the load date; \
+                 rename it",
+                c.name
+            ));
+        }
         if options.metadata && METADATA_COLUMNS.contains(&c.name.to_lowercase().as_str()) {
             return Err(format!(
                 "{FUNCTION}: column '{}' clashes with a metadata column ({}); rename it or set \
@@ -164,7 +184,7 @@ impl CopyFunction for DwStaging {
         let stream = match ParquetStream::create(&load.tmp_file, bind.schema.clone(), writer) {
             Ok(s) => s,
             Err(e) => {
-                let message = format!("{FUNCTION}: {e}");
+                let message = prefixed(e);
                 load.fail(0, &message, chrono::Utc::now());
                 return Err(message.into());
             }
@@ -192,6 +212,7 @@ impl CopyFunction for DwStaging {
             load,
             writing: Mutex::new(Writing {
                 stream: Some(stream),
+                rows: 0,
                 error: None,
                 published: false,
             }),
@@ -241,8 +262,11 @@ impl CopyFunction for DwStaging {
                 .ok_or("the load was already finished")?
                 .write(arrays, rows)
         })();
+        if outcome.is_ok() {
+            writing.rows += rows as u64;
+        }
         if let Err(e) = outcome {
-            let message = format!("{FUNCTION}: {e}");
+            let message = prefixed(e);
             writing.error = Some(message.clone());
             return Err(message.into());
         }
@@ -274,7 +298,7 @@ impl CopyFunction for DwStaging {
                 Ok(())
             }
             Err(e) => {
-                let message = format!("{FUNCTION}: {e}");
+                let message = prefixed(e);
                 writing.error = Some(message.clone());
                 Err(message.into())
             }
@@ -288,9 +312,8 @@ impl Drop for DwStagingGlobalState {
     fn drop(&mut self) {
         let (published, rows, error) = match self.writing.get_mut() {
             Ok(w) => {
-                let rows = w.stream.as_ref().map(|s| s.rows()).unwrap_or(0);
                 w.stream = None; // stops the encoder threads and closes the file
-                (w.published, rows, w.error.clone())
+                (w.published, w.rows, w.error.clone())
             }
             Err(_) => (false, 0, None),
         };

@@ -13,6 +13,11 @@ pub struct EtlAudit;
 /// The lake path argument of the lake table functions.
 pub fn lake_argument(function: &str, info: &TableBindInfo) -> Result<String, String> {
     match info.parameter(0) {
+        // `~/` as DuckDB expands it for COPY targets.
+        OptionValue::Text(t) if t == "~" || t.starts_with("~/") => match std::env::var("HOME") {
+            Ok(home) => Ok(format!("{home}{}", &t[1..])),
+            Err(_) => Ok(t),
+        },
         OptionValue::Text(t) if !t.is_empty() => Ok(t),
         other => Err(format!(
             "{function}: the lake path must be a non-empty text, got {other}"

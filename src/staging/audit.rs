@@ -14,6 +14,11 @@ pub enum Status {
     Failure,
     /// The process ended mid-load; `etl_clean_stale` removed its temporaries.
     Abandoned,
+    /// Published, then its files were removed by a later load (MODE replace, or a retry of
+    /// the same load id).
+    Replaced,
+    /// The record file cannot be read (shown by `etl_audit`, never written).
+    Invalid,
 }
 
 impl Status {
@@ -23,6 +28,8 @@ impl Status {
             Status::Success => "success",
             Status::Failure => "failure",
             Status::Abandoned => "abandoned",
+            Status::Replaced => "replaced",
+            Status::Invalid => "invalid",
         }
     }
 }
@@ -64,6 +71,10 @@ pub struct AuditRecord {
     pub started_at: String,
     pub finished_at: Option<String>,
     pub etl_version: String,
+    /// The file the load publishes (also while running): tells `etl_clean_stale` whether a
+    /// dead process had already published.
+    #[serde(default)]
+    pub planned_file: Option<String>,
 }
 
 pub fn audit_dir(lake: &Path) -> PathBuf {
@@ -84,10 +95,17 @@ impl AuditRecord {
             .map_err(|e| format!("encoding the audit record: {e}"))?;
         let final_path = self.path(lake);
         let tmp = dir.join(format!(".{}.json.tmp", self.attempt));
-        std::fs::write(&tmp, text.as_bytes())
-            .map_err(|e| format!("writing the audit record {}: {e}", tmp.display()))?;
+        let written = std::fs::File::create(&tmp).and_then(|mut f| {
+            std::io::Write::write_all(&mut f, text.as_bytes())?;
+            f.sync_all()
+        });
+        written.map_err(|e| format!("writing the audit record {}: {e}", tmp.display()))?;
         std::fs::rename(&tmp, &final_path)
-            .map_err(|e| format!("publishing the audit record {}: {e}", final_path.display()))
+            .map_err(|e| format!("publishing the audit record {}: {e}", final_path.display()))?;
+        if let Ok(d) = std::fs::File::open(&dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
     }
 }
 
@@ -112,17 +130,49 @@ pub fn read_all(lake: &Path) -> Result<Vec<AuditRecord>, String> {
         if !is_record {
             continue;
         }
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| format!("reading the audit record {}: {e}", path.display()))?;
-        let record: AuditRecord = serde_json::from_str(&text)
-            .map_err(|e| format!("the audit record {} is not valid: {e}", path.display()))?;
-        records.push(record);
+        let parsed = std::fs::read_to_string(&path)
+            .map_err(|e| e.to_string())
+            .and_then(|text| serde_json::from_str::<AuditRecord>(&text).map_err(|e| e.to_string()));
+        match parsed {
+            Ok(record) => records.push(record),
+            // One damaged record must not hide the others: it is listed as invalid.
+            Err(e) => records.push(invalid_record(&path, &e)),
+        }
     }
     records.sort_by(|a, b| {
         (a.started_at.as_str(), a.attempt.as_str())
             .cmp(&(b.started_at.as_str(), b.attempt.as_str()))
     });
     Ok(records)
+}
+
+fn invalid_record(path: &Path, error: &str) -> AuditRecord {
+    let stem = path
+        .file_stem()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    AuditRecord {
+        attempt: stem,
+        load_id: String::new(),
+        pipeline: None,
+        source: String::new(),
+        protocol: String::new(),
+        mode: String::new(),
+        status: Status::Invalid,
+        rows: 0,
+        files: Vec::new(),
+        removed_files: Vec::new(),
+        columns: Vec::new(),
+        schema_fingerprint: String::new(),
+        error: Some(format!(
+            "the audit record {} is not valid: {error}",
+            path.display()
+        )),
+        started_at: String::new(),
+        finished_at: None,
+        etl_version: String::new(),
+        planned_file: None,
+    }
 }
 
 /// Freshness thresholds for the dbt sources file.
@@ -241,6 +291,7 @@ mod tests {
             started_at: started.into(),
             finished_at: None,
             etl_version: "0".into(),
+            planned_file: None,
         }
     }
 
@@ -260,7 +311,10 @@ mod tests {
         assert_eq!(all[0], a);
         assert_eq!(all[1].rows, 99);
         std::fs::write(audit_dir(&lake).join("broken.json"), "{").unwrap();
-        let err = read_all(&lake).unwrap_err();
+        let all = read_all(&lake).unwrap();
+        assert_eq!(all.len(), 3, "a damaged record is listed, not fatal");
+        let bad = all.iter().find(|r| r.status == Status::Invalid).unwrap();
+        let err = bad.error.as_deref().unwrap();
         assert!(
             err.contains("broken.json") && err.contains("not valid"),
             "{err}"

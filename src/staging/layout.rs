@@ -80,10 +80,40 @@ pub fn data_file(protocol: &str, source: &str, load_id: &str, at: DateTime<Utc>)
         ))
 }
 
+/// Length of [`compact_timestamp`]'s text.
+const TIMESTAMP_LEN: usize = 19;
+
+/// Splits a staged file name `<source>_<timestamp>_<load id>.parquet` of `source` into its
+/// timestamp and load id; None for any other name. Exact, so load id `1` never matches the
+/// file of load id `nightly_1`.
+pub fn parse_file_name<'a>(file_name: &'a str, source: &str) -> Option<(&'a str, &'a str)> {
+    let rest = file_name.strip_prefix(source)?.strip_prefix('_')?;
+    let rest = rest.strip_suffix(".parquet")?;
+    let (ts, tail) = (rest.get(..TIMESTAMP_LEN)?, rest.get(TIMESTAMP_LEN..)?);
+    let valid_ts = ts.char_indices().all(|(i, c)| match i {
+        8 => c == 'T',
+        18 => c == 'Z',
+        _ => c.is_ascii_digit(),
+    });
+    let load_id = tail.strip_prefix('_')?;
+    (valid_ts && !load_id.is_empty()).then_some((ts, load_id))
+}
+
 /// Whether `file_name` is a staged file of `load_id` for `source`.
 pub fn is_file_of_load(file_name: &str, source: &str, load_id: &str) -> bool {
-    file_name.starts_with(&format!("{source}_"))
-        && file_name.ends_with(&format!("_{load_id}.parquet"))
+    parse_file_name(file_name, source).is_some_and(|(_, id)| id == load_id)
+}
+
+/// File names are limited to 255 bytes: SOURCE and LOAD_ID share what the name leaves.
+pub fn check_file_name_length(function: &str, source: &str, load_id: &str) -> Result<(), String> {
+    let len = source.len() + 1 + TIMESTAMP_LEN + 1 + load_id.len() + ".parquet.partial".len();
+    if len > 255 {
+        return Err(format!(
+            "{function}: SOURCE and LOAD_ID together are too long for a file name ({len} of 255 \
+             bytes with the timestamp); shorten one of them"
+        ));
+    }
+    Ok(())
 }
 
 /// Every `.parquet` file under `dir` (recursively), sorted; a missing folder has none.
@@ -150,6 +180,29 @@ mod tests {
             "users",
             "L1"
         ));
+    }
+
+    #[test]
+    fn file_names_are_matched_exactly() {
+        // Load id "1" is not the file of load id "nightly_1", nor source "users" of "users_x".
+        let name = "users_20261122T101500000Z_nightly_1.parquet";
+        assert!(!is_file_of_load(name, "users", "1"));
+        assert!(is_file_of_load(name, "users", "nightly_1"));
+        assert!(!is_file_of_load(
+            "users_x_20261122T101500000Z_L1.parquet",
+            "users",
+            "L1"
+        ));
+        assert_eq!(
+            parse_file_name("users_20261122T101500000Z_L1.parquet", "users"),
+            Some(("20261122T101500000Z", "L1"))
+        );
+        assert_eq!(
+            parse_file_name("users_2026112XT101500000Z_L1.parquet", "users"),
+            None
+        );
+        assert!(check_file_name_length("f", &"s".repeat(120), &"l".repeat(120)).is_err());
+        assert!(check_file_name_length("f", &"s".repeat(100), &"l".repeat(36)).is_ok());
     }
 
     #[test]

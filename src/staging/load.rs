@@ -119,6 +119,14 @@ impl StagingOptions {
         if let Some(id) = &load_id {
             check_path_name(FUNCTION, "LOAD_ID", id)?;
         }
+        // A generated load id is a 36-character UUID.
+        layout::check_file_name_length(
+            FUNCTION,
+            &source,
+            load_id
+                .as_deref()
+                .unwrap_or("00000000-0000-7000-8000-000000000000"),
+        )?;
         let mode = match options.text("MODE") {
             Some("replace") => Mode::Replace,
             _ => Mode::Append,
@@ -152,7 +160,7 @@ impl StagingOptions {
 
 /// A load in progress: decided at the COPY's global init, before any row is written (the
 /// `_source_file` of every row must name the final file).
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Load {
     pub lake: PathBuf,
     pub options: StagingOptions,
@@ -165,7 +173,13 @@ pub struct Load {
     pub tmp_file: PathBuf,
     pub columns: Vec<(String, String)>,
     pub fingerprint: String,
+    /// Held (an exclusive lock on `<tmp_dir>/.lock`) while the load runs: `clean_stale` never
+    /// removes the temporaries of a live load. The OS releases it when the process dies.
+    _alive: std::fs::File,
 }
+
+/// Name of the lock file in an attempt's temporary folder.
+const ALIVE_LOCK: &str = ".lock";
 
 fn io_err(what: &str, path: &Path, e: std::io::Error) -> String {
     format!("{FUNCTION}: {what} {}: {e}", path.display())
@@ -175,16 +189,26 @@ fn io_err(what: &str, path: &Path, e: std::io::Error) -> String {
 /// (PER_THREAD_OUTPUT, PARTITION_BY, FILE_SIZE_BYTES) gets generated file names that end with
 /// '.'; those modes cannot publish all files at once through the C API, so they are refused.
 pub fn lake_root(target: &str) -> Result<PathBuf, String> {
-    let path = PathBuf::from(target);
+    if let Some((scheme, _)) = target.split_once("://")
+        && scheme != "file"
+    {
+        return Err(format!(
+            "{FUNCTION}: the lake '{target}' is a {scheme}:// URL; dw_staging writes to a local \
+             (or mounted) folder, where a rename publishes a load atomically"
+        ));
+    }
+    let path = PathBuf::from(target.strip_prefix("file://").unwrap_or(target));
     let generated = path
         .file_name()
         .is_some_and(|n| n.to_string_lossy().ends_with('.'));
     if generated {
         return Err(format!(
-            "{FUNCTION}: PER_THREAD_OUTPUT, PARTITION_BY and FILE_SIZE_BYTES are not supported: \
-             DuckDB finalizes each of those files separately, so the load could not be published \
-             all at once. dw_staging partitions by load_date itself and encodes row groups in \
-             parallel (option THREADS): COPY (...) TO 'lake' (FORMAT dw_staging, SOURCE '...')"
+            "{FUNCTION}: PER_THREAD_OUTPUT, PARTITION_BY and FILE_SIZE_BYTES are not supported \
+             (the target '{target}' looks like a file name DuckDB generates for them): DuckDB \
+             finalizes each of those files separately, so the load could not be published all \
+             at once. dw_staging partitions by load_date itself and encodes row groups in \
+             parallel (option THREADS): COPY (...) TO 'lake' (FORMAT dw_staging, SOURCE '...'). \
+             A lake folder whose name ends with '.' must be renamed."
         ));
     }
     if path.is_file() {
@@ -193,16 +217,29 @@ pub fn lake_root(target: &str) -> Result<PathBuf, String> {
              lake's root folder (it is created when missing)"
         ));
     }
-    // DuckDB writes to 'tmp_<name>' first when the target is an existing file.
+    // DuckDB writes to 'tmp_<name>' and renames it afterwards when the target is an existing
+    // file, or with USE_TMP_FILE: that would publish outside the lake.
     if let Some(name) = path.file_name().and_then(|n| n.to_str())
         && let Some(real) = name.strip_prefix("tmp_")
-        && path.with_file_name(real).is_file()
+        && path.with_file_name(real).exists()
     {
-        return Err(format!(
-            "{FUNCTION}: the target '{}' is a file; COPY ... TO '<lake folder>' expects the lake's \
-             root folder",
-            path.with_file_name(real).display()
-        ));
+        let real_path = path.with_file_name(real);
+        return Err(if real_path.is_file() {
+            format!(
+                "{FUNCTION}: the target '{}' is a file; COPY ... TO '<lake folder>' expects the \
+                 lake's root folder",
+                real_path.display()
+            )
+        } else {
+            format!(
+                "{FUNCTION}: DuckDB asked to write to '{}' instead of the lake '{}' \
+                 (USE_TMP_FILE): dw_staging publishes atomically itself; drop USE_TMP_FILE (or \
+                 rename the folder '{}')",
+                path.display(),
+                real_path.display(),
+                path.display()
+            )
+        });
     }
     Ok(path)
 }
@@ -248,6 +285,10 @@ impl Load {
             .unwrap_or_default();
         let tmp_file = tmp_dir.join(format!("{file_name}{PARTIAL_SUFFIX}"));
         let fingerprint = super::schema::fingerprint(&columns);
+        let lock_path = tmp_dir.join(ALIVE_LOCK);
+        let alive =
+            std::fs::File::create(&lock_path).map_err(|e| io_err("creating", &lock_path, e))?;
+        alive.lock().map_err(|e| io_err("locking", &lock_path, e))?;
         let load = Load {
             lake,
             options,
@@ -259,6 +300,7 @@ impl Load {
             tmp_file,
             columns,
             fingerprint,
+            _alive: alive,
         };
         load.record(Status::Running, 0, Vec::new(), Vec::new(), None, None)
             .write(&load.lake)?;
@@ -303,6 +345,7 @@ impl Load {
             started_at: rfc3339(self.started_at),
             finished_at: finished_at.map(rfc3339),
             etl_version: crate::config::EXTENSION_VERSION.to_string(),
+            planned_file: Some(self.source_file()),
         }
     }
 
@@ -319,25 +362,41 @@ impl Load {
         if let Some(parent) = target.parent() {
             std::fs::create_dir_all(parent).map_err(|e| io_err("creating", parent, e))?;
         }
+        // Loads of one source publish one at a time (also across processes): the list of
+        // superseded files stays true until the new file and its record are in place.
+        let _publishing = source_lock(&self.lake, &self.options.protocol, &self.options.source)?;
         let source_root = self
             .lake
             .join(source_dir(&self.options.protocol, &self.options.source));
-        // Files this load supersedes, decided before anything changes.
+        let own_ts = layout::compact_timestamp(self.started_at);
         let mut superseded = Vec::new();
         for path in parquet_files(&source_root).map_err(|e| io_err("listing", &source_root, e))? {
-            let same_load = path.file_name().is_some_and(|n| {
-                is_file_of_load(&n.to_string_lossy(), &self.options.source, &self.load_id)
-            });
-            if path != target && (same_load || self.options.mode == Mode::Replace) {
+            if path == target {
+                continue;
+            }
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            // Only files dw_staging wrote; replace removes loads that started before this one
+            // (a load that started later is newer data, even if it published first).
+            let Some((ts, id)) = layout::parse_file_name(&name, &self.options.source) else {
+                continue;
+            };
+            if id == self.load_id || (self.options.mode == Mode::Replace && ts < own_ts.as_str()) {
                 superseded.push(path);
             }
         }
+        // A retry replaces its earlier file in the rename; keep that file until the record of
+        // this attempt is written, to put it back if writing fails.
+        let previous = self.tmp_dir.join("previous.parquet");
+        let kept_previous = target.exists() && std::fs::hard_link(&target, &previous).is_ok();
         std::fs::rename(&self.tmp_file, &target).map_err(|e| io_err("publishing", &target, e))?;
-        if let Some(parent) = target.parent()
-            && let Ok(dir) = std::fs::File::open(parent)
-        {
-            let _ = dir.sync_all();
-        }
+        sync_dir(target.parent());
+        let removed: Vec<String> = superseded
+            .iter()
+            .map(|p| relative_text(p.strip_prefix(&self.lake).unwrap_or(p)))
+            .collect();
         let record = self.record(
             Status::Success,
             rows,
@@ -346,17 +405,18 @@ impl Load {
                 bytes,
                 rows,
             }],
-            superseded
-                .iter()
-                .map(|p| relative_text(p.strip_prefix(&self.lake).unwrap_or(p)))
-                .collect(),
+            removed.clone(),
             None,
             Some(now),
         );
         if let Err(e) = record.write(&self.lake) {
-            // Without its record the load did not happen: take the file back, so a retry
-            // cannot duplicate it.
-            let _ = std::fs::remove_file(&target);
+            // Without its record the load did not happen: take the file back (or put the
+            // retried load's earlier file back), so a retry can never duplicate it.
+            if kept_previous {
+                let _ = std::fs::rename(&previous, &target);
+            } else {
+                let _ = std::fs::remove_file(&target);
+            }
             return Err(format!("{e}; the load was not published"));
         }
         for path in &superseded {
@@ -366,8 +426,41 @@ impl Load {
                 remove_empty_parents(path, &source_root);
             }
         }
+        self.mark_replaced(&removed, now);
         let _ = std::fs::remove_dir_all(&self.tmp_dir);
         Ok(record)
+    }
+
+    /// Earlier successful loads whose files this load removed are marked `replaced`, so the
+    /// audit never lists a file that is gone as loaded data.
+    fn mark_replaced(&self, removed: &[String], now: DateTime<Utc>) {
+        if removed.is_empty() {
+            return;
+        }
+        let Ok(records) = super::audit::read_all(&self.lake) else {
+            return;
+        };
+        for mut r in records {
+            let hit = r.status == Status::Success
+                && r.attempt != self.attempt
+                && r.files.iter().any(|f| removed.contains(&f.path));
+            if hit {
+                r.status = Status::Replaced;
+                r.error = Some(if r.load_id == self.load_id {
+                    format!(
+                        "superseded by a retry of the same load id (attempt {})",
+                        self.attempt
+                    )
+                } else {
+                    format!(
+                        "replaced by load {} (MODE replace) at {}",
+                        self.load_id,
+                        rfc3339(now)
+                    )
+                });
+                let _ = r.write(&self.lake);
+            }
+        }
     }
 
     /// Removes the temporaries and records the failure. Never fails (it runs during cleanup).
@@ -382,6 +475,29 @@ impl Load {
             Some(now),
         );
         let _ = record.write(&self.lake);
+    }
+}
+
+/// An exclusive lock serialising the publishes of one source; released on drop.
+fn source_lock(lake: &Path, protocol: &str, source: &str) -> Result<std::fs::File, String> {
+    let dir = lake.join(ETL_DIR).join("locks");
+    std::fs::create_dir_all(&dir).map_err(|e| io_err("creating", &dir, e))?;
+    let path = dir.join(format!("{protocol}__{source}.lock"));
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| io_err("opening", &path, e))?;
+    file.lock().map_err(|e| io_err("locking", &path, e))?;
+    Ok(file)
+}
+
+fn sync_dir(dir: Option<&Path>) {
+    if let Some(d) = dir
+        && let Ok(f) = std::fs::File::open(d)
+    {
+        let _ = f.sync_all();
     }
 }
 
@@ -426,6 +542,18 @@ pub fn clean_stale(
     let mut dirs: Vec<PathBuf> = entries.filter_map(|e| e.ok()).map(|e| e.path()).collect();
     dirs.sort();
     for dir in dirs {
+        // A live load holds the lock of its area: never touch it, however old its files look.
+        let lock_path = dir.join(ALIVE_LOCK);
+        let _held = match std::fs::File::open(&lock_path) {
+            Ok(f) => match f.try_lock() {
+                Ok(()) => Some(f),
+                Err(std::fs::TryLockError::WouldBlock) => continue,
+                Err(std::fs::TryLockError::Error(e)) => {
+                    return Err(io_err("locking", &lock_path, e));
+                }
+            },
+            Err(_) => None,
+        };
         let (bytes, newest) = tree_size_and_mtime(&dir);
         let age = std::time::SystemTime::now()
             .duration_since(newest)
@@ -437,6 +565,11 @@ pub fn clean_stale(
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
+        let unpublished = std::fs::read_dir(&dir).is_ok_and(|entries| {
+            entries
+                .filter_map(|e| e.ok())
+                .any(|e| e.file_name().to_string_lossy().ends_with(PARTIAL_SUFFIX))
+        });
         if dir.is_dir() {
             std::fs::remove_dir_all(&dir).map_err(|e| io_err("removing", &dir, e))?;
         } else {
@@ -447,12 +580,36 @@ pub fn clean_stale(
             load_id = Some(r.load_id.clone());
             if r.status == Status::Running {
                 let mut r = r.clone();
-                r.status = Status::Abandoned;
-                r.error = Some(
-                    "the process ended before the load finished; its temporaries were removed by \
-                     etl_clean_stale"
-                        .into(),
-                );
+                let published = r
+                    .planned_file
+                    .as_deref()
+                    .map(|f| lake.join(f))
+                    .filter(|f| !unpublished && f.is_file());
+                if let Some(file) = published {
+                    // The process died between the rename and the record: the rows are
+                    // visible, so the load is recorded as the success it is.
+                    let bytes = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
+                    let rows = parquet_rows(&file).unwrap_or(0);
+                    r.status = Status::Success;
+                    r.rows = rows;
+                    r.files = vec![FileEntry {
+                        path: r.planned_file.clone().unwrap_or_default(),
+                        bytes,
+                        rows,
+                    }];
+                    r.error = Some(
+                        "recorded by etl_clean_stale: the process ended after publishing, before \
+                         writing this record"
+                            .into(),
+                    );
+                } else {
+                    r.status = Status::Abandoned;
+                    r.error = Some(
+                        "the process ended before the load finished; its temporaries were \
+                         removed by etl_clean_stale"
+                            .into(),
+                    );
+                }
                 r.finished_at = Some(rfc3339(now));
                 r.write(lake)?;
             }
@@ -465,6 +622,12 @@ pub fn clean_stale(
         });
     }
     Ok(cleaned)
+}
+
+fn parquet_rows(path: &Path) -> Option<u64> {
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    let reader = SerializedFileReader::new(std::fs::File::open(path).ok()?).ok()?;
+    u64::try_from(reader.metadata().file_metadata().num_rows()).ok()
 }
 
 fn tree_size_and_mtime(path: &Path) -> (u64, std::time::SystemTime) {
@@ -689,15 +852,71 @@ mod tests {
         )
         .unwrap();
         std::fs::write(&load.tmp_file, b"half").unwrap();
+        let live = clean_stale(&lake, std::time::Duration::ZERO, at(1)).unwrap();
+        assert!(
+            live.is_empty(),
+            "a running load holds its lock and is never cleaned"
+        );
+        let (tmp_dir, load_id) = (load.tmp_dir.clone(), load.load_id.clone());
+        drop(load); // the process "dies": its lock is released
         let kept = clean_stale(&lake, std::time::Duration::from_secs(3600), at(1)).unwrap();
-        assert!(kept.is_empty(), "a fresh area may belong to a running load");
+        assert!(kept.is_empty(), "younger than min_age");
         let cleaned = clean_stale(&lake, std::time::Duration::ZERO, at(1)).unwrap();
         assert_eq!(cleaned.len(), 1);
         assert_eq!(cleaned[0].bytes, 4);
-        assert_eq!(cleaned[0].load_id.as_deref(), Some(load.load_id.as_str()));
-        assert!(!load.tmp_dir.exists());
+        assert_eq!(cleaned[0].load_id.as_deref(), Some(load_id.as_str()));
+        assert!(!tmp_dir.exists());
         let audit = super::super::audit::read_all(&lake).unwrap();
         assert_eq!(audit[0].status, Status::Abandoned);
+        std::fs::remove_dir_all(lake).unwrap();
+    }
+
+    #[test]
+    fn clean_stale_records_a_load_that_died_after_publishing() {
+        let lake = lake();
+        let load = Load::begin(
+            lake.clone(),
+            options(&[("SOURCE", text("u"))]),
+            vec![],
+            at(0),
+        )
+        .unwrap();
+        std::fs::write(&load.tmp_file, b"not parquet").unwrap();
+        // Published (renamed), then the process died before the success record.
+        let target = lake.join(&load.relative);
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::rename(&load.tmp_file, &target).unwrap();
+        drop(load);
+        let cleaned = clean_stale(&lake, std::time::Duration::ZERO, at(1)).unwrap();
+        assert_eq!(cleaned.len(), 1);
+        let audit = super::super::audit::read_all(&lake).unwrap();
+        assert_eq!(audit[0].status, Status::Success);
+        assert_eq!(audit[0].files[0].bytes, 11);
+        assert!(target.exists(), "visible rows are never removed");
+        std::fs::remove_dir_all(lake).unwrap();
+    }
+
+    #[test]
+    fn mode_replace_keeps_loads_that_started_later_and_marks_replaced_records() {
+        let lake = lake();
+        let early = stage(&lake, &options(&[("SOURCE", text("users"))]), 0, b"a");
+        // A replace that started at second 1 publishes after a load that started at second 2.
+        let replace = Load::begin(
+            lake.clone(),
+            options(&[("SOURCE", text("users")), ("MODE", text("replace"))]),
+            vec![],
+            at(1),
+        )
+        .unwrap();
+        let later = stage(&lake, &options(&[("SOURCE", text("users"))]), 2, b"c");
+        std::fs::write(&replace.tmp_file, b"b").unwrap();
+        let rec = replace.publish(1, 1, at(3)).unwrap();
+        assert_eq!(rec.removed_files, vec![early.files[0].path.clone()]);
+        assert!(lake.join(&later.files[0].path).exists());
+        let audit = super::super::audit::read_all(&lake).unwrap();
+        let status = |id: &str| audit.iter().find(|r| r.load_id == id).unwrap().status;
+        assert_eq!(status(&early.load_id), Status::Replaced);
+        assert_eq!(status(&later.load_id), Status::Success);
         std::fs::remove_dir_all(lake).unwrap();
     }
 

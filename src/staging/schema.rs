@@ -145,7 +145,7 @@ impl ColumnType {
     /// The DuckDB type `read_parquet` gives back for the staged column (what the warehouse sees).
     pub fn staged_sql_type(&self) -> String {
         match self {
-            ColumnType::Null => "INTEGER".into(),
+            ColumnType::Null => "\"NULL\"".into(),
             ColumnType::Boolean => "BOOLEAN".into(),
             ColumnType::Int8 => "TINYINT".into(),
             ColumnType::Int16 => "SMALLINT".into(),
@@ -251,6 +251,9 @@ pub fn arrow_schema(columns: &[Column], metadata: bool) -> Schema {
 
 /// Names of the metadata columns appended to every staged row.
 pub const METADATA_COLUMNS: [&str; 3] = ["_loaded_at", "_load_id", "_source_file"];
+
+/// The Hive partition column of the layout; readers would replace a data column of that name.
+pub const PARTITION_COLUMN: &str = "load_date";
 
 fn metadata_fields() -> Vec<Field> {
     vec![

@@ -127,3 +127,59 @@ def test_parallel_encoding_keeps_every_row_in_order(extension, tmp_path, threads
         f"FROM read_parquet('{lake}/**/*.parquet', file_row_number = true)"
     ).fetchall()
     assert rows == [(1000000, 1000000, 0, 999999, True)]
+
+
+def test_concurrent_retries_of_one_load_id_leave_one_copy(extension, tmp_path):
+    """Two processes' worth of the same retried COPY at once (two connections, two threads):
+    publishes of one source are serialised, so the lake always ends with one copy."""
+    import threading
+
+    con = connect(extension)
+    for round_ in range(8):
+        lake = tmp_path / f"lake{round_}"
+        errors = []
+
+        def run():
+            try:
+                cur = con.cursor()
+                stage(cur, lake, (0, 20000), load_id="same")
+            except Exception as e:  # noqa: BLE001 - reported below
+                errors.append(e)
+
+        threads = [threading.Thread(target=run) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+        assert not errors
+        assert con.execute(
+            f"SELECT count(*), count(DISTINCT _source_file) FROM read_parquet('{lake}/**/*.parquet')"
+        ).fetchall() == [(20000, 1)], f"round {round_}"
+
+
+def test_clean_stale_never_removes_a_running_load(extension, tmp_path):
+    """A slow load does not touch its temporary file for a while; its lock still protects it."""
+    import threading
+
+    lake = tmp_path / "lake"
+    con = connect(extension)
+    done = []
+
+    def slow_load():
+        cur = con.cursor()
+        # The sleep makes the first rows arrive late: the area sits untouched meanwhile.
+        cur.execute(
+            "COPY (SELECT {'i': i, 'slept': sleep_ms(1500) IS NULL} FROM range(3) t(i)) "
+            f"TO '{lake}' (FORMAT dw_staging, SOURCE 'slow', LOAD_ID 'slow-1')"
+        )
+        done.append(True)
+
+    t = threading.Thread(target=slow_load)
+    t.start()
+    deadline = time.monotonic() + 30
+    while not glob.glob(str(lake / "_etl" / "tmp" / "*")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert con.execute(f"SELECT count(*) FROM etl_clean_stale('{lake}', min_age_seconds := 0)").fetchall() == [(0,)]
+    t.join(timeout=60)
+    assert done == [True]
+    assert con.execute(f"SELECT status FROM etl_audit('{lake}')").fetchall() == [("success",)]
