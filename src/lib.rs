@@ -6,6 +6,7 @@
 //! that touches DuckDB's C API. This file is the entrypoint only.
 
 pub mod config;
+pub mod contract;
 pub mod ffi;
 pub mod functions;
 pub mod options;

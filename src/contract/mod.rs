@@ -1,0 +1,274 @@
+//! Pure core of the data contracts (issue: contract_check, contract_violations, dw_staging
+//! CONTRACT): the model both contract formats parse into, and the parser. The check engine
+//! that evaluates the model is built on top (one engine for every SQL surface).
+
+pub mod model;
+pub mod parse;
+
+pub use model::Contract;
+pub use parse::{ContractError, parse};
+
+#[cfg(test)]
+mod tests {
+    use super::model::*;
+    use super::parse;
+
+    const ODCS: &str = r#"
+apiVersion: v3.1.0
+kind: DataContract
+id: users
+version: 1.0.0
+status: active
+schema:
+  - name: users
+    logicalType: object
+    properties:
+      - name: id
+        logicalType: integer
+        physicalType: BIGINT
+        primaryKey: true
+      - name: email
+        logicalType: string
+        required: true
+        logicalTypeOptions:
+          pattern: '^[^@]+@[^@]+$'
+          maxLength: 100
+        quality:
+          - metric: duplicateValues
+            mustBe: 0
+            severity: warning
+      - name: age
+        logicalType: integer
+        logicalTypeOptions: {minimum: 0, maximum: 150, exclusiveMaximum: true}
+      - name: country
+        logicalType: string
+        quality:
+          - metric: invalidValues
+            arguments: {validValues: [NO, SE, DK]}
+            mustBeLessThan: 5
+            unit: percent
+          - metric: missingValues
+            arguments: {missingValues: [null, '', 'N/A']}
+            mustBe: 0
+      - name: updated_at
+        logicalType: timestamp
+    quality:
+      - metric: rowCount
+        mustBeBetween: [1, 1000000]
+      - metric: duplicateValues
+        arguments: {properties: [email, country]}
+        mustBe: 0
+slaProperties:
+  - property: freshness
+    value: 24
+    unit: h
+    element: users.updated_at
+  - property: latency
+    value: 4
+    unit: h
+"#;
+
+    fn ids(c: &Contract) -> Vec<String> {
+        c.checks.iter().map(|c| c.id.clone()).collect()
+    }
+
+    #[test]
+    fn odcs_properties_quality_and_sla_become_checks() {
+        let c = parse("users.yaml", ODCS).unwrap();
+        assert_eq!(c.columns.len(), 5);
+        assert_eq!(c.columns[0].physical_type.as_deref(), Some("BIGINT"));
+        assert_eq!(c.columns[1].logical_type, Some(LogicalType::String));
+        assert_eq!(
+            ids(&c),
+            [
+                "id.null_values",
+                "id.duplicate_values",
+                "email.null_values",
+                "email.max_length",
+                "email.pattern",
+                "email.duplicateValues",
+                "age.minimum",
+                "age.maximum",
+                "country.invalidValues",
+                "country.missingValues",
+                "rowCount",
+                "duplicateValues",
+                "updated_at.freshness",
+            ]
+        );
+        let by_id = |id: &str| {
+            c.checks
+                .iter()
+                .find(|k| k.id == id)
+                .unwrap_or_else(|| panic!("{id} in {:?}", ids(&c)))
+        };
+        assert!(matches!(by_id("id.null_values").kind, CheckKind::Null));
+        assert!(
+            matches!(&by_id("id.duplicate_values").kind, CheckKind::Duplicate(cols) if cols == &["id"])
+        );
+        assert!(matches!(by_id("email.pattern").kind, CheckKind::Pattern(_)));
+        assert!(matches!(
+            by_id("email.max_length").kind,
+            CheckKind::MaxLength(100)
+        ));
+        assert_eq!(by_id("email.duplicateValues").severity, Severity::Warning);
+        assert!(
+            matches!(by_id("age.maximum").kind, CheckKind::Max { bound, exclusive: true } if bound == 150.0)
+        );
+        assert!(
+            matches!(by_id("age.minimum").kind, CheckKind::Min { bound, exclusive: false } if bound == 0.0)
+        );
+        let invalid = by_id("country.invalidValues");
+        assert_eq!(
+            invalid.threshold,
+            Threshold {
+                op: Op::Lt(5.0),
+                unit: Unit::Percent
+            }
+        );
+        assert!(matches!(&invalid.kind, CheckKind::ValidValues(v) if v.len() == 3));
+        assert!(
+            matches!(&by_id("country.missingValues").kind, CheckKind::Missing(m) if m.len() == 3 && m[0] == Literal::Null)
+        );
+        assert_eq!(
+            by_id("rowCount").threshold.op,
+            Op::Between(1.0, 1_000_000.0)
+        );
+        assert!(
+            matches!(&by_id("duplicateValues").kind, CheckKind::Duplicate(cols) if cols == &["email", "country"])
+        );
+        assert!(
+            matches!(by_id("updated_at.freshness").kind, CheckKind::Freshness { max_age_seconds } if max_age_seconds == 86400.0)
+        );
+        assert_eq!(
+            by_id("age.maximum").origin,
+            "schema[0].properties[2].logicalTypeOptions.maximum"
+        );
+        assert!(
+            !by_id("id.null_values").quality,
+            "required is a schema check"
+        );
+    }
+
+    fn err(text: &str) -> String {
+        parse("c.yaml", text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn malformed_odcs_names_file_path_and_expectation() {
+        let bad_min = ODCS.replace("{minimum: 0,", "{minimum: ten,");
+        assert_eq!(
+            err(&bad_min),
+            "contract c.yaml: schema[0].properties[2].logicalTypeOptions.minimum: expected a number, got 'ten'"
+        );
+        let typo = ODCS.replace("maxLength: 100", "maxLenght: 100");
+        assert!(err(&typo).starts_with(
+            "contract c.yaml: schema[0].properties[1].logicalTypeOptions: unknown key 'maxLenght'; expected one of minimum"
+        ));
+        let bad_metric = ODCS.replace("metric: rowCount", "metric: rowcount");
+        assert!(err(&bad_metric).contains(
+            "schema[0].quality[0]: unknown metric 'rowcount'; expected one of nullValues"
+        ));
+        let bad_type = ODCS.replace("logicalType: timestamp", "logicalType: datetime");
+        assert!(err(&bad_type).contains("schema[0].properties[4].logicalType: unknown logicalType 'datetime'; expected one of string"));
+        let bad_regex = ODCS.replace("'^[^@]+@[^@]+$'", "'(['");
+        assert!(
+            err(&bad_regex)
+                .contains("logicalTypeOptions.pattern: '([' is not a valid regular expression")
+        );
+        let bad_between = ODCS.replace("mustBeBetween: [1, 1000000]", "mustBeBetween: [5, 1]");
+        assert!(err(&bad_between).contains(
+            "schema[0].quality[0].mustBeBetween: expected a list of two numbers [low, high]"
+        ));
+        let bad_sla = ODCS.replace("element: users.updated_at", "element: users.changed_at");
+        assert!(
+            err(&bad_sla)
+                .contains("slaProperties[0]: element 'users.changed_at' is not a property")
+        );
+        assert!(err("schema: [").starts_with("contract c.yaml: not valid YAML"));
+        assert!(err("- 1").contains("expected a mapping"));
+        assert!(err("foo: 1").contains("neither an ODCS contract"));
+    }
+
+    const SIMPLE: &str = r#"
+strict: true
+violation_handling:
+  on_schema_violation: block
+  on_quality_violation: quarantine
+columns:
+  id: {dtype: int64, nullable: false, unique: true, checks: ["ge(0)"]}
+  score:
+    dtype: float
+    checks: ["ge(0)", "le(100)", {lt: 1000}]
+  status:
+    dtype: str
+    checks: ["isin(['new', 'done'])", "str_matches('^[a-z]+$')"]
+  note:
+"#;
+
+    #[test]
+    fn simple_format_maps_to_the_same_checks() {
+        let c = parse("s.yaml", SIMPLE).unwrap();
+        assert!(c.strict);
+        assert_eq!(c.on_schema_violation, Some(Handling::Block));
+        assert_eq!(c.on_quality_violation, Some(Handling::Quarantine));
+        assert_eq!(c.columns.len(), 4);
+        assert_eq!(c.columns[0].logical_type, Some(LogicalType::Integer));
+        assert!(c.columns[0].required);
+        assert_eq!(c.columns[3].logical_type, None);
+        let kinds: Vec<&'static str> = c.checks.iter().map(|k| k.kind.name()).collect();
+        assert_eq!(
+            kinds,
+            [
+                "null_values",
+                "duplicate_values",
+                "minimum",
+                "minimum",
+                "maximum",
+                "maximum",
+                "valid_values",
+                "pattern"
+            ]
+        );
+        assert!(
+            matches!(&c.checks[6].kind, CheckKind::ValidValues(v) if v == &[Literal::Text("new".into()), Literal::Text("done".into())])
+        );
+        assert!(
+            matches!(c.checks[5].kind, CheckKind::Max { bound, exclusive: true } if bound == 1000.0)
+        );
+        assert_eq!(c.checks[2].origin, "columns.id.checks[0]");
+    }
+
+    #[test]
+    fn malformed_simple_contracts_name_the_path() {
+        assert!(err(&SIMPLE.replace("ge(0)\"]}", "gte(0)\"]}")).contains(
+            "columns.id.checks[0]: unknown check 'gte'; expected one of ge, le, gt, lt, isin, str_matches"
+        ));
+        assert!(
+            err(&SIMPLE.replace("dtype: float", "dtype: floaty"))
+                .contains("columns.score.dtype: unknown dtype 'floaty'")
+        );
+        assert!(err(&SIMPLE.replace("on_quality_violation: quarantine", "on_quality_violation: drop"))
+            .contains("violation_handling.on_quality_violation: 'drop': expected one of block, warn, quarantine"));
+        assert!(
+            err(&SIMPLE.replace("nullable: false", "nullable: nope"))
+                .contains("columns.id.nullable: expected true or false, got 'nope'")
+        );
+        assert!(
+            err(&SIMPLE.replace("\"le(100)\"", "\"le(high)\""))
+                .contains("le: expected a number argument")
+        );
+    }
+
+    #[test]
+    fn logical_types_accept_their_duckdb_families() {
+        assert!(LogicalType::Integer.accepts("BIGINT"));
+        assert!(!LogicalType::Integer.accepts("DOUBLE"));
+        assert!(LogicalType::Number.accepts("DECIMAL(10,2)"));
+        assert!(LogicalType::Timestamp.accepts("TIMESTAMP WITH TIME ZONE"));
+        assert!(!LogicalType::Time.accepts("TIMESTAMP"));
+        assert!(LogicalType::Array.accepts("VARCHAR[]"));
+        assert!(!LogicalType::String.accepts("VARCHAR[]"));
+        assert!(LogicalType::Object.accepts("STRUCT(a INTEGER)"));
+    }
+}

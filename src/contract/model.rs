@@ -1,0 +1,325 @@
+//! The contract model every SQL surface evaluates: columns with expected types, and checks.
+//! Both contract formats (ODCS v3.1 and the simple column format) parse into this one model, so
+//! their verdicts can never disagree.
+
+use regex::Regex;
+
+/// A family of DuckDB types, as ODCS `logicalType` (and the simple format's `dtype`) name them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogicalType {
+    String,
+    Integer,
+    Number,
+    Boolean,
+    Date,
+    Timestamp,
+    Time,
+    Object,
+    Array,
+}
+
+impl LogicalType {
+    pub const ODCS_NAMES: &'static [&'static str] = &[
+        "string",
+        "integer",
+        "number",
+        "boolean",
+        "date",
+        "timestamp",
+        "time",
+        "object",
+        "array",
+    ];
+
+    pub fn from_odcs(name: &str) -> Option<Self> {
+        Some(match name.to_ascii_lowercase().as_str() {
+            "string" => LogicalType::String,
+            "integer" => LogicalType::Integer,
+            "number" => LogicalType::Number,
+            "boolean" => LogicalType::Boolean,
+            "date" => LogicalType::Date,
+            "timestamp" => LogicalType::Timestamp,
+            "time" => LogicalType::Time,
+            "object" => LogicalType::Object,
+            "array" => LogicalType::Array,
+            _ => return None,
+        })
+    }
+
+    pub const SIMPLE_NAMES: &'static [&'static str] = &[
+        "str",
+        "string",
+        "int",
+        "int8",
+        "int16",
+        "int32",
+        "int64",
+        "integer",
+        "float",
+        "float32",
+        "float64",
+        "double",
+        "number",
+        "decimal",
+        "bool",
+        "boolean",
+        "date",
+        "datetime",
+        "timestamp",
+        "time",
+        "object",
+        "struct",
+        "list",
+        "array",
+    ];
+
+    /// The simple format's `dtype` (pandas/pandera-style names).
+    pub fn from_simple(name: &str) -> Option<Self> {
+        Some(match name.to_ascii_lowercase().as_str() {
+            "str" | "string" => LogicalType::String,
+            "int" | "int8" | "int16" | "int32" | "int64" | "integer" => LogicalType::Integer,
+            "float" | "float32" | "float64" | "double" | "number" | "decimal" => {
+                LogicalType::Number
+            }
+            "bool" | "boolean" => LogicalType::Boolean,
+            "date" => LogicalType::Date,
+            "datetime" | "timestamp" => LogicalType::Timestamp,
+            "time" => LogicalType::Time,
+            "object" | "struct" => LogicalType::Object,
+            "list" | "array" => LogicalType::Array,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            LogicalType::String => "string",
+            LogicalType::Integer => "integer",
+            LogicalType::Number => "number",
+            LogicalType::Boolean => "boolean",
+            LogicalType::Date => "date",
+            LogicalType::Timestamp => "timestamp",
+            LogicalType::Time => "time",
+            LogicalType::Object => "object",
+            LogicalType::Array => "array",
+        }
+    }
+
+    /// Whether a DuckDB type (its SQL name, e.g. `DECIMAL(10,2)`, `VARCHAR[]`) belongs to the
+    /// family.
+    pub fn accepts(self, sql_type: &str) -> bool {
+        let t = sql_type.trim().to_ascii_uppercase();
+        if t.ends_with(']') {
+            return self == LogicalType::Array;
+        }
+        let base = t.split('(').next().unwrap_or("").trim();
+        let integer = matches!(
+            base,
+            "TINYINT"
+                | "SMALLINT"
+                | "INTEGER"
+                | "BIGINT"
+                | "HUGEINT"
+                | "UTINYINT"
+                | "USMALLINT"
+                | "UINTEGER"
+                | "UBIGINT"
+                | "UHUGEINT"
+        );
+        match self {
+            LogicalType::String => matches!(base, "VARCHAR" | "UUID" | "ENUM" | "JSON"),
+            LogicalType::Integer => integer,
+            LogicalType::Number => integer || matches!(base, "FLOAT" | "DOUBLE" | "DECIMAL"),
+            LogicalType::Boolean => base == "BOOLEAN",
+            LogicalType::Date => base == "DATE",
+            LogicalType::Timestamp => base.starts_with("TIMESTAMP"),
+            LogicalType::Time => base.starts_with("TIME") && !base.starts_with("TIMESTAMP"),
+            LogicalType::Object => matches!(base, "STRUCT" | "MAP"),
+            LogicalType::Array => false,
+        }
+    }
+}
+
+/// A declared column.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ColumnSpec {
+    pub name: String,
+    pub logical_type: Option<LogicalType>,
+    /// An exact DuckDB type (`physicalType`), compared case-insensitively.
+    pub physical_type: Option<String>,
+    pub required: bool,
+    pub unique: bool,
+    pub primary_key: bool,
+}
+
+/// How a failing check is handled when staging.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handling {
+    Block,
+    Warn,
+    Quarantine,
+}
+
+impl Handling {
+    pub const NAMES: &'static [&'static str] = &["block", "warn", "quarantine"];
+    pub fn parse(name: &str) -> Option<Self> {
+        match name.to_ascii_lowercase().as_str() {
+            "block" => Some(Handling::Block),
+            "warn" => Some(Handling::Warn),
+            "quarantine" => Some(Handling::Quarantine),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+/// A scalar a check compares with (bounds, accepted values).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Literal {
+    Number(f64),
+    Text(String),
+    Bool(bool),
+    Null,
+}
+
+/// What is counted or tested, per check.
+#[derive(Debug, Clone)]
+pub enum CheckKind {
+    /// Rows where the column is NULL (`required`, `nullable: false`, `nullValues`).
+    Null,
+    /// Rows whose value is one of the missing markers (NULL counts when listed).
+    Missing(Vec<Literal>),
+    /// Non-NULL values below/above a bound (`minimum`, `ge(0)`, ...).
+    Min {
+        bound: f64,
+        exclusive: bool,
+    },
+    Max {
+        bound: f64,
+        exclusive: bool,
+    },
+    /// Non-NULL text shorter/longer than a length.
+    MinLength(usize),
+    MaxLength(usize),
+    /// Non-NULL text not matching the regular expression.
+    Pattern(Regex),
+    /// Non-NULL values not among the accepted values (`validValues`, `isin([...])`).
+    ValidValues(Vec<Literal>),
+    /// Rows whose value (or tuple of `columns`) occurs more than once; NULLs never duplicate.
+    Duplicate(Vec<String>),
+    /// The number of rows.
+    RowCount,
+    /// The newest value of a timestamp column is at most `max_age_seconds` old.
+    Freshness {
+        max_age_seconds: f64,
+    },
+}
+
+impl CheckKind {
+    /// Whether a single row can violate the check (contract_violations and quarantine use
+    /// these); the others are properties of the whole dataset.
+    pub fn is_row_level(&self) -> bool {
+        !matches!(
+            self,
+            CheckKind::Duplicate(_) | CheckKind::RowCount | CheckKind::Freshness { .. }
+        )
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            CheckKind::Null => "null_values",
+            CheckKind::Missing(_) => "missing_values",
+            CheckKind::Min { .. } => "minimum",
+            CheckKind::Max { .. } => "maximum",
+            CheckKind::MinLength(_) => "min_length",
+            CheckKind::MaxLength(_) => "max_length",
+            CheckKind::Pattern(_) => "pattern",
+            CheckKind::ValidValues(_) => "valid_values",
+            CheckKind::Duplicate(_) => "duplicate_values",
+            CheckKind::RowCount => "row_count",
+            CheckKind::Freshness { .. } => "freshness",
+        }
+    }
+}
+
+/// The comparison a measured value must satisfy (ODCS `mustBe...`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Op {
+    Eq(f64),
+    Ne(f64),
+    Gt(f64),
+    Ge(f64),
+    Lt(f64),
+    Le(f64),
+    Between(f64, f64),
+    NotBetween(f64, f64),
+}
+
+impl Op {
+    pub fn holds(self, x: f64) -> bool {
+        match self {
+            Op::Eq(v) => x == v,
+            Op::Ne(v) => x != v,
+            Op::Gt(v) => x > v,
+            Op::Ge(v) => x >= v,
+            Op::Lt(v) => x < v,
+            Op::Le(v) => x <= v,
+            Op::Between(a, b) => x >= a && x <= b,
+            Op::NotBetween(a, b) => x < a || x > b,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    Rows,
+    Percent,
+}
+
+/// When a check passes: the measured count (failing rows, or the row count for `RowCount`)
+/// in `unit` must satisfy `op`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Threshold {
+    pub op: Op,
+    pub unit: Unit,
+}
+
+impl Threshold {
+    /// No failing row allowed: the default of declarative constraints.
+    pub const NONE_FAIL: Threshold = Threshold {
+        op: Op::Eq(0.0),
+        unit: Unit::Rows,
+    };
+}
+
+#[derive(Debug, Clone)]
+pub struct Check {
+    /// Stable id for results: `<column>.<kind>` or the ODCS quality `id`/`name`.
+    pub id: String,
+    pub column: Option<String>,
+    pub kind: CheckKind,
+    pub threshold: Threshold,
+    pub severity: Severity,
+    /// Where the check was declared in the contract (`schema[0].properties[2].required`).
+    pub origin: String,
+    /// A quality check (counts against `on_quality_violation`) or a schema one.
+    pub quality: bool,
+}
+
+/// A parsed contract.
+#[derive(Debug, Clone)]
+pub struct Contract {
+    /// The file it came from, for messages.
+    pub file: String,
+    pub columns: Vec<ColumnSpec>,
+    /// Extra columns are a schema violation.
+    pub strict: bool,
+    pub checks: Vec<Check>,
+    pub on_schema_violation: Option<Handling>,
+    pub on_quality_violation: Option<Handling>,
+}
