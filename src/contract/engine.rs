@@ -1,0 +1,681 @@
+//! The one check engine: evaluates a [`Contract`] over Arrow batches (the form in which every
+//! SQL surface receives rows: the COPY sink and the aggregate both convert DuckDB vectors with
+//! `ffi::arrow`). Row-level predicates, aggregate state that merges across threads, and the
+//! final verdicts live here, so `contract_check`, `contract_violations` and dw_staging can never
+//! disagree.
+//!
+//! NULL semantics: a NULL is never a range, length, pattern or accepted-values violation; it is
+//! a `nullValues` / `required` violation (and a `missingValues` one when NULL is listed as a
+//! missing marker). NULLs never duplicate. NaN is a number outside every range.
+
+use super::model::*;
+use arrow_array::cast::AsArray;
+use arrow_array::types::*;
+use arrow_array::{Array, ArrayRef};
+use arrow_schema::{DataType, TimeUnit};
+use std::collections::HashMap;
+
+/// One cell, as the checks see it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell<'a> {
+    Null,
+    Number(f64),
+    Text(&'a str),
+    Bool(bool),
+    /// Microseconds since the epoch (dates, timestamps).
+    Instant(i64),
+    /// A value no check inspects (nested, binary).
+    Other,
+}
+
+/// Reads row `i` of `array`.
+pub fn cell(array: &ArrayRef, i: usize) -> Cell<'_> {
+    if array.is_null(i) {
+        return Cell::Null;
+    }
+    macro_rules! num {
+        ($t:ty) => {
+            Cell::Number(array.as_primitive::<$t>().value(i) as f64)
+        };
+    }
+    match array.data_type() {
+        DataType::Boolean => Cell::Bool(array.as_boolean().value(i)),
+        DataType::Int8 => num!(Int8Type),
+        DataType::Int16 => num!(Int16Type),
+        DataType::Int32 => num!(Int32Type),
+        DataType::Int64 => num!(Int64Type),
+        DataType::UInt8 => num!(UInt8Type),
+        DataType::UInt16 => num!(UInt16Type),
+        DataType::UInt32 => num!(UInt32Type),
+        DataType::UInt64 => num!(UInt64Type),
+        DataType::Float32 => num!(Float32Type),
+        DataType::Float64 => num!(Float64Type),
+        DataType::Decimal128(_, scale) => {
+            let v = array.as_primitive::<Decimal128Type>().value(i) as f64;
+            Cell::Number(v / 10f64.powi(*scale as i32))
+        }
+        DataType::Utf8 => Cell::Text(array.as_string::<i32>().value(i)),
+        DataType::LargeUtf8 => Cell::Text(array.as_string::<i64>().value(i)),
+        DataType::Dictionary(_, value) if value.as_ref() == &DataType::Utf8 => {
+            let dict = array.as_any_dictionary();
+            let key = dict.normalized_keys()[i];
+            Cell::Text(dict.values().as_string::<i32>().value(key))
+        }
+        DataType::Date32 => {
+            Cell::Instant(array.as_primitive::<Date32Type>().value(i) as i64 * 86_400_000_000)
+        }
+        DataType::Timestamp(unit, _) => {
+            let v = match unit {
+                TimeUnit::Second => {
+                    array.as_primitive::<TimestampSecondType>().value(i) * 1_000_000
+                }
+                TimeUnit::Millisecond => {
+                    array.as_primitive::<TimestampMillisecondType>().value(i) * 1000
+                }
+                TimeUnit::Microsecond => array.as_primitive::<TimestampMicrosecondType>().value(i),
+                TimeUnit::Nanosecond => {
+                    array.as_primitive::<TimestampNanosecondType>().value(i) / 1000
+                }
+            };
+            Cell::Instant(v)
+        }
+        _ => Cell::Other,
+    }
+}
+
+fn literal_matches(cell: &Cell<'_>, lit: &Literal) -> bool {
+    match (cell, lit) {
+        (Cell::Null, Literal::Null) => true,
+        (Cell::Number(x), Literal::Number(y)) => x == y,
+        (Cell::Text(s), Literal::Text(t)) => s == t,
+        (Cell::Text(s), Literal::Number(y)) => s.parse::<f64>().is_ok_and(|x| x == *y),
+        (Cell::Number(x), Literal::Text(t)) => t.parse::<f64>().is_ok_and(|y| *x == y),
+        (Cell::Bool(b), Literal::Bool(c)) => b == c,
+        _ => false,
+    }
+}
+
+/// Whether row-level check `kind` fails for one cell.
+pub fn violates(kind: &CheckKind, c: &Cell<'_>) -> bool {
+    match kind {
+        CheckKind::Null => matches!(c, Cell::Null),
+        CheckKind::Missing(markers) => markers.iter().any(|m| literal_matches(c, m)),
+        _ if matches!(c, Cell::Null) => false,
+        CheckKind::Min { bound, exclusive } => match c {
+            Cell::Number(x) => x.is_nan() || if *exclusive { x <= bound } else { x < bound },
+            _ => false,
+        },
+        CheckKind::Max { bound, exclusive } => match c {
+            Cell::Number(x) => x.is_nan() || if *exclusive { x >= bound } else { x > bound },
+            _ => false,
+        },
+        CheckKind::MinLength(n) => matches!(c, Cell::Text(s) if s.chars().count() < *n),
+        CheckKind::MaxLength(n) => matches!(c, Cell::Text(s) if s.chars().count() > *n),
+        CheckKind::Pattern(re) => matches!(c, Cell::Text(s) if !re.is_match(s)),
+        CheckKind::ValidValues(values) => !values.iter().any(|v| literal_matches(c, v)),
+        CheckKind::Duplicate(_) | CheckKind::RowCount | CheckKind::Freshness { .. } => false,
+    }
+}
+
+fn sample_text(c: &Cell<'_>) -> String {
+    match c {
+        Cell::Null => "NULL".into(),
+        Cell::Number(x) => x.to_string(),
+        Cell::Text(s) => s.to_string(),
+        Cell::Bool(b) => b.to_string(),
+        Cell::Instant(t) => t.to_string(),
+        Cell::Other => "(value)".into(),
+    }
+}
+
+/// Key bytes of a cell for uniqueness (None for NULL: NULLs never duplicate).
+fn key_part(c: &Cell<'_>, out: &mut Vec<u8>) -> bool {
+    match c {
+        Cell::Null | Cell::Other => return false,
+        Cell::Number(x) => {
+            out.push(1);
+            out.extend_from_slice(
+                &(if *x == 0.0 { 0.0f64 } else { *x })
+                    .to_bits()
+                    .to_le_bytes(),
+            );
+        }
+        Cell::Text(s) => {
+            out.push(2);
+            out.extend_from_slice(&(s.len() as u64).to_le_bytes());
+            out.extend_from_slice(s.as_bytes());
+        }
+        Cell::Bool(b) => out.extend_from_slice(&[3, *b as u8]),
+        Cell::Instant(t) => {
+            out.push(4);
+            out.extend_from_slice(&t.to_le_bytes());
+        }
+    }
+    true
+}
+
+/// Status of one check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Pass,
+    Warn,
+    Fail,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pass => "pass",
+            Status::Warn => "warn",
+            Status::Fail => "fail",
+        }
+    }
+}
+
+/// One verdict.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckResult {
+    pub check_id: String,
+    pub kind: String,
+    pub column: Option<String>,
+    pub severity: Severity,
+    pub status: Status,
+    pub failed_rows: u64,
+    pub total_rows: u64,
+    pub failed_percent: f64,
+    pub samples: Vec<String>,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Default)]
+struct CheckState {
+    failed: u64,
+    samples: Vec<String>,
+    /// Duplicate checks: occurrences per key.
+    seen: HashMap<Vec<u8>, u64>,
+    /// Freshness: the newest instant seen.
+    newest: Option<i64>,
+}
+
+/// Evaluation of one contract over batches whose columns are `columns` (name, DuckDB type).
+#[derive(Debug, Clone)]
+pub struct Evaluator {
+    checks: Vec<Check>,
+    /// Per check: the batch column indices it reads (None: a column is missing).
+    bound: Vec<Option<Vec<usize>>>,
+    state: Vec<CheckState>,
+    rows: u64,
+    schema_results: Vec<CheckResult>,
+}
+
+const MAX_SAMPLES: usize = 5;
+
+impl Evaluator {
+    /// Binds the contract to the actual columns; schema checks (missing columns, wrong types,
+    /// extra columns under `strict`) are decided here.
+    pub fn new(contract: &Contract, columns: &[(String, String)]) -> Evaluator {
+        let index = |name: &str| {
+            columns
+                .iter()
+                .position(|(n, _)| n.eq_ignore_ascii_case(name))
+        };
+        let mut schema_results = Vec::new();
+        let mut schema_fail = |id: String, kind: &str, column: Option<String>, message: String| {
+            schema_results.push(CheckResult {
+                check_id: id,
+                kind: kind.to_string(),
+                column,
+                severity: Severity::Error,
+                status: Status::Fail,
+                failed_rows: 0,
+                total_rows: 0,
+                failed_percent: 0.0,
+                samples: Vec::new(),
+                message,
+            });
+        };
+        for spec in &contract.columns {
+            match index(&spec.name) {
+                None => schema_fail(
+                    format!("{}.present", spec.name),
+                    "schema",
+                    Some(spec.name.clone()),
+                    format!("column '{}' is missing", spec.name),
+                ),
+                Some(i) => {
+                    let actual = &columns[i].1;
+                    let wrong_logical = spec.logical_type.is_some_and(|t| !t.accepts(actual));
+                    let wrong_physical = spec
+                        .physical_type
+                        .as_ref()
+                        .is_some_and(|p| !p.eq_ignore_ascii_case(actual));
+                    if wrong_logical || wrong_physical {
+                        let expected = spec
+                            .physical_type
+                            .clone()
+                            .or(spec.logical_type.map(|t| t.name().to_string()))
+                            .unwrap_or_default();
+                        schema_fail(
+                            format!("{}.type", spec.name),
+                            "schema",
+                            Some(spec.name.clone()),
+                            format!(
+                                "column '{}' has type {actual}, expected {expected}",
+                                spec.name
+                            ),
+                        );
+                    }
+                }
+            }
+        }
+        if contract.strict {
+            for (name, _) in columns {
+                if !contract
+                    .columns
+                    .iter()
+                    .any(|c| c.name.eq_ignore_ascii_case(name))
+                {
+                    schema_fail(
+                        format!("{name}.extra"),
+                        "schema",
+                        Some(name.clone()),
+                        format!("column '{name}' is not in the contract (strict)"),
+                    );
+                }
+            }
+        }
+        let bound = contract
+            .checks
+            .iter()
+            .map(|c| {
+                let names: Vec<&str> = match (&c.kind, &c.column) {
+                    (CheckKind::Duplicate(cols), _) => cols.iter().map(String::as_str).collect(),
+                    (_, Some(col)) => vec![col.as_str()],
+                    (_, None) => vec![],
+                };
+                names.iter().map(|n| index(n)).collect::<Option<Vec<_>>>()
+            })
+            .collect();
+        Evaluator {
+            checks: contract.checks.clone(),
+            bound,
+            state: vec![CheckState::default(); contract.checks.len()],
+            rows: 0,
+            schema_results,
+        }
+    }
+
+    /// The row-level checks row `row` of `batch` violates (ids, in contract order).
+    pub fn row_violations(&self, batch: &[ArrayRef], row: usize) -> Vec<String> {
+        let mut out = Vec::new();
+        for (check, bound) in self.checks.iter().zip(&self.bound) {
+            if !check.kind.is_row_level() {
+                continue;
+            }
+            if let Some(cols) = bound
+                && let Some(&c) = cols.first()
+                && violates(&check.kind, &cell(&batch[c], row))
+            {
+                out.push(check.id.clone());
+            }
+        }
+        out
+    }
+
+    /// Accumulates a batch of `rows` rows.
+    pub fn update(&mut self, batch: &[ArrayRef], rows: usize) {
+        self.rows += rows as u64;
+        let mut key = Vec::new();
+        for ((check, bound), state) in self.checks.iter().zip(&self.bound).zip(&mut self.state) {
+            let Some(cols) = bound else { continue };
+            match &check.kind {
+                CheckKind::RowCount => {}
+                CheckKind::Duplicate(_) => {
+                    for row in 0..rows {
+                        key.clear();
+                        if cols
+                            .iter()
+                            .all(|&c| key_part(&cell(&batch[c], row), &mut key))
+                        {
+                            *state.seen.entry(key.clone()).or_insert(0) += 1;
+                        }
+                    }
+                }
+                CheckKind::Freshness { .. } => {
+                    for row in 0..rows {
+                        if let Cell::Instant(t) = cell(&batch[cols[0]], row) {
+                            state.newest = Some(state.newest.map_or(t, |n| n.max(t)));
+                        }
+                    }
+                }
+                kind => {
+                    let array = &batch[cols[0]];
+                    for row in 0..rows {
+                        let c = cell(array, row);
+                        if violates(kind, &c) {
+                            state.failed += 1;
+                            if state.samples.len() < MAX_SAMPLES {
+                                state.samples.push(sample_text(&c));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Combines the state of another evaluator of the same contract (parallel aggregation).
+    pub fn merge(&mut self, other: Evaluator) {
+        self.rows += other.rows;
+        for (mine, theirs) in self.state.iter_mut().zip(other.state) {
+            mine.failed += theirs.failed;
+            for s in theirs.samples {
+                if mine.samples.len() < MAX_SAMPLES {
+                    mine.samples.push(s);
+                }
+            }
+            for (k, n) in theirs.seen {
+                *mine.seen.entry(k).or_insert(0) += n;
+            }
+            mine.newest = match (mine.newest, theirs.newest) {
+                (Some(a), Some(b)) => Some(a.max(b)),
+                (a, b) => a.or(b),
+            };
+        }
+    }
+
+    /// The verdicts: schema checks first, then every check in contract order. `now_micros` is
+    /// the reference time for freshness.
+    pub fn finish(&self, now_micros: i64) -> Vec<CheckResult> {
+        let mut out = self.schema_results.clone();
+        for ((check, bound), state) in self.checks.iter().zip(&self.bound).zip(&self.state) {
+            let total = self.rows;
+            let base = |status: Status, failed: u64, message: String| CheckResult {
+                check_id: check.id.clone(),
+                kind: check.kind.name().to_string(),
+                column: check.column.clone(),
+                severity: check.severity,
+                status,
+                failed_rows: failed,
+                total_rows: total,
+                failed_percent: if total == 0 {
+                    0.0
+                } else {
+                    failed as f64 * 100.0 / total as f64
+                },
+                samples: state.samples.clone(),
+                message,
+            };
+            let bad = match check.severity {
+                Severity::Error => Status::Fail,
+                Severity::Warning => Status::Warn,
+            };
+            if bound.is_none() {
+                out.push(base(
+                    bad,
+                    0,
+                    format!("cannot check {}: a column it reads is missing", check.id),
+                ));
+                continue;
+            }
+            let (failed, measured, what) = match &check.kind {
+                CheckKind::RowCount => (0, total as f64, format!("{total} rows")),
+                CheckKind::Duplicate(cols) => {
+                    // Rows beyond the first occurrence of each value.
+                    let extra: u64 = state.seen.values().filter(|n| **n > 1).map(|n| n - 1).sum();
+                    (
+                        extra,
+                        0.0,
+                        format!("{extra} duplicate rows in ({})", cols.join(", ")),
+                    )
+                }
+                CheckKind::Freshness { max_age_seconds } => {
+                    let age = state.newest.map(|t| (now_micros - t) as f64 / 1e6);
+                    let stale = age.is_none_or(|a| a > *max_age_seconds);
+                    let message = match age {
+                        Some(a) => {
+                            format!("newest value is {a:.0} s old (at most {max_age_seconds} s)")
+                        }
+                        None => "no values to judge freshness".to_string(),
+                    };
+                    out.push(base(if stale { bad } else { Status::Pass }, 0, message));
+                    continue;
+                }
+                _ => (state.failed, 0.0, format!("{} failing rows", state.failed)),
+            };
+            let measured = match (&check.kind, check.threshold.unit) {
+                (CheckKind::RowCount, _) => measured,
+                (_, Unit::Rows) => failed as f64,
+                (_, Unit::Percent) => {
+                    if total == 0 {
+                        0.0
+                    } else {
+                        failed as f64 * 100.0 / total as f64
+                    }
+                }
+            };
+            let ok = check.threshold.op.holds(measured);
+            let mut r = base(if ok { Status::Pass } else { bad }, failed, what);
+            if !ok {
+                r.message = format!(
+                    "{}: {} (required: {:?})",
+                    check.id, r.message, check.threshold.op
+                );
+            }
+            out.push(r);
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contract::parse;
+    use arrow_array::{Float64Array, Int64Array, StringArray};
+    use std::sync::Arc;
+
+    const C: &str = r#"
+columns:
+  id: {dtype: int, nullable: false, unique: true}
+  score: {dtype: float, checks: ["ge(0)", "le(100)"]}
+  status: {dtype: str, checks: ["isin(['new', 'done'])", "str_matches('^[a-z]+$')"]}
+strict: true
+"#;
+
+    fn batch(
+        ids: Vec<Option<i64>>,
+        scores: Vec<Option<f64>>,
+        status: Vec<Option<&str>>,
+    ) -> Vec<ArrayRef> {
+        vec![
+            Arc::new(Int64Array::from(ids)),
+            Arc::new(Float64Array::from(scores)),
+            Arc::new(StringArray::from(status)),
+        ]
+    }
+
+    fn cols() -> Vec<(String, String)> {
+        vec![
+            ("id".into(), "BIGINT".into()),
+            ("score".into(), "DOUBLE".into()),
+            ("status".into(), "VARCHAR".into()),
+        ]
+    }
+
+    #[test]
+    fn nulls_violate_only_null_checks_and_never_duplicate() {
+        let contract = parse("c.yaml", C).unwrap();
+        let mut ev = Evaluator::new(&contract, &cols());
+        let b = batch(
+            vec![Some(1), None, None, Some(1)],
+            vec![Some(5.0), None, Some(f64::NAN), Some(101.0)],
+            vec![Some("new"), None, Some(""), Some("Done")],
+        );
+        assert_eq!(
+            ev.row_violations(&b, 1),
+            vec!["id.null_values"],
+            "NULL score/status are fine"
+        );
+        assert_eq!(
+            ev.row_violations(&b, 2),
+            vec![
+                "id.null_values",
+                "score.minimum",
+                "score.maximum",
+                "status.valid_values",
+                "status.pattern"
+            ]
+        );
+        assert_eq!(
+            ev.row_violations(&b, 3),
+            vec!["score.maximum", "status.valid_values", "status.pattern"]
+        );
+        ev.update(&b, 4);
+        let results = ev.finish(0);
+        let r = |id: &str| results.iter().find(|r| r.check_id == id).unwrap().clone();
+        assert_eq!(r("id.null_values").failed_rows, 2);
+        assert_eq!(
+            r("id.duplicate_values").failed_rows,
+            1,
+            "two NULL ids are not duplicates"
+        );
+        assert_eq!(r("score.maximum").failed_rows, 2);
+        assert_eq!(r("score.maximum").samples, vec!["NaN", "101"]);
+        assert_eq!(r("status.pattern").status, Status::Fail);
+        assert_eq!(r("status.valid_values").failed_percent, 50.0);
+    }
+
+    #[test]
+    fn merged_parallel_states_give_the_same_verdicts() {
+        let contract = parse("c.yaml", C).unwrap();
+        let b1 = batch(
+            vec![Some(1), Some(2)],
+            vec![Some(1.0), Some(2.0)],
+            vec![Some("new"), Some("new")],
+        );
+        let b2 = batch(
+            vec![Some(2), Some(3)],
+            vec![Some(1.0), Some(-2.0)],
+            vec![Some("done"), Some("x")],
+        );
+        let mut whole = Evaluator::new(&contract, &cols());
+        whole.update(&b1, 2);
+        whole.update(&b2, 2);
+        let mut left = Evaluator::new(&contract, &cols());
+        let mut right = Evaluator::new(&contract, &cols());
+        left.update(&b1, 2);
+        right.update(&b2, 2);
+        left.merge(right);
+        assert_eq!(whole.finish(0), left.finish(0));
+        let dup = left
+            .finish(0)
+            .into_iter()
+            .find(|r| r.check_id == "id.duplicate_values")
+            .unwrap();
+        assert_eq!(dup.failed_rows, 1, "id 2 appears in both threads' halves");
+    }
+
+    #[test]
+    fn schema_checks_report_missing_wrong_and_extra_columns() {
+        let contract = parse("c.yaml", C).unwrap();
+        let actual = vec![
+            ("id".to_string(), "VARCHAR".to_string()),
+            ("status".to_string(), "VARCHAR".to_string()),
+            ("surprise".to_string(), "INTEGER".to_string()),
+        ];
+        let results = Evaluator::new(&contract, &actual).finish(0);
+        let msgs: Vec<&str> = results
+            .iter()
+            .filter(|r| r.kind == "schema")
+            .map(|r| r.message.as_str())
+            .collect();
+        assert_eq!(
+            msgs,
+            [
+                "column 'id' has type VARCHAR, expected integer",
+                "column 'score' is missing",
+                "column 'surprise' is not in the contract (strict)",
+            ]
+        );
+        let score_min = results
+            .iter()
+            .find(|r| r.check_id == "score.minimum")
+            .unwrap();
+        assert_eq!(score_min.status, Status::Fail);
+        assert!(score_min.message.contains("missing"));
+    }
+
+    #[test]
+    fn thresholds_units_severity_row_count_and_freshness() {
+        let odcs = r#"
+apiVersion: v3.1.0
+kind: DataContract
+schema:
+  - name: t
+    properties:
+      - name: v
+        logicalType: string
+        quality:
+          - metric: invalidValues
+            arguments: {validValues: [a]}
+            mustBeLessThan: 30
+            unit: percent
+          - metric: nullValues
+            mustBe: 0
+            severity: warning
+      - name: ts
+        logicalType: timestamp
+    quality:
+      - metric: rowCount
+        mustBeGreaterThan: 3
+slaProperties:
+  - {property: freshness, value: 1, unit: h, element: t.ts}
+"#;
+        let contract = parse("o.yaml", odcs).unwrap();
+        let columns = vec![
+            ("v".to_string(), "VARCHAR".to_string()),
+            ("ts".to_string(), "TIMESTAMP".to_string()),
+        ];
+        let mut ev = Evaluator::new(&contract, &columns);
+        let ts = arrow_array::TimestampMicrosecondArray::from(vec![
+            Some(0i64),
+            Some(3_000_000_000),
+            None,
+        ]);
+        ev.update(
+            &[
+                Arc::new(StringArray::from(vec![Some("a"), Some("b"), None])),
+                Arc::new(ts),
+            ],
+            3,
+        );
+        let results = ev.finish(3_000_000_000 + 3_600_000_000);
+        let r = |id: &str| results.iter().find(|r| r.check_id == id).unwrap().clone();
+        assert_eq!(
+            r("v.invalidValues").status,
+            Status::Fail,
+            "1 of 3 rows = 33% >= 30%"
+        );
+        assert_eq!(
+            r("v.nullValues").status,
+            Status::Warn,
+            "warning severity never fails"
+        );
+        assert_eq!(r("rowCount").status, Status::Fail, "3 rows is not > 3");
+        assert_eq!(
+            r("ts.freshness").status,
+            Status::Pass,
+            "exactly one hour old"
+        );
+        let stale = ev.finish(3_000_000_000 + 3_600_000_001 + 1_000_000);
+        assert_eq!(
+            stale
+                .iter()
+                .find(|r| r.check_id == "ts.freshness")
+                .unwrap()
+                .status,
+            Status::Fail
+        );
+    }
+}
