@@ -9,6 +9,16 @@ pub mod parse;
 pub use model::Contract;
 pub use parse::{ContractError, parse};
 
+/// Reads and parses the contract file at `path` (parsed once per query by every surface).
+pub fn load(path: &str) -> Result<Contract, ContractError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ContractError {
+        file: path.to_string(),
+        path: String::new(),
+        message: format!("cannot read the file: {e}"),
+    })?;
+    parse(path, &text)
+}
+
 #[cfg(test)]
 mod tests {
     use super::model::*;

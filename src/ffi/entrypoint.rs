@@ -40,6 +40,11 @@ impl Registrar {
         unsafe { super::table::register::<T>(self.raw) }
     }
 
+    pub fn scalar_raw<T: super::scalar::ScalarFunction>(&self) -> Result<(), Box<dyn Error>> {
+        // SAFETY: raw is open for the Registrar's lifetime.
+        unsafe { super::scalar::register::<T>(self.raw) }
+    }
+
     pub fn copy<T: CopyFunction>(&self) -> Result<(), Box<dyn Error>> {
         // SAFETY: raw is open for the Registrar's lifetime.
         unsafe { copy::register::<T>(self.raw) }

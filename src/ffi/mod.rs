@@ -9,6 +9,7 @@ pub mod entrypoint;
 pub mod guard;
 pub mod logical;
 pub mod rows;
+pub mod scalar;
 pub mod table;
 pub mod value;
 pub mod vector;
