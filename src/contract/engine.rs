@@ -117,15 +117,15 @@ pub fn violates(kind: &CheckKind, c: &Cell<'_>) -> bool {
     }
 }
 
-fn sample_text(c: &Cell<'_>) -> String {
-    match c {
-        Cell::Null => "NULL".into(),
+fn sample_text(c: &Cell<'_>) -> Option<String> {
+    Some(match c {
+        Cell::Null => return None,
         Cell::Number(x) => x.to_string(),
         Cell::Text(s) => s.to_string(),
         Cell::Bool(b) => b.to_string(),
         Cell::Instant(t) => t.to_string(),
         Cell::Other => "(value)".into(),
-    }
+    })
 }
 
 /// Key bytes of a cell for uniqueness (None for NULL: NULLs never duplicate).
@@ -183,14 +183,15 @@ pub struct CheckResult {
     pub failed_rows: u64,
     pub total_rows: u64,
     pub failed_percent: f64,
-    pub samples: Vec<String>,
+    /// Failing values as text (None: a NULL value).
+    pub samples: Vec<Option<String>>,
     pub message: String,
 }
 
 #[derive(Debug, Clone, Default)]
 struct CheckState {
     failed: u64,
-    samples: Vec<String>,
+    samples: Vec<Option<String>>,
     /// Duplicate checks: occurrences per key.
     seen: HashMap<Vec<u8>, u64>,
     /// Freshness: the newest instant seen.
@@ -457,9 +458,13 @@ impl Evaluator {
             let ok = check.threshold.op.holds(measured);
             let mut r = base(if ok { Status::Pass } else { bad }, failed, what);
             if !ok {
+                let unit = match check.threshold.unit {
+                    Unit::Rows => "",
+                    Unit::Percent => " percent",
+                };
                 r.message = format!(
-                    "{}: {} (required: {:?})",
-                    check.id, r.message, check.threshold.op
+                    "{}: {}; required {}{unit} (declared at {})",
+                    check.id, r.message, check.threshold.op, check.origin
                 );
             }
             out.push(r);
@@ -541,7 +546,10 @@ strict: true
             "two NULL ids are not duplicates"
         );
         assert_eq!(r("score.maximum").failed_rows, 2);
-        assert_eq!(r("score.maximum").samples, vec!["NaN", "101"]);
+        assert_eq!(
+            r("score.maximum").samples,
+            vec![Some("NaN".to_string()), Some("101".to_string())]
+        );
         assert_eq!(r("status.pattern").status, Status::Fail);
         assert_eq!(r("status.valid_values").failed_percent, 50.0);
     }

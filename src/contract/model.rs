@@ -275,6 +275,21 @@ impl Op {
     }
 }
 
+impl std::fmt::Display for Op {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Op::Eq(v) => write!(f, "= {v}"),
+            Op::Ne(v) => write!(f, "<> {v}"),
+            Op::Gt(v) => write!(f, "> {v}"),
+            Op::Ge(v) => write!(f, ">= {v}"),
+            Op::Lt(v) => write!(f, "< {v}"),
+            Op::Le(v) => write!(f, "<= {v}"),
+            Op::Between(a, b) => write!(f, "between {a} and {b}"),
+            Op::NotBetween(a, b) => write!(f, "not between {a} and {b}"),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Unit {
     Rows,

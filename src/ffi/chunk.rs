@@ -127,6 +127,31 @@ impl ChunkReader {
         unsafe { ffi::duckdb_data_chunk_get_column_count(self.raw) as usize }
     }
 
+    /// The type of column `index` as the staging/contract core describes it.
+    pub fn column_type(
+        &self,
+        index: usize,
+    ) -> Result<crate::staging::schema::ColumnType, super::arrow::Unsupported> {
+        let missing = || super::arrow::Unsupported {
+            ty: "a missing column".into(),
+            path: Vec::new(),
+        };
+        if index >= self.column_count() {
+            return Err(missing());
+        }
+        // SAFETY: index in range; the logical type is owned and destroyed after use.
+        unsafe {
+            let v = ffi::duckdb_data_chunk_get_vector(self.raw, index as ffi::idx_t);
+            let mut ty = ffi::duckdb_vector_get_column_type(v);
+            if ty.is_null() {
+                return Err(missing());
+            }
+            let described = super::arrow::column_type(ty);
+            ffi::duckdb_destroy_logical_type(&mut ty);
+            described
+        }
+    }
+
     /// Column `index`, read with the layout `kind` determined at bind.
     pub fn column(&self, index: usize, kind: ColumnKind) -> Option<ColumnReader<'_>> {
         if index >= self.column_count() {

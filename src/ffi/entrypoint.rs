@@ -45,6 +45,11 @@ impl Registrar {
         unsafe { super::scalar::register::<T>(self.raw) }
     }
 
+    pub fn aggregate<T: super::aggregate::AggregateFunction>(&self) -> Result<(), Box<dyn Error>> {
+        // SAFETY: raw is open for the Registrar's lifetime.
+        unsafe { super::aggregate::register::<T>(self.raw) }
+    }
+
     pub fn copy<T: CopyFunction>(&self) -> Result<(), Box<dyn Error>> {
         // SAFETY: raw is open for the Registrar's lifetime.
         unsafe { copy::register::<T>(self.raw) }

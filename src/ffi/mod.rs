@@ -2,6 +2,7 @@
 //! touches `duckdb::ffi`. Every raw callback goes through [`guard::contain`], so a Rust panic
 //! becomes a DuckDB error instead of aborting the host.
 
+pub mod aggregate;
 pub mod arrow;
 pub mod chunk;
 pub mod copy;

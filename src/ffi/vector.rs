@@ -164,6 +164,13 @@ impl VectorWriter {
         Ok(unsafe { self.slice() })
     }
 
+    /// Elements already in a LIST vector (results appended across calls start here).
+    pub fn list_size(&self) -> Result<usize, VectorError> {
+        self.check(&[ffi::DUCKDB_TYPE_DUCKDB_TYPE_LIST], "list size")?;
+        // SAFETY: checked LIST.
+        Ok(unsafe { ffi::duckdb_list_vector_get_size(self.raw) as usize })
+    }
+
     /// The child vector of a LIST, with room for `total` elements; sets the list size.
     pub fn list_child(&self, total: usize) -> Result<VectorWriter, VectorError> {
         self.check(&[ffi::DUCKDB_TYPE_DUCKDB_TYPE_LIST], "list elements")?;

@@ -1,5 +1,6 @@
 //! Every SQL name the extension registers, in one place. One file per SQL function.
 
+mod contract_check;
 mod contract_violations;
 mod dw_staging;
 mod etl_audit;
@@ -27,6 +28,7 @@ pub fn register(r: &Registrar) -> Result<(), Box<dyn Error>> {
     r.table_raw::<rest_scan::RestScan>()?;
     r.copy::<dw_staging::DwStaging>()?;
     r.scalar_raw::<contract_violations::ContractViolations>()?;
+    r.aggregate::<contract_check::ContractCheck>()?;
     r.table_raw::<Rows<etl_audit::EtlAudit>>()?;
     r.table_raw::<Rows<etl_dbt_sources::EtlDbtSources>>()?;
     r.table_raw::<Rows<etl_clean_stale::EtlCleanStale>>()?;
