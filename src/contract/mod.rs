@@ -2,6 +2,7 @@
 //! CONTRACT): the model both contract formats parse into, and the parser. The check engine
 //! that evaluates the model is built on top (one engine for every SQL surface).
 
+pub mod diff;
 pub mod engine;
 pub mod model;
 pub mod parse;

@@ -1,6 +1,7 @@
 //! Every SQL name the extension registers, in one place. One file per SQL function.
 
 mod contract_check;
+mod contract_diff;
 mod contract_violations;
 mod dw_staging;
 mod etl_audit;
@@ -29,6 +30,7 @@ pub fn register(r: &Registrar) -> Result<(), Box<dyn Error>> {
     r.copy::<dw_staging::DwStaging>()?;
     r.scalar_raw::<contract_violations::ContractViolations>()?;
     r.aggregate::<contract_check::ContractCheck>()?;
+    r.table_raw::<Rows<contract_diff::ContractDiff>>()?;
     r.table_raw::<Rows<etl_audit::EtlAudit>>()?;
     r.table_raw::<Rows<etl_dbt_sources::EtlDbtSources>>()?;
     r.table_raw::<Rows<etl_clean_stale::EtlCleanStale>>()?;
