@@ -4,6 +4,7 @@
 API use http://127.0.0.1:8765, replaced by the mock server started here."""
 
 import re
+import shutil
 
 import duckdb
 import pytest
@@ -25,6 +26,8 @@ def examples():
 @pytest.mark.parametrize("sql,fails", list(examples()))
 def test_docs_example_runs(sql, fails, extension, mock_url, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    # Contract examples read contracts/<name>.yaml: the test contracts.
+    shutil.copytree(ROOT / "test" / "data" / "contracts", tmp_path / "contracts")
     monkeypatch.setenv("API_TOKEN", "secret-token-456")
     monkeypatch.setenv("OAUTH_CLIENT_SECRET", "client-secret-789")
     con = duckdb.connect(config={"allow_unsigned_extensions": "true"})
