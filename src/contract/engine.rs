@@ -154,6 +154,34 @@ fn key_part(c: &Cell<'_>, out: &mut Vec<u8>) -> bool {
     true
 }
 
+/// A fast, non-cryptographic hasher for uniqueness keys (the keys are data values, not
+/// attacker-chosen table layouts; SipHash made uniqueness the slowest check by far).
+#[derive(Default, Clone, Copy)]
+pub struct FastHasher(u64);
+
+impl std::hash::Hasher for FastHasher {
+    fn finish(&self) -> u64 {
+        // A final avalanche so that sequential keys spread over the table.
+        let mut h = self.0;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut b = [0u8; 8];
+            b[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(b));
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x51_7cc1_b727_220a_95);
+    }
+}
+
+type FastHash = std::hash::BuildHasherDefault<FastHasher>;
+
 /// Status of one check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
@@ -193,7 +221,9 @@ struct CheckState {
     failed: u64,
     samples: Vec<Option<String>>,
     /// Duplicate checks: occurrences per key.
-    seen: HashMap<Vec<u8>, u64>,
+    seen: HashMap<Vec<u8>, u64, FastHash>,
+    /// Duplicate checks on one number/time column: occurrences per value (no allocation).
+    seen_numbers: HashMap<u64, u64, FastHash>,
     /// Freshness: the newest instant seen.
     newest: Option<i64>,
 }
@@ -333,12 +363,30 @@ impl Evaluator {
                 CheckKind::RowCount => {}
                 CheckKind::Duplicate(_) => {
                     for row in 0..rows {
+                        if let [c] = cols.as_slice() {
+                            let number = match cell(&batch[*c], row) {
+                                Cell::Null => continue, // NULLs never duplicate
+                                Cell::Number(x) => Some(if x == 0.0 { 0 } else { x.to_bits() }),
+                                Cell::Instant(t) => Some(t as u64 ^ (1 << 63)),
+                                _ => None,
+                            };
+                            if let Some(k) = number {
+                                *state.seen_numbers.entry(k).or_insert(0) += 1;
+                                continue;
+                            }
+                        }
                         key.clear();
                         if cols
                             .iter()
                             .all(|&c| key_part(&cell(&batch[c], row), &mut key))
                         {
-                            *state.seen.entry(key.clone()).or_insert(0) += 1;
+                            // Allocate only for a value not seen before.
+                            match state.seen.get_mut(key.as_slice()) {
+                                Some(n) => *n += 1,
+                                None => {
+                                    state.seen.insert(key.clone(), 1);
+                                }
+                            }
                         }
                     }
                 }
@@ -374,6 +422,9 @@ impl Evaluator {
                 if mine.samples.len() < MAX_SAMPLES {
                     mine.samples.push(s);
                 }
+            }
+            for (k, n) in theirs.seen_numbers {
+                *mine.seen_numbers.entry(k).or_insert(0) += n;
             }
             for (k, n) in theirs.seen {
                 *mine.seen.entry(k).or_insert(0) += n;
@@ -423,7 +474,13 @@ impl Evaluator {
                 CheckKind::RowCount => (0, total as f64, format!("{total} rows")),
                 CheckKind::Duplicate(cols) => {
                     // Rows beyond the first occurrence of each value.
-                    let extra: u64 = state.seen.values().filter(|n| **n > 1).map(|n| n - 1).sum();
+                    let extra: u64 = state
+                        .seen
+                        .values()
+                        .chain(state.seen_numbers.values())
+                        .filter(|n| **n > 1)
+                        .map(|n| n - 1)
+                        .sum();
                     (
                         extra,
                         0.0,
