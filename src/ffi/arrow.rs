@@ -487,54 +487,10 @@ unsafe fn convert(
                 index,
             } => {
                 let dictionary: ArrayRef = Arc::new(StringArray::from_iter_values(dict.iter()));
-                let validity = nulls(vector, len);
-                let valid = |i: usize| validity.as_ref().is_none_or(|n| n.is_valid(i));
                 match index {
-                    EnumIndex::U8 => {
-                        let k: Vec<u8> = values::<u8>(vector, len)
-                            .iter()
-                            .enumerate()
-                            .map(|(i, k)| if valid(i) { *k } else { 0 })
-                            .collect();
-                        let keys = PrimitiveArray::<UInt8Type>::new(
-                            ScalarBuffer::from(k),
-                            validity.clone(),
-                        );
-                        Arc::new(
-                            DictionaryArray::try_new(keys, dictionary)
-                                .map_err(|e| e.to_string())?,
-                        )
-                    }
-                    EnumIndex::U16 => {
-                        let k: Vec<u16> = values::<u16>(vector, len)
-                            .iter()
-                            .enumerate()
-                            .map(|(i, k)| if valid(i) { *k } else { 0 })
-                            .collect();
-                        let keys = PrimitiveArray::<UInt16Type>::new(
-                            ScalarBuffer::from(k),
-                            validity.clone(),
-                        );
-                        Arc::new(
-                            DictionaryArray::try_new(keys, dictionary)
-                                .map_err(|e| e.to_string())?,
-                        )
-                    }
-                    EnumIndex::U32 => {
-                        let k: Vec<u32> = values::<u32>(vector, len)
-                            .iter()
-                            .enumerate()
-                            .map(|(i, k)| if valid(i) { *k } else { 0 })
-                            .collect();
-                        let keys = PrimitiveArray::<UInt32Type>::new(
-                            ScalarBuffer::from(k),
-                            validity.clone(),
-                        );
-                        Arc::new(
-                            DictionaryArray::try_new(keys, dictionary)
-                                .map_err(|e| e.to_string())?,
-                        )
-                    }
+                    EnumIndex::U8 => enum_array::<UInt8Type>(vector, len, dictionary)?,
+                    EnumIndex::U16 => enum_array::<UInt16Type>(vector, len, dictionary)?,
+                    EnumIndex::U32 => enum_array::<UInt32Type>(vector, len, dictionary)?,
                 }
             }
             ColumnType::Struct(fields) => {
@@ -603,6 +559,41 @@ unsafe fn convert(
                 )
             }
         })
+    }
+}
+
+/// An ENUM vector (dictionary indices of width `K`) as an Arrow dictionary array. Indices under
+/// NULL rows may be garbage: they are zeroed so the array validates.
+///
+/// # Safety
+/// `vector` is a valid flat ENUM vector of `len` rows whose index type is `K`.
+unsafe fn enum_array<K>(
+    vector: ffi::duckdb_vector,
+    len: usize,
+    dictionary: ArrayRef,
+) -> Result<ArrayRef, String>
+where
+    K: arrow_array::types::ArrowDictionaryKeyType,
+    K::Native: Copy + Default,
+{
+    // SAFETY: forwarded from the caller's contract.
+    unsafe {
+        let validity = nulls(vector, len);
+        let keys: Vec<K::Native> = values::<K::Native>(vector, len)
+            .iter()
+            .enumerate()
+            .map(|(i, k)| {
+                if validity.as_ref().is_none_or(|n| n.is_valid(i)) {
+                    *k
+                } else {
+                    K::Native::default()
+                }
+            })
+            .collect();
+        let keys = PrimitiveArray::<K>::new(ScalarBuffer::from(keys), validity);
+        Ok(Arc::new(
+            DictionaryArray::try_new(keys, dictionary).map_err(|e| e.to_string())?,
+        ))
     }
 }
 

@@ -57,6 +57,20 @@ impl Val {
     }
 }
 
+/// Named parameters declared `ANY` (checked by the option table, so errors name the option and
+/// what it accepts).
+pub fn any_typed(specs: &[crate::options::OptionSpec]) -> Vec<(&'static str, LogicalType)> {
+    specs
+        .iter()
+        .map(|s| {
+            (
+                s.name,
+                LogicalType::from_id(ffi::DUCKDB_TYPE_DUCKDB_TYPE_ANY),
+            )
+        })
+        .collect()
+}
+
 pub trait RowsFunction: 'static {
     const NAME: &'static str;
     fn parameters() -> Vec<LogicalType>;

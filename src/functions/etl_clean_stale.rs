@@ -3,11 +3,10 @@
 //! abandoned in the audit. Returns one row per removed temporary area.
 
 use super::etl_audit::lake_argument;
-use crate::ffi::rows::{ColDesc, RowsFunction, Val};
+use crate::ffi::rows::{ColDesc, RowsFunction, Val, any_typed};
 use crate::ffi::{LogicalType, TableBindInfo};
 use crate::options::{OptionKind, OptionSpec, Options};
 use crate::staging::load::clean_stale;
-use duckdb::ffi;
 use std::error::Error;
 use std::path::Path;
 
@@ -28,15 +27,7 @@ impl RowsFunction for EtlCleanStale {
     }
 
     fn named_parameters() -> Vec<(&'static str, LogicalType)> {
-        OPTIONS
-            .iter()
-            .map(|s| {
-                (
-                    s.name,
-                    LogicalType::from_id(ffi::DUCKDB_TYPE_DUCKDB_TYPE_ANY),
-                )
-            })
-            .collect()
+        any_typed(OPTIONS)
     }
 
     fn columns() -> Vec<(&'static str, ColDesc)> {

@@ -2,11 +2,10 @@
 //! dbt `sources.yml` for the lake's successfully staged sources.
 
 use super::etl_audit::lake_argument;
-use crate::ffi::rows::{ColDesc, RowsFunction, Val};
+use crate::ffi::rows::{ColDesc, RowsFunction, Val, any_typed};
 use crate::ffi::{LogicalType, TableBindInfo};
 use crate::options::{OptionKind, OptionSpec, Options};
 use crate::staging::audit::{Freshness, dbt_sources_yaml, read_all};
-use duckdb::ffi;
 use std::error::Error;
 use std::path::Path;
 
@@ -41,15 +40,7 @@ impl RowsFunction for EtlDbtSources {
     }
 
     fn named_parameters() -> Vec<(&'static str, LogicalType)> {
-        OPTIONS
-            .iter()
-            .map(|s| {
-                (
-                    s.name,
-                    LogicalType::from_id(ffi::DUCKDB_TYPE_DUCKDB_TYPE_ANY),
-                )
-            })
-            .collect()
+        any_typed(OPTIONS)
     }
 
     fn columns() -> Vec<(&'static str, ColDesc)> {
