@@ -117,6 +117,120 @@ pub fn violates(kind: &CheckKind, c: &Cell<'_>) -> bool {
     }
 }
 
+/// Sets `out[i]` when row `i` of `array` fails row-level check `kind` (`out` has one entry per
+/// row, all false on entry). Typed loops for the common column types; every other type goes
+/// through [`cell`] and [`violates`], which define the semantics (the typed loops must agree).
+fn fail_mask(kind: &CheckKind, array: &ArrayRef, out: &mut [bool]) {
+    let rows = out.len();
+    let nulls = array.logical_nulls();
+    let valid = |i: usize| nulls.as_ref().is_none_or(|n| n.is_valid(i));
+    if let CheckKind::Null = kind {
+        if let Some(n) = &nulls {
+            for (i, o) in out.iter_mut().enumerate() {
+                *o = n.is_null(i);
+            }
+        }
+        return;
+    }
+    macro_rules! numbers {
+        ($t:ty, $test:expr) => {{
+            let values = array.as_primitive::<$t>().values();
+            let test = $test;
+            for (i, o) in out.iter_mut().enumerate() {
+                *o = valid(i) && test(values[i] as f64);
+            }
+            return;
+        }};
+    }
+    macro_rules! by_number_type {
+        ($test:expr) => {
+            match array.data_type() {
+                DataType::Int8 => numbers!(Int8Type, $test),
+                DataType::Int16 => numbers!(Int16Type, $test),
+                DataType::Int32 => numbers!(Int32Type, $test),
+                DataType::Int64 => numbers!(Int64Type, $test),
+                DataType::UInt8 => numbers!(UInt8Type, $test),
+                DataType::UInt16 => numbers!(UInt16Type, $test),
+                DataType::UInt32 => numbers!(UInt32Type, $test),
+                DataType::UInt64 => numbers!(UInt64Type, $test),
+                DataType::Float32 => numbers!(Float32Type, $test),
+                DataType::Float64 => numbers!(Float64Type, $test),
+                _ => {}
+            }
+        };
+    }
+    macro_rules! texts {
+        ($test:expr) => {
+            if let DataType::Utf8 = array.data_type() {
+                let strings = array.as_string::<i32>();
+                let test = $test;
+                for (i, o) in out.iter_mut().enumerate() {
+                    *o = valid(i) && test(strings.value(i));
+                }
+                return;
+            }
+        };
+    }
+    match kind {
+        CheckKind::Min { bound, exclusive } => {
+            let (b, e) = (*bound, *exclusive);
+            by_number_type!(|x: f64| x.is_nan() || if e { x <= b } else { x < b });
+        }
+        CheckKind::Max { bound, exclusive } => {
+            let (b, e) = (*bound, *exclusive);
+            by_number_type!(|x: f64| x.is_nan() || if e { x >= b } else { x > b });
+        }
+        CheckKind::Pattern(re) => texts!(|s: &str| !re.is_match(s)),
+        CheckKind::MinLength(n) => texts!(|s: &str| s.len() < *n || s.chars().count() < *n),
+        CheckKind::MaxLength(n) => texts!(|s: &str| s.len() > *n && s.chars().count() > *n),
+        CheckKind::ValidValues(values) if values.iter().all(|v| matches!(v, Literal::Text(_))) => {
+            texts!(|s: &str| !values
+                .iter()
+                .any(|v| matches!(v, Literal::Text(t) if t == s)));
+        }
+        _ => {}
+    }
+    for (i, o) in out.iter_mut().enumerate().take(rows) {
+        *o = violates(kind, &cell(array, i));
+    }
+}
+
+/// Per-batch marks: which rows fail which check (row-level checks, and with
+/// [`Evaluator::update_marked`] also duplicates beyond a key's first occurrence).
+#[derive(Debug, Default)]
+pub struct Marks {
+    /// One entry per check of the contract: its failing rows (empty when not evaluated).
+    pub per_check: Vec<Vec<bool>>,
+    pub rows: usize,
+}
+
+impl Marks {
+    fn reset(&mut self, checks: usize, rows: usize) {
+        self.per_check.resize_with(checks, Vec::new);
+        for m in &mut self.per_check {
+            m.clear();
+        }
+        self.rows = rows;
+    }
+
+    /// The ids of the checks each row fails, in contract order.
+    pub fn ids_per_row<'c>(&self, checks: &'c [Check]) -> Vec<Vec<&'c str>> {
+        let mut out = vec![Vec::new(); self.rows];
+        for (check, marks) in checks.iter().zip(&self.per_check) {
+            for (row, _) in marks.iter().enumerate().filter(|(_, f)| **f) {
+                out[row].push(check.id.as_str());
+            }
+        }
+        out
+    }
+
+    fn slot(&mut self, check: usize) -> &mut Vec<bool> {
+        let m = &mut self.per_check[check];
+        m.resize(self.rows, false);
+        m
+    }
+}
+
 fn sample_text(c: &Cell<'_>) -> Option<String> {
     Some(match c {
         Cell::Null => return None,
@@ -182,6 +296,113 @@ impl std::hash::Hasher for FastHasher {
 
 type FastHash = std::hash::BuildHasherDefault<FastHasher>;
 
+/// Key bits of a float: one zero, one NaN.
+fn float_key(x: f64) -> u64 {
+    if x == 0.0 {
+        0
+    } else if x.is_nan() {
+        f64::NAN.to_bits()
+    } else {
+        x.to_bits()
+    }
+}
+
+/// Counts the keys of one batch for a duplicate check; with `mark`, marks the rows whose key
+/// was already seen (every occurrence after the first). NULLs never duplicate.
+fn count_duplicates(
+    batch: &[ArrayRef],
+    cols: &[usize],
+    rows: usize,
+    state: &mut CheckState,
+    key: &mut Vec<u8>,
+    mut mark: Option<&mut Vec<bool>>,
+) {
+    let mut note = |row: usize, before: u64| {
+        if before > 0
+            && let Some(m) = mark.as_deref_mut()
+        {
+            m[row] = true;
+        }
+    };
+    if let [c] = cols {
+        let array = &batch[*c];
+        let nulls = array.logical_nulls();
+        let valid = |i: usize| nulls.as_ref().is_none_or(|n| n.is_valid(i));
+        macro_rules! ints {
+            ($t:ty) => {{
+                let values = array.as_primitive::<$t>().values();
+                for row in 0..rows {
+                    if valid(row) {
+                        let n = state
+                            .seen_numbers
+                            .entry(values[row] as i64 as u64)
+                            .or_insert(0);
+                        note(row, *n);
+                        *n += 1;
+                    }
+                }
+                return;
+            }};
+        }
+        match array.data_type() {
+            DataType::Int8 => ints!(Int8Type),
+            DataType::Int16 => ints!(Int16Type),
+            DataType::Int32 => ints!(Int32Type),
+            DataType::Int64 => ints!(Int64Type),
+            DataType::UInt8 => ints!(UInt8Type),
+            DataType::UInt16 => ints!(UInt16Type),
+            DataType::UInt32 => ints!(UInt32Type),
+            DataType::UInt64 => ints!(UInt64Type),
+            _ => {}
+        }
+        for row in 0..rows {
+            // A column has one type, so each family may use its own key bits. Integers took
+            // the typed path above; floats have one NaN and one zero.
+            let bits = match cell(array, row) {
+                Cell::Null | Cell::Other => continue,
+                Cell::Number(x) => float_key(x),
+                Cell::Instant(t) => t as u64,
+                Cell::Bool(b) => b as u64,
+                Cell::Text(s) => {
+                    // Allocate only for a value not seen before.
+                    let before = match state.seen.get_mut(s.as_bytes()) {
+                        Some(n) => {
+                            *n += 1;
+                            *n - 1
+                        }
+                        None => {
+                            state.seen.insert(s.as_bytes().to_vec(), 1);
+                            0
+                        }
+                    };
+                    note(row, before);
+                    continue;
+                }
+            };
+            let n = state.seen_numbers.entry(bits).or_insert(0);
+            note(row, *n);
+            *n += 1;
+        }
+        return;
+    }
+    for row in 0..rows {
+        key.clear();
+        if cols.iter().all(|&c| key_part(&cell(&batch[c], row), key)) {
+            let before = match state.seen.get_mut(key.as_slice()) {
+                Some(n) => {
+                    *n += 1;
+                    *n - 1
+                }
+                None => {
+                    state.seen.insert(key.clone(), 1);
+                    0
+                }
+            };
+            note(row, before);
+        }
+    }
+}
+
 /// Status of one check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
@@ -214,6 +435,9 @@ pub struct CheckResult {
     /// Failing values as text (None: a NULL value).
     pub samples: Vec<Option<String>>,
     pub message: String,
+    /// A schema check, or a check that could not run because a column it reads is missing:
+    /// handled as a schema violation (`on_schema_violation`).
+    pub schema: bool,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -263,6 +487,7 @@ impl Evaluator {
                 failed_percent: 0.0,
                 samples: Vec::new(),
                 message,
+                schema: true,
             });
         };
         for spec in &contract.columns {
@@ -336,59 +561,80 @@ impl Evaluator {
         }
     }
 
-    /// The row-level checks row `row` of `batch` violates (ids, in contract order).
-    pub fn row_violations(&self, batch: &[ArrayRef], row: usize) -> Vec<String> {
-        let mut out = Vec::new();
-        for (check, bound) in self.checks.iter().zip(&self.bound) {
-            if !check.kind.is_row_level() {
-                continue;
-            }
-            if let Some(cols) = bound
+    /// The checks of the contract, in order (indices of [`Marks::per_check`]).
+    pub fn checks(&self) -> &[Check] {
+        &self.checks
+    }
+
+    /// Schema checks that failed when the contract was bound to the columns.
+    pub fn schema_failures(&self) -> &[CheckResult] {
+        &self.schema_results
+    }
+
+    /// Marks the rows of `batch` that fail each row-level check (no state is changed).
+    pub fn mark_rows(&self, batch: &[ArrayRef], rows: usize, marks: &mut Marks) {
+        marks.reset(self.checks.len(), rows);
+        for (k, (check, bound)) in self.checks.iter().zip(&self.bound).enumerate() {
+            if check.kind.is_row_level()
+                && let Some(cols) = bound
                 && let Some(&c) = cols.first()
-                && violates(&check.kind, &cell(&batch[c], row))
             {
-                out.push(check.id.clone());
+                fail_mask(&check.kind, &batch[c], marks.slot(k));
             }
         }
-        out
+    }
+
+    /// The row-level checks each row of `batch` violates (ids, in contract order).
+    pub fn violations_per_row(&self, batch: &[ArrayRef], rows: usize) -> Vec<Vec<&str>> {
+        let mut marks = Marks::default();
+        self.mark_rows(batch, rows, &mut marks);
+        marks.ids_per_row(&self.checks)
+    }
+
+    /// The row-level checks row `row` of `batch` violates (ids, in contract order).
+    pub fn row_violations(&self, batch: &[ArrayRef], row: usize) -> Vec<String> {
+        let one: Vec<ArrayRef> = batch.iter().map(|a| a.slice(row, 1)).collect();
+        self.violations_per_row(&one, 1)
+            .pop()
+            .unwrap_or_default()
+            .into_iter()
+            .map(str::to_string)
+            .collect()
     }
 
     /// Accumulates a batch of `rows` rows.
     pub fn update(&mut self, batch: &[ArrayRef], rows: usize) {
+        self.update_marked(batch, rows, None);
+    }
+
+    /// Accumulates a batch and, with `marks`, records which rows fail each row-level check and
+    /// which rows repeat a key seen before (in this evaluator, earlier rows first): the rows a
+    /// quarantine sets aside.
+    pub fn update_marked(
+        &mut self,
+        batch: &[ArrayRef],
+        rows: usize,
+        mut marks: Option<&mut Marks>,
+    ) {
         self.rows += rows as u64;
+        if let Some(m) = marks.as_deref_mut() {
+            m.reset(self.checks.len(), rows);
+        }
+        let mut scratch = Vec::new();
         let mut key = Vec::new();
-        for ((check, bound), state) in self.checks.iter().zip(&self.bound).zip(&mut self.state) {
+        for (k, ((check, bound), state)) in self
+            .checks
+            .iter()
+            .zip(&self.bound)
+            .zip(&mut self.state)
+            .enumerate()
+        {
             let Some(cols) = bound else { continue };
             match &check.kind {
                 CheckKind::RowCount => {}
                 CheckKind::Duplicate(_) => {
-                    for row in 0..rows {
-                        if let [c] = cols.as_slice() {
-                            let number = match cell(&batch[*c], row) {
-                                Cell::Null => continue, // NULLs never duplicate
-                                Cell::Number(x) => Some(if x == 0.0 { 0 } else { x.to_bits() }),
-                                Cell::Instant(t) => Some(t as u64 ^ (1 << 63)),
-                                _ => None,
-                            };
-                            if let Some(k) = number {
-                                *state.seen_numbers.entry(k).or_insert(0) += 1;
-                                continue;
-                            }
-                        }
-                        key.clear();
-                        if cols
-                            .iter()
-                            .all(|&c| key_part(&cell(&batch[c], row), &mut key))
-                        {
-                            // Allocate only for a value not seen before.
-                            match state.seen.get_mut(key.as_slice()) {
-                                Some(n) => *n += 1,
-                                None => {
-                                    state.seen.insert(key.clone(), 1);
-                                }
-                            }
-                        }
-                    }
+                    let mark = marks.as_deref_mut().map(|m| m.slot(k));
+                    count_duplicates(batch, cols, rows, state, &mut key, mark);
                 }
                 CheckKind::Freshness { .. } => {
                     for row in 0..rows {
@@ -399,13 +645,23 @@ impl Evaluator {
                 }
                 kind => {
                     let array = &batch[cols[0]];
-                    for row in 0..rows {
-                        let c = cell(array, row);
-                        if violates(kind, &c) {
-                            state.failed += 1;
-                            if state.samples.len() < MAX_SAMPLES {
-                                state.samples.push(sample_text(&c));
+                    let mask = match marks.as_deref_mut() {
+                        Some(m) => m.slot(k),
+                        None => {
+                            scratch.clear();
+                            scratch.resize(rows, false);
+                            &mut scratch
+                        }
+                    };
+                    fail_mask(kind, array, mask);
+                    let failed = mask.iter().filter(|f| **f).count();
+                    state.failed += failed as u64;
+                    if failed > 0 && state.samples.len() < MAX_SAMPLES {
+                        for row in mask.iter().enumerate().filter(|(_, f)| **f).map(|(i, _)| i) {
+                            if state.samples.len() >= MAX_SAMPLES {
+                                break;
                             }
+                            state.samples.push(sample_text(&cell(array, row)));
                         }
                     }
                 }
@@ -457,17 +713,20 @@ impl Evaluator {
                 },
                 samples: state.samples.clone(),
                 message,
+                schema: false,
             };
             let bad = match check.severity {
                 Severity::Error => Status::Fail,
                 Severity::Warning => Status::Warn,
             };
             if bound.is_none() {
-                out.push(base(
+                let mut r = base(
                     bad,
                     0,
                     format!("cannot check {}: a column it reads is missing", check.id),
-                ));
+                );
+                r.schema = true;
+                out.push(r);
                 continue;
             }
             let (failed, measured, what) = match &check.kind {
@@ -741,6 +1000,108 @@ slaProperties:
                 .unwrap()
                 .status,
             Status::Fail
+        );
+    }
+
+    #[test]
+    fn typed_masks_agree_with_the_cell_semantics() {
+        use arrow_array::{Int32Array, UInt8Array};
+        let arrays: Vec<ArrayRef> = vec![
+            Arc::new(Int32Array::from(vec![
+                Some(-1),
+                None,
+                Some(0),
+                Some(5),
+                Some(100),
+            ])),
+            Arc::new(UInt8Array::from(vec![
+                Some(0),
+                Some(255),
+                None,
+                Some(7),
+                Some(1),
+            ])),
+            Arc::new(Float64Array::from(vec![
+                Some(f64::NAN),
+                Some(f64::INFINITY),
+                None,
+                Some(-0.0),
+                Some(99.5),
+            ])),
+            Arc::new(StringArray::from(vec![
+                Some(""),
+                None,
+                Some("ünïcødé"),
+                Some("abc"),
+                Some("a@b"),
+            ])),
+        ];
+        let kinds = vec![
+            CheckKind::Null,
+            CheckKind::Min {
+                bound: 0.0,
+                exclusive: false,
+            },
+            CheckKind::Min {
+                bound: 0.0,
+                exclusive: true,
+            },
+            CheckKind::Max {
+                bound: 99.5,
+                exclusive: false,
+            },
+            CheckKind::Max {
+                bound: 99.5,
+                exclusive: true,
+            },
+            CheckKind::MinLength(3),
+            CheckKind::MaxLength(3),
+            CheckKind::Pattern(regex::Regex::new("^[a-z]+$").unwrap()),
+            CheckKind::ValidValues(vec![Literal::Text("abc".into()), Literal::Text("".into())]),
+            CheckKind::ValidValues(vec![Literal::Number(5.0), Literal::Number(0.0)]),
+            CheckKind::Missing(vec![Literal::Null, Literal::Text("".into())]),
+        ];
+        for array in &arrays {
+            for kind in &kinds {
+                let mut typed = vec![false; array.len()];
+                fail_mask(kind, array, &mut typed);
+                let generic: Vec<bool> = (0..array.len())
+                    .map(|i| violates(kind, &cell(array, i)))
+                    .collect();
+                assert_eq!(typed, generic, "{kind:?} over {array:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn marks_flag_every_repeat_of_a_key_after_its_first_occurrence() {
+        let contract = parse("c.yaml", C).unwrap();
+        let mut ev = Evaluator::new(&contract, &cols());
+        let b = batch(
+            vec![Some(7), Some(7), None, None, Some(8), Some(7)],
+            vec![Some(1.0); 6],
+            vec![Some("new"); 6],
+        );
+        let mut marks = Marks::default();
+        ev.update_marked(&b, 6, Some(&mut marks));
+        let dup = ev
+            .checks()
+            .iter()
+            .position(|c| c.id == "id.duplicate_values")
+            .unwrap();
+        assert_eq!(
+            marks.per_check[dup],
+            [false, true, false, false, false, true]
+        );
+        let ids = marks.ids_per_row(ev.checks());
+        assert_eq!(ids[2], ["id.null_values"]);
+        assert_eq!(ids[5], ["id.duplicate_values"]);
+        let more = batch(vec![Some(8)], vec![Some(1.0)], vec![Some("new")]);
+        ev.update_marked(&more, 1, Some(&mut marks));
+        assert_eq!(
+            marks.per_check[dup],
+            [true],
+            "a key from an earlier batch repeats"
         );
     }
 }

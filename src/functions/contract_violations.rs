@@ -91,9 +91,7 @@ impl ScalarFunction for ContractViolations {
     ) -> Result<(), Box<dyn Error>> {
         let rows = input.len();
         let batch = input.arrow_struct_fields(0, &bind.fields)?;
-        let per_row: Vec<Vec<String>> = (0..rows)
-            .map(|row| bind.evaluator.row_violations(&batch, row))
-            .collect();
+        let per_row = bind.evaluator.violations_per_row(&batch, rows);
         let total: usize = per_row.iter().map(Vec::len).sum();
         {
             let entries = output.list_entries()?;
