@@ -10,7 +10,8 @@
 use crate::ffi::chunk::ChunkReader;
 use crate::ffi::{CopyBindInfo, CopyFunction, CopyInitInfo};
 use crate::options::{OptionValue, Options};
-use crate::staging::load::{FUNCTION, Load, OPTIONS, StagingOptions, lake_root};
+use crate::staging::enforce::{ContractBinding, ContractRun};
+use crate::staging::load::{FUNCTION, Load, OPTIONS, StagingOptions, Verdict, lake_root};
 use crate::staging::schema::{
     Column, ColumnType, METADATA_COLUMNS, PARTITION_COLUMN, arrow_schema, staged_columns,
 };
@@ -28,13 +29,17 @@ pub struct DwStagingBindData {
     /// The query is one STRUCT column whose fields are the staged columns.
     unpack_struct: bool,
     schema: SchemaRef,
+    /// CONTRACT: the parsed contract bound to the columns, and how violations are handled.
+    contract: Option<ContractBinding>,
 }
 
 struct Writing {
     stream: Option<ParquetStream>,
     rows: u64,
     error: Option<String>,
-    published: bool,
+    /// Published, or the failure was recorded with the contract's verdicts.
+    finished: bool,
+    contract: Option<ContractRun>,
 }
 
 /// Errors from the core may already name the function.
@@ -60,6 +65,7 @@ const STRUCT_FORM: &str = "COPY (SELECT t FROM my_table t) TO 'lake' (FORMAT dw_
 fn bind_columns(
     info: &CopyBindInfo,
     options: &StagingOptions,
+    contract: Option<&crate::contract::Contract>,
 ) -> Result<(Vec<Column>, bool), String> {
     let count = info.column_count();
     let mut types = Vec::with_capacity(count);
@@ -103,6 +109,25 @@ fn bind_columns(
         && let ColumnType::Struct(fields) = &types[0]
     {
         (fields.clone(), true)
+    } else if let Some(c) = contract
+        && c.columns.len() == count
+    {
+        // The contract names the columns, in order.
+        let cols = c
+            .columns
+            .iter()
+            .zip(types)
+            .map(|(spec, t)| Column::new(spec.name.clone(), t))
+            .collect();
+        (cols, false)
+    } else if let Some(c) = contract {
+        return Err(format!(
+            "{FUNCTION}: the query has {count} columns but the contract '{}' declares {}, so \
+             its names cannot name them; select exactly the contract's columns, in its order, \
+             or: {STRUCT_FORM}",
+            options.contract.as_deref().unwrap_or_default(),
+            c.columns.len()
+        ));
     } else {
         return Err(format!(
             "{FUNCTION}: the C API does not pass column names to COPY functions, so the query \
@@ -145,6 +170,25 @@ fn bind_columns(
     Ok((columns, unpack))
 }
 
+/// Appends the load's metadata columns (when METADATA) and writes one batch.
+fn write_with_metadata(
+    stream: &mut ParquetStream,
+    metadata: &[ArrayRef],
+    mut arrays: Vec<ArrayRef>,
+    rows: usize,
+) -> Result<(), String> {
+    if rows == 0 {
+        return Ok(());
+    }
+    for m in metadata {
+        if rows > m.len() {
+            return Err(format!("a chunk of {rows} rows exceeds the vector size"));
+        }
+        arrays.push(m.slice(0, rows));
+    }
+    stream.write(arrays, rows)
+}
+
 impl CopyFunction for DwStaging {
     const NAME: &'static str = "dw_staging";
     type BindData = DwStagingBindData;
@@ -153,13 +197,25 @@ impl CopyFunction for DwStaging {
     fn bind(info: &CopyBindInfo) -> Result<DwStagingBindData, Box<dyn Error>> {
         let parsed = Options::parse(FUNCTION, OPTIONS, &info.options())?;
         let options = StagingOptions::from_options(&parsed)?;
-        let (columns, unpack_struct) = bind_columns(info, &options)?;
+        let contract = match &options.contract {
+            Some(path) => Some(
+                crate::contract::load(path)
+                    .map_err(|e| format!("{FUNCTION}: option CONTRACT: {e}"))?,
+            ),
+            None => None,
+        };
+        let (columns, unpack_struct) = bind_columns(info, &options, contract.as_ref())?;
         let schema = Arc::new(arrow_schema(&columns, options.metadata));
+        let contract = match contract {
+            Some(c) => Some(ContractBinding::new(&c, &options, &columns)?),
+            None => None,
+        };
         Ok(DwStagingBindData {
             options,
             columns,
             unpack_struct,
             schema,
+            contract,
         })
     }
 
@@ -181,6 +237,22 @@ impl CopyFunction for DwStaging {
         {
             writer.threads = (n.max(1) as usize).min(8);
         }
+        let contract = match &bind.contract {
+            Some(binding) => match binding.start(
+                &load,
+                writer.clone(),
+                now,
+                crate::ffi::vector::vector_size(),
+            ) {
+                Ok(run) => Some(run),
+                Err((message, verdict)) => {
+                    let message = prefixed(message);
+                    load.fail_with(0, &message, chrono::Utc::now(), verdict);
+                    return Err(message.into());
+                }
+            },
+            None => None,
+        };
         let stream = match ParquetStream::create(&load.tmp_file, bind.schema.clone(), writer) {
             Ok(s) => s,
             Err(e) => {
@@ -214,7 +286,8 @@ impl CopyFunction for DwStaging {
                 stream: Some(stream),
                 rows: 0,
                 error: None,
-                published: false,
+                finished: false,
+                contract,
             }),
             metadata,
         })
@@ -236,8 +309,9 @@ impl CopyFunction for DwStaging {
         if let Some(e) = &writing.error {
             return Err(e.clone().into());
         }
+        let writing = &mut *writing;
         let outcome = (|| -> Result<(), String> {
-            let mut arrays = if bind.unpack_struct {
+            let arrays = if bind.unpack_struct {
                 chunk.arrow_struct_fields(0, &bind.columns)?
             } else {
                 bind.columns
@@ -250,17 +324,18 @@ impl CopyFunction for DwStaging {
                     })
                     .collect::<Result<Vec<_>, _>>()?
             };
-            for m in &state.metadata {
-                if rows > m.len() {
-                    return Err(format!("a chunk of {rows} rows exceeds the vector size"));
-                }
-                arrays.push(m.slice(0, rows));
-            }
-            writing
+            let stream = writing
                 .stream
                 .as_mut()
-                .ok_or("the load was already finished")?
-                .write(arrays, rows)
+                .ok_or("the load was already finished")?;
+            match &mut writing.contract {
+                // The contract sees every row; quarantined ones go to their own file.
+                Some(run) => {
+                    let (valid, rows) = run.check(arrays, rows)?;
+                    write_with_metadata(stream, &state.metadata, valid, rows)
+                }
+                None => write_with_metadata(stream, &state.metadata, arrays, rows),
+            }
         })();
         if outcome.is_ok() {
             writing.rows += rows as u64;
@@ -274,7 +349,7 @@ impl CopyFunction for DwStaging {
     }
 
     fn finalize(
-        _bind: &DwStagingBindData,
+        bind: &DwStagingBindData,
         state: &DwStagingGlobalState,
     ) -> Result<(), Box<dyn Error>> {
         let mut writing = state
@@ -289,12 +364,28 @@ impl CopyFunction for DwStaging {
             .take()
             .ok_or_else(|| format!("{FUNCTION}: the load was already finished"))?;
         let rows = stream.rows();
+        let verdict = match (writing.contract.take(), &bind.contract) {
+            (Some(run), Some(binding)) => match binding.finish(run, writing.rows) {
+                Ok(v) => v,
+                Err((message, verdict)) => {
+                    drop(stream);
+                    let message = prefixed(message);
+                    state
+                        .load
+                        .fail_with(writing.rows, &message, chrono::Utc::now(), verdict);
+                    writing.finished = true;
+                    writing.error = Some(message.clone());
+                    return Err(message.into());
+                }
+            },
+            _ => Verdict::default(),
+        };
         let outcome = stream
             .finish()
-            .and_then(|bytes| state.load.publish(rows, bytes, chrono::Utc::now()));
+            .and_then(|bytes| state.load.publish(rows, bytes, chrono::Utc::now(), verdict));
         match outcome {
             Ok(_) => {
-                writing.published = true;
+                writing.finished = true;
                 Ok(())
             }
             Err(e) => {
@@ -310,14 +401,15 @@ impl Drop for DwStagingGlobalState {
     /// Runs after finalize, or instead of it when the statement failed: unpublished loads
     /// leave no files, only a failure record.
     fn drop(&mut self) {
-        let (published, rows, error) = match self.writing.get_mut() {
+        let (finished, rows, error) = match self.writing.get_mut() {
             Ok(w) => {
                 w.stream = None; // stops the encoder threads and closes the file
-                (w.published, w.rows, w.error.clone())
+                w.contract = None; // and the quarantine writer's
+                (w.finished, w.rows, w.error.clone())
             }
             Err(_) => (false, 0, None),
         };
-        if !published {
+        if !finished {
             let error = error.unwrap_or_else(|| {
                 "the COPY did not complete (the query failed or was interrupted); nothing was \
                  published"

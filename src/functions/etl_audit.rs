@@ -69,6 +69,23 @@ impl RowsFunction for EtlAudit {
             ("finished_at", ColDesc::TimestampTz),
             ("attempt", ColDesc::Text),
             ("etl_version", ColDesc::Text),
+            ("contract", ColDesc::Text),
+            ("on_violation", ColDesc::Text),
+            ("quarantined_rows", ColDesc::BigInt),
+            ("quarantine_file", ColDesc::Text),
+            (
+                "checks",
+                ColDesc::List(Box::new(ColDesc::Struct(vec![
+                    ("check_id", ColDesc::Text),
+                    ("kind", ColDesc::Text),
+                    ("column", ColDesc::Text),
+                    ("severity", ColDesc::Text),
+                    ("status", ColDesc::Text),
+                    ("failed_rows", ColDesc::BigInt),
+                    ("total_rows", ColDesc::BigInt),
+                    ("message", ColDesc::Text),
+                ]))),
+            ),
         ]
     }
 
@@ -111,6 +128,32 @@ impl RowsFunction for EtlAudit {
                     micros(r.finished_at.as_deref()),
                     Val::Text(r.attempt),
                     Val::Text(r.etl_version),
+                    Val::opt_text(r.contract.as_deref()),
+                    Val::opt_text(r.on_violation.as_deref()),
+                    // NULL without a contract; 0 when a contract quarantined nothing.
+                    match (&r.quarantine, &r.contract) {
+                        (Some(q), _) => Val::Int(q.rows as i64),
+                        (None, Some(_)) => Val::Int(0),
+                        (None, None) => Val::Null,
+                    },
+                    Val::opt_text(r.quarantine.as_ref().map(|q| q.path.as_str())),
+                    Val::List(
+                        r.checks
+                            .into_iter()
+                            .map(|c| {
+                                Val::Struct(vec![
+                                    Val::Text(c.check_id),
+                                    Val::Text(c.kind),
+                                    Val::opt_text(c.column.as_deref()),
+                                    Val::Text(c.severity),
+                                    Val::Text(c.status),
+                                    Val::Int(c.failed_rows as i64),
+                                    Val::Int(c.total_rows as i64),
+                                    Val::Text(c.message),
+                                ])
+                            })
+                            .collect(),
+                    ),
                 ]
             })
             .collect())

@@ -75,6 +75,31 @@ pub struct AuditRecord {
     /// dead process had already published.
     #[serde(default)]
     pub planned_file: Option<String>,
+    /// The contract the load was checked against (option CONTRACT), as given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contract: Option<String>,
+    /// How violations were handled: block, warn or quarantine (schema/quality when they differ).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_violation: Option<String>,
+    /// One verdict per contract check (schema checks first).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<CheckEntry>,
+    /// The rows set aside under `_etl/quarantine/` (ON_VIOLATION quarantine).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quarantine: Option<FileEntry>,
+}
+
+/// The verdict of one contract check, as recorded in the audit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckEntry {
+    pub check_id: String,
+    pub kind: String,
+    pub column: Option<String>,
+    pub severity: String,
+    pub status: String,
+    pub failed_rows: u64,
+    pub total_rows: u64,
+    pub message: String,
 }
 
 pub fn audit_dir(lake: &Path) -> PathBuf {
@@ -172,6 +197,10 @@ fn invalid_record(path: &Path, error: &str) -> AuditRecord {
         finished_at: None,
         etl_version: String::new(),
         planned_file: None,
+        contract: None,
+        on_violation: None,
+        checks: Vec::new(),
+        quarantine: None,
     }
 }
 
@@ -292,6 +321,10 @@ mod tests {
             finished_at: None,
             etl_version: "0".into(),
             planned_file: None,
+            contract: None,
+            on_violation: None,
+            checks: vec![],
+            quarantine: None,
         }
     }
 

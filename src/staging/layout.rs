@@ -4,6 +4,8 @@
 //! <lake>/<protocol>/<source>/load_date=YYYY-MM-DD/<source>_<UTC timestamp>_<load id>.parquet
 //! <lake>/_etl/audit/<attempt>.json          one record per load attempt
 //! <lake>/_etl/tmp/<attempt>/...             temporaries of a load in progress
+//! <lake>/_etl/quarantine/<source>/load_date=YYYY-MM-DD/<same name as the load's file>
+//!                                           rows a contract set aside (ON_VIOLATION quarantine)
 //! ```
 //! Nothing else in the lake is ever written or removed.
 
@@ -14,6 +16,7 @@ use std::path::{Path, PathBuf};
 pub const ETL_DIR: &str = "_etl";
 pub const AUDIT_DIR: &str = "audit";
 pub const TMP_DIR: &str = "tmp";
+pub const QUARANTINE_DIR: &str = "quarantine";
 /// Suffix of files being written; never matches a `*.parquet` glob.
 pub const PARTIAL_SUFFIX: &str = ".partial";
 
@@ -68,6 +71,11 @@ pub fn rfc3339(at: DateTime<Utc>) -> String {
 /// The folder of one source: `<protocol>/<source>` relative to the lake.
 pub fn source_dir(protocol: &str, source: &str) -> PathBuf {
     Path::new(protocol).join(source)
+}
+
+/// The quarantine folder of one source, relative to the lake.
+pub fn quarantine_dir(source: &str) -> PathBuf {
+    Path::new(ETL_DIR).join(QUARANTINE_DIR).join(source)
 }
 
 /// The relative path of a new load's file.

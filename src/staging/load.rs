@@ -2,12 +2,13 @@
 //! temporary area it writes to, the atomic publish, the audit record, and the cleanup of
 //! temporaries that a killed process left behind.
 
-use super::audit::{AuditRecord, ColumnEntry, FileEntry, Status};
+use super::audit::{AuditRecord, CheckEntry, ColumnEntry, FileEntry, Status};
 use super::layout::{
     self, ETL_DIR, PARTIAL_SUFFIX, TMP_DIR, check_path_name, data_file, is_file_of_load,
-    parquet_files, relative_text, rfc3339, source_dir,
+    parquet_files, quarantine_dir, relative_text, rfc3339, source_dir,
 };
 use super::writer::{Codec, WriterConfig};
+use crate::contract::model::Handling;
 use crate::options::{OptionKind, OptionSpec, Options};
 use chrono::{DateTime, Utc};
 use std::path::{Path, PathBuf};
@@ -15,6 +16,8 @@ use std::path::{Path, PathBuf};
 pub const FUNCTION: &str = "dw_staging";
 
 pub const MODES: &[&str] = &["append", "replace"];
+
+pub const VIOLATION_HANDLING: &[&str] = &["block", "warn", "quarantine"];
 
 /// Every COPY option of `FORMAT dw_staging` (docs/dw_staging.md documents each; a test checks).
 pub const OPTIONS: &[OptionSpec] = &[
@@ -73,6 +76,16 @@ pub const OPTIONS: &[OptionSpec] = &[
     )
     .default("zstd"),
     OptionSpec::new(
+        "CONTRACT",
+        OptionKind::Text,
+        "data contract (ODCS v3.1 or the simple format) every row is checked against",
+    ),
+    OptionSpec::new(
+        "ON_VIOLATION",
+        OptionKind::Choice(VIOLATION_HANDLING),
+        "block publishes nothing when a check fails; warn publishes and records the verdicts; quarantine publishes the valid rows and sets the failing ones aside (default: the contract's violation_handling, else block)",
+    ),
+    OptionSpec::new(
         "THREADS",
         OptionKind::Int { min: 1, max: 64 },
         "threads encoding row groups in parallel (default: DuckDB's threads setting, at most 8)",
@@ -107,6 +120,10 @@ pub struct StagingOptions {
     pub writer: WriterConfig,
     /// THREADS was given; otherwise the COPY follows DuckDB's `threads` setting.
     pub threads_given: bool,
+    /// CONTRACT: the contract file, as given.
+    pub contract: Option<String>,
+    /// ON_VIOLATION (overrides the contract's violation_handling).
+    pub on_violation: Option<Handling>,
 }
 
 impl StagingOptions {
@@ -140,7 +157,22 @@ impl StagingOptions {
                 .unwrap_or(2)
                 .min(8),
         };
+        let contract = options.text("CONTRACT").map(str::to_string);
+        let on_violation = options.text("ON_VIOLATION").and_then(Handling::parse);
+        if contract.is_none() && on_violation.is_some() {
+            return Err(format!(
+                "{FUNCTION}: option ON_VIOLATION needs option CONTRACT (the contract whose \
+                 violations it handles)"
+            ));
+        }
+        if contract.as_deref() == Some("") {
+            return Err(format!(
+                "{FUNCTION}: option CONTRACT must name a contract file, got ''"
+            ));
+        }
         Ok(StagingOptions {
+            contract,
+            on_violation,
             source,
             protocol,
             pipeline: options.text("PIPELINE").map(str::to_string),
@@ -171,6 +203,8 @@ pub struct Load {
     pub relative: PathBuf,
     pub tmp_dir: PathBuf,
     pub tmp_file: PathBuf,
+    /// Where the rows a contract sets aside are written (ON_VIOLATION quarantine).
+    pub quarantine_tmp: PathBuf,
     pub columns: Vec<(String, String)>,
     pub fingerprint: String,
     /// Held (an exclusive lock on `<tmp_dir>/.lock`) while the load runs: `clean_stale` never
@@ -244,6 +278,19 @@ pub fn lake_root(target: &str) -> Result<PathBuf, String> {
     Ok(path)
 }
 
+/// What a contract decided about a load (option CONTRACT), recorded and published with it.
+#[derive(Debug, Default)]
+pub struct Verdict {
+    /// The handling applied (block, warn, quarantine; `schema: x, quality: y` when they differ).
+    pub on_violation: Option<String>,
+    pub checks: Vec<CheckEntry>,
+    /// (rows, bytes) of the finished quarantine file at `Load::quarantine_tmp`, when rows were
+    /// set aside.
+    pub quarantine: Option<(u64, u64)>,
+    /// Every row was set aside: the lake gets no data file (and MODE replace removes nothing).
+    pub no_data_file: bool,
+}
+
 impl Load {
     /// Plans the load and creates its temporary area. `columns` are the staged (name, type)
     /// pairs, metadata included.
@@ -284,6 +331,7 @@ impl Load {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let tmp_file = tmp_dir.join(format!("{file_name}{PARTIAL_SUFFIX}"));
+        let quarantine_tmp = tmp_dir.join(format!("quarantine_{file_name}{PARTIAL_SUFFIX}"));
         let fingerprint = super::schema::fingerprint(&columns);
         let lock_path = tmp_dir.join(ALIVE_LOCK);
         let alive =
@@ -298,6 +346,7 @@ impl Load {
             relative,
             tmp_dir,
             tmp_file,
+            quarantine_tmp,
             columns,
             fingerprint,
             _alive: alive,
@@ -305,6 +354,23 @@ impl Load {
         load.record(Status::Running, 0, Vec::new(), Vec::new(), None, None)
             .write(&load.lake)?;
         Ok(load)
+    }
+
+    /// The quarantine file of this load, relative to the lake:
+    /// `_etl/quarantine/<source>/load_date=.../<the data file's name>`.
+    pub fn quarantine_relative(&self) -> PathBuf {
+        let source_root = source_dir(&self.options.protocol, &self.options.source);
+        let within = self
+            .relative
+            .strip_prefix(&source_root)
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|_| {
+                self.relative
+                    .file_name()
+                    .map(PathBuf::from)
+                    .unwrap_or_default()
+            });
+        quarantine_dir(&self.options.source).join(within)
     }
 
     /// `_source_file`: the final file's path relative to the lake.
@@ -346,6 +412,10 @@ impl Load {
             finished_at: finished_at.map(rfc3339),
             etl_version: crate::config::EXTENSION_VERSION.to_string(),
             planned_file: Some(self.source_file()),
+            contract: self.options.contract.clone(),
+            on_violation: None,
+            checks: Vec::new(),
+            quarantine: None,
         }
     }
 
@@ -357,9 +427,16 @@ impl Load {
         rows: u64,
         bytes: u64,
         now: DateTime<Utc>,
+        verdict: Verdict,
     ) -> Result<AuditRecord, String> {
         let target = self.lake.join(&self.relative);
         if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| io_err("creating", parent, e))?;
+        }
+        let quarantine_target = self.lake.join(self.quarantine_relative());
+        if verdict.quarantine.is_some()
+            && let Some(parent) = quarantine_target.parent()
+        {
             std::fs::create_dir_all(parent).map_err(|e| io_err("creating", parent, e))?;
         }
         // Loads of one source publish one at a time (also across processes): the list of
@@ -383,41 +460,92 @@ impl Load {
             let Some((ts, id)) = layout::parse_file_name(&name, &self.options.source) else {
                 continue;
             };
-            if id == self.load_id || (self.options.mode == Mode::Replace && ts < own_ts.as_str()) {
+            let replaced =
+                self.options.mode == Mode::Replace && !verdict.no_data_file && ts < own_ts.as_str();
+            if id == self.load_id || replaced {
                 superseded.push(path);
+            }
+        }
+        // Quarantine files of earlier attempts of this load id are superseded too (a load
+        // that replaces other loads keeps their quarantine: it is evidence, not data).
+        let quarantine_root = self.lake.join(quarantine_dir(&self.options.source));
+        let mut superseded_quarantine = Vec::new();
+        for path in
+            parquet_files(&quarantine_root).map_err(|e| io_err("listing", &quarantine_root, e))?
+        {
+            let of_this_load = path.file_name().is_some_and(|n| {
+                is_file_of_load(&n.to_string_lossy(), &self.options.source, &self.load_id)
+            });
+            let replaced_in_rename = verdict.quarantine.is_some() && path == quarantine_target;
+            if of_this_load && !replaced_in_rename {
+                superseded_quarantine.push(path);
             }
         }
         // A retry replaces its earlier file in the rename; keep that file until the record of
         // this attempt is written, to put it back if writing fails.
         let previous = self.tmp_dir.join("previous.parquet");
-        let kept_previous = target.exists() && std::fs::hard_link(&target, &previous).is_ok();
-        std::fs::rename(&self.tmp_file, &target).map_err(|e| io_err("publishing", &target, e))?;
-        sync_dir(target.parent());
+        let previous_quarantine = self.tmp_dir.join("previous_quarantine.parquet");
+        let mut put_back = Vec::new();
+        if verdict.quarantine.is_some() {
+            let kept = quarantine_target.exists()
+                && std::fs::hard_link(&quarantine_target, &previous_quarantine).is_ok();
+            std::fs::rename(&self.quarantine_tmp, &quarantine_target)
+                .map_err(|e| io_err("publishing", &quarantine_target, e))?;
+            sync_dir(quarantine_target.parent());
+            put_back.push((
+                kept.then_some(previous_quarantine),
+                quarantine_target.clone(),
+            ));
+        }
+        let mut files = Vec::new();
+        if verdict.no_data_file {
+            // Nothing to rename; a retried load's earlier file goes with the superseded ones.
+            if target.exists() {
+                superseded.push(target.clone());
+            }
+        } else {
+            let kept_previous = target.exists() && std::fs::hard_link(&target, &previous).is_ok();
+            if let Err(e) = std::fs::rename(&self.tmp_file, &target) {
+                undo_publish(&put_back);
+                return Err(io_err("publishing", &target, e));
+            }
+            sync_dir(target.parent());
+            put_back.push((kept_previous.then_some(previous), target.clone()));
+            files.push(FileEntry {
+                path: self.source_file(),
+                bytes,
+                rows,
+            });
+        }
         let removed: Vec<String> = superseded
             .iter()
             .map(|p| relative_text(p.strip_prefix(&self.lake).unwrap_or(p)))
             .collect();
-        let record = self.record(
+        let mut record = self.record(
             Status::Success,
             rows,
-            vec![FileEntry {
-                path: self.source_file(),
-                bytes,
-                rows,
-            }],
+            files,
             removed.clone(),
             None,
             Some(now),
         );
+        record.on_violation = verdict.on_violation;
+        record.checks = verdict.checks;
+        record.quarantine = verdict.quarantine.map(|(q_rows, q_bytes)| FileEntry {
+            path: relative_text(&self.quarantine_relative()),
+            bytes: q_bytes,
+            rows: q_rows,
+        });
         if let Err(e) = record.write(&self.lake) {
-            // Without its record the load did not happen: take the file back (or put the
-            // retried load's earlier file back), so a retry can never duplicate it.
-            if kept_previous {
-                let _ = std::fs::rename(&previous, &target);
-            } else {
-                let _ = std::fs::remove_file(&target);
-            }
+            // Without its record the load did not happen: take the files back (or put the
+            // retried load's earlier files back), so a retry can never duplicate them.
+            undo_publish(&put_back);
             return Err(format!("{e}; the load was not published"));
+        }
+        for path in &superseded_quarantine {
+            if std::fs::remove_file(path).is_ok() {
+                remove_empty_parents(path, &quarantine_root);
+            }
         }
         for path in &superseded {
             // The new load is published and recorded; a file that cannot be removed is left
@@ -465,8 +593,13 @@ impl Load {
 
     /// Removes the temporaries and records the failure. Never fails (it runs during cleanup).
     pub fn fail(&self, rows: u64, error: &str, now: DateTime<Utc>) {
+        self.fail_with(rows, error, now, Verdict::default());
+    }
+
+    /// [`Load::fail`] with the contract's verdicts (a load the contract blocked).
+    pub fn fail_with(&self, rows: u64, error: &str, now: DateTime<Utc>, verdict: Verdict) {
         let _ = std::fs::remove_dir_all(&self.tmp_dir);
-        let record = self.record(
+        let mut record = self.record(
             Status::Failure,
             rows,
             Vec::new(),
@@ -474,7 +607,24 @@ impl Load {
             Some(error.to_string()),
             Some(now),
         );
+        record.on_violation = verdict.on_violation;
+        record.checks = verdict.checks;
         let _ = record.write(&self.lake);
+    }
+}
+
+/// Takes back files a failed publish had renamed into place, restoring the earlier file a
+/// retry replaced (`(kept earlier file, published path)`).
+fn undo_publish(published: &[(Option<PathBuf>, PathBuf)]) {
+    for (previous, target) in published {
+        match previous {
+            Some(p) => {
+                let _ = std::fs::rename(p, target);
+            }
+            None => {
+                let _ = std::fs::remove_file(target);
+            }
+        }
     }
 }
 
@@ -684,7 +834,8 @@ mod tests {
     fn stage(lake: &Path, opts: &StagingOptions, sec: u32, body: &[u8]) -> AuditRecord {
         let load = Load::begin(lake.to_path_buf(), opts.clone(), vec![], at(sec)).unwrap();
         std::fs::write(&load.tmp_file, body).unwrap();
-        load.publish(1, body.len() as u64, at(sec)).unwrap()
+        load.publish(1, body.len() as u64, at(sec), Verdict::default())
+            .unwrap()
     }
 
     #[test]
@@ -726,7 +877,7 @@ mod tests {
             parquet_files(&lake).unwrap().is_empty(),
             "nothing visible before publish"
         );
-        let record = load.publish(5, 4, at(1)).unwrap();
+        let record = load.publish(5, 4, at(1), Verdict::default()).unwrap();
         assert_eq!(record.status, Status::Success);
         assert_eq!(record.files[0].path, load.source_file());
         assert!(
@@ -812,7 +963,7 @@ mod tests {
             .path(&lake);
         std::fs::remove_file(&record_path).unwrap();
         std::fs::create_dir_all(record_path.join("blocked")).unwrap();
-        let err = load.publish(1, 4, at(1)).unwrap_err();
+        let err = load.publish(1, 4, at(1), Verdict::default()).unwrap_err();
         assert!(err.contains("the load was not published"), "{err}");
         assert!(
             parquet_files(&lake).unwrap().is_empty(),
@@ -910,7 +1061,7 @@ mod tests {
         .unwrap();
         let later = stage(&lake, &options(&[("SOURCE", text("users"))]), 2, b"c");
         std::fs::write(&replace.tmp_file, b"b").unwrap();
-        let rec = replace.publish(1, 1, at(3)).unwrap();
+        let rec = replace.publish(1, 1, at(3), Verdict::default()).unwrap();
         assert_eq!(rec.removed_files, vec![early.files[0].path.clone()]);
         assert!(lake.join(&later.files[0].path).exists());
         let audit = super::super::audit::read_all(&lake).unwrap();

@@ -3,6 +3,7 @@
 //! replace) and the audit records. No DuckDB imports: `functions/dw_staging.rs` is the glue.
 
 pub mod audit;
+pub mod enforce;
 pub mod layout;
 pub mod load;
 pub mod schema;
