@@ -13,7 +13,7 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::*;
 use arrow_array::{Array, ArrayRef};
 use arrow_schema::{DataType, TimeUnit};
-use std::collections::HashMap;
+use std::collections::HashSet;
 
 /// One cell, as the checks see it.
 #[derive(Debug, Clone, PartialEq)]
@@ -112,6 +112,9 @@ pub fn violates(kind: &CheckKind, c: &Cell<'_>) -> bool {
         CheckKind::MinLength(n) => matches!(c, Cell::Text(s) if s.chars().count() < *n),
         CheckKind::MaxLength(n) => matches!(c, Cell::Text(s) if s.chars().count() > *n),
         CheckKind::Pattern(re) => matches!(c, Cell::Text(s) if !re.is_match(s)),
+        // A value the checks cannot read as text, number or time (UUID, BLOB, nested) is
+        // judged by no value check, like a pattern on it.
+        CheckKind::ValidValues(_) if matches!(c, Cell::Other) => false,
         CheckKind::ValidValues(values) => !values.iter().any(|v| literal_matches(c, v)),
         CheckKind::Duplicate(_) | CheckKind::RowCount | CheckKind::Freshness { .. } => false,
     }
@@ -242,28 +245,70 @@ fn sample_text(c: &Cell<'_>) -> Option<String> {
     })
 }
 
-/// Key bytes of a cell for uniqueness (None for NULL: NULLs never duplicate).
-fn key_part(c: &Cell<'_>, out: &mut Vec<u8>) -> bool {
-    match c {
-        Cell::Null | Cell::Other => return false,
-        Cell::Number(x) => {
-            out.push(1);
+/// Appends the exact key bytes of row `row` of `array` for uniqueness; false for NULL (NULLs
+/// never duplicate) and for values no key can be made of (nested types). Values compare as
+/// DuckDB compares them: exact integers, decimals and times (no rounding through f64), one NaN
+/// and one zero, intervals normalised (30-day months, 24-hour days).
+fn key_bytes(array: &ArrayRef, row: usize, out: &mut Vec<u8>) -> bool {
+    if array.is_null(row) {
+        return false;
+    }
+    macro_rules! fixed {
+        ($t:ty) => {
+            out.extend_from_slice(&array.as_primitive::<$t>().value(row).to_le_bytes())
+        };
+    }
+    let var = |out: &mut Vec<u8>, bytes: &[u8]| {
+        out.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+        out.extend_from_slice(bytes);
+    };
+    match array.data_type() {
+        DataType::Boolean => out.push(array.as_boolean().value(row) as u8),
+        DataType::Int8 => fixed!(Int8Type),
+        DataType::Int16 => fixed!(Int16Type),
+        DataType::Int32 => fixed!(Int32Type),
+        DataType::Int64 => fixed!(Int64Type),
+        DataType::UInt8 => fixed!(UInt8Type),
+        DataType::UInt16 => fixed!(UInt16Type),
+        DataType::UInt32 => fixed!(UInt32Type),
+        DataType::UInt64 => fixed!(UInt64Type),
+        DataType::Float32 => out.extend_from_slice(
+            &float_key(array.as_primitive::<Float32Type>().value(row) as f64).to_le_bytes(),
+        ),
+        DataType::Float64 => out.extend_from_slice(
+            &float_key(array.as_primitive::<Float64Type>().value(row)).to_le_bytes(),
+        ),
+        DataType::Decimal128(_, _) => fixed!(Decimal128Type),
+        DataType::Date32 => fixed!(Date32Type),
+        DataType::Date64 => fixed!(Date64Type),
+        DataType::Time32(TimeUnit::Second) => fixed!(Time32SecondType),
+        DataType::Time32(_) => fixed!(Time32MillisecondType),
+        DataType::Time64(TimeUnit::Microsecond) => fixed!(Time64MicrosecondType),
+        DataType::Time64(_) => fixed!(Time64NanosecondType),
+        DataType::Timestamp(TimeUnit::Second, _) => fixed!(TimestampSecondType),
+        DataType::Timestamp(TimeUnit::Millisecond, _) => fixed!(TimestampMillisecondType),
+        DataType::Timestamp(TimeUnit::Microsecond, _) => fixed!(TimestampMicrosecondType),
+        DataType::Timestamp(TimeUnit::Nanosecond, _) => fixed!(TimestampNanosecondType),
+        DataType::Interval(arrow_schema::IntervalUnit::MonthDayNano) => {
+            let v = array.as_primitive::<IntervalMonthDayNanoType>().value(row);
+            let days = v.months as i128 * 30 + v.days as i128;
             out.extend_from_slice(
-                &(if *x == 0.0 { 0.0f64 } else { *x })
-                    .to_bits()
-                    .to_le_bytes(),
+                &(days * 86_400_000_000_000 + v.nanoseconds as i128).to_le_bytes(),
             );
         }
-        Cell::Text(s) => {
-            out.push(2);
-            out.extend_from_slice(&(s.len() as u64).to_le_bytes());
-            out.extend_from_slice(s.as_bytes());
+        DataType::Utf8 => var(out, array.as_string::<i32>().value(row).as_bytes()),
+        DataType::LargeUtf8 => var(out, array.as_string::<i64>().value(row).as_bytes()),
+        DataType::Binary => var(out, array.as_binary::<i32>().value(row)),
+        DataType::LargeBinary => var(out, array.as_binary::<i64>().value(row)),
+        DataType::FixedSizeBinary(_) => {
+            out.extend_from_slice(array.as_fixed_size_binary().value(row))
         }
-        Cell::Bool(b) => out.extend_from_slice(&[3, *b as u8]),
-        Cell::Instant(t) => {
-            out.push(4);
-            out.extend_from_slice(&t.to_le_bytes());
+        DataType::Dictionary(_, _) => {
+            let dict = array.as_any_dictionary();
+            let key = dict.normalized_keys()[row];
+            return key_bytes(dict.values(), key, out);
         }
+        _ => return false,
     }
     true
 }
@@ -307,6 +352,90 @@ fn float_key(x: f64) -> u64 {
     }
 }
 
+/// The distinct values of an integer key while they are dense (ids, sequence numbers): one
+/// bit per value of their range, far cheaper than hashing. The range stays within 64 bits per
+/// distinct value (or 1 Mbit), so memory stays bounded by the distinct values; a sparser key
+/// moves to the hash set.
+#[derive(Debug, Clone, Default)]
+struct DenseSet {
+    base: i64,
+    bits: Vec<u64>,
+    len: u64,
+}
+
+/// Range (in values) a dense set may always cover, whatever its count.
+const DENSE_FLOOR: u64 = 1 << 20;
+
+impl DenseSet {
+    fn range(&self) -> u64 {
+        self.bits.len() as u64 * 64
+    }
+
+    fn allowed(&self, range: u64) -> bool {
+        range <= DENSE_FLOOR.max(self.len.saturating_mul(64))
+    }
+
+    /// Inserts `v`; None when `v` would make the set too sparse (the caller moves to hashing).
+    fn insert(&mut self, v: i64) -> Option<bool> {
+        let offset = v as i128 - self.base as i128;
+        if self.bits.is_empty() || offset < 0 || offset >= self.range() as i128 {
+            self.grow_to(v)?;
+        }
+        let offset = (v as i128 - self.base as i128) as u64;
+        let (word, bit) = ((offset / 64) as usize, offset % 64);
+        let fresh = self.bits[word] & (1 << bit) == 0;
+        self.bits[word] |= 1 << bit;
+        self.len += fresh as u64;
+        Some(fresh)
+    }
+
+    fn grow_to(&mut self, v: i64) -> Option<()> {
+        if self.bits.is_empty() {
+            self.base = v.saturating_sub(1024);
+            self.bits = vec![0; 64];
+            return (v - self.base < 64 * 64).then_some(());
+        }
+        let low = self.base.min(v);
+        let high = (self.base as i128 + self.range() as i128 - 1).max(v as i128);
+        let needed = (high - low as i128 + 1) as u128;
+        // Grow geometrically, keeping the low end when growing upwards.
+        let range = (needed.max(self.range() as u128 * 2)).next_multiple_of(64);
+        if range > u64::MAX as u128 || !self.allowed(range as u64) {
+            return None;
+        }
+        // Growing downwards keeps the high end (clamped at i64::MIN, where `range` still
+        // covers `high`: range >= needed = high - low + 1 and low >= i64::MIN).
+        let new_base = if v < self.base {
+            (high - range as i128 + 1).max(i64::MIN as i128) as i64
+        } else {
+            self.base
+        };
+        let shift = (self.base - new_base) as u64;
+        let mut bits = vec![0u64; (range / 64) as usize];
+        for (w, word) in self.bits.iter().enumerate() {
+            let mut x = *word;
+            while x != 0 {
+                let b = x.trailing_zeros() as u64;
+                let o = w as u64 * 64 + b + shift;
+                bits[(o / 64) as usize] |= 1 << (o % 64);
+                x &= x - 1;
+            }
+        }
+        self.base = new_base;
+        self.bits = bits;
+        Some(())
+    }
+
+    fn values(&self) -> impl Iterator<Item = i64> + '_ {
+        self.bits.iter().enumerate().flat_map(move |(w, word)| {
+            let base = self.base;
+            (0..64)
+                .filter(move |b| word & (1u64 << b) != 0)
+                .map(move |b| base + (w as i64) * 64 + b)
+        })
+    }
+}
+
 /// Counts the keys of one batch for a duplicate check; with `mark`, marks the rows whose key
 /// was already seen (every occurrence after the first). NULLs never duplicate.
 fn count_duplicates(
@@ -317,10 +446,9 @@ fn count_duplicates(
     key: &mut Vec<u8>,
     mut mark: Option<&mut Vec<bool>>,
 ) {
-    let mut note = |row: usize, before: u64| {
-        if before > 0
-            && let Some(m) = mark.as_deref_mut()
-        {
+    // Duplicates = keys - distinct keys, so a set suffices (half the memory of counts).
+    let mut note = |row: usize, first: bool| {
+        if !first && let Some(m) = mark.as_deref_mut() {
             m[row] = true;
         }
     };
@@ -328,17 +456,24 @@ fn count_duplicates(
         let array = &batch[*c];
         let nulls = array.logical_nulls();
         let valid = |i: usize| nulls.as_ref().is_none_or(|n| n.is_valid(i));
+        // One integer-like column: its value is the key (a column has one type, so values of
+        // different types never meet in one set).
         macro_rules! ints {
             ($t:ty) => {{
                 let values = array.as_primitive::<$t>().values();
                 for row in 0..rows {
                     if valid(row) {
-                        let n = state
-                            .seen_numbers
-                            .entry(values[row] as i64 as u64)
-                            .or_insert(0);
-                        note(row, *n);
-                        *n += 1;
+                        state.keys += 1;
+                        let v = values[row] as i64;
+                        let fresh = match state.dense.as_mut().map(|d| d.insert(v)) {
+                            Some(Some(fresh)) => fresh,
+                            Some(None) => {
+                                state.undense();
+                                state.seen_numbers.insert(v as u64)
+                            }
+                            None => state.seen_numbers.insert(v as u64),
+                        };
+                        note(row, fresh);
                     }
                 }
                 return;
@@ -353,54 +488,47 @@ fn count_duplicates(
             DataType::UInt16 => ints!(UInt16Type),
             DataType::UInt32 => ints!(UInt32Type),
             DataType::UInt64 => ints!(UInt64Type),
+            DataType::Date32 => ints!(Date32Type),
+            DataType::Timestamp(TimeUnit::Second, _) => ints!(TimestampSecondType),
+            DataType::Timestamp(TimeUnit::Millisecond, _) => ints!(TimestampMillisecondType),
+            DataType::Timestamp(TimeUnit::Microsecond, _) => ints!(TimestampMicrosecondType),
+            DataType::Timestamp(TimeUnit::Nanosecond, _) => ints!(TimestampNanosecondType),
+            DataType::Float64 => {
+                let values = array.as_primitive::<Float64Type>().values();
+                for row in 0..rows {
+                    if valid(row) {
+                        state.keys += 1;
+                        note(row, state.seen_numbers.insert(float_key(values[row])));
+                    }
+                }
+                return;
+            }
             _ => {}
         }
-        for row in 0..rows {
-            // A column has one type, so each family may use its own key bits. Integers took
-            // the typed path above; floats have one NaN and one zero.
-            let bits = match cell(array, row) {
-                Cell::Null | Cell::Other => continue,
-                Cell::Number(x) => float_key(x),
-                Cell::Instant(t) => t as u64,
-                Cell::Bool(b) => b as u64,
-                Cell::Text(s) => {
-                    // Allocate only for a value not seen before.
-                    let before = match state.seen.get_mut(s.as_bytes()) {
-                        Some(n) => {
-                            *n += 1;
-                            *n - 1
-                        }
-                        None => {
-                            state.seen.insert(s.as_bytes().to_vec(), 1);
-                            0
-                        }
-                    };
-                    note(row, before);
-                    continue;
-                }
-            };
-            let n = state.seen_numbers.entry(bits).or_insert(0);
-            note(row, *n);
-            *n += 1;
-        }
-        return;
     }
     for row in 0..rows {
         key.clear();
-        if cols.iter().all(|&c| key_part(&cell(&batch[c], row), key)) {
-            let before = match state.seen.get_mut(key.as_slice()) {
-                Some(n) => {
-                    *n += 1;
-                    *n - 1
-                }
-                None => {
-                    state.seen.insert(key.clone(), 1);
-                    0
-                }
-            };
-            note(row, before);
+        if cols.iter().all(|&c| key_bytes(&batch[c], row, key)) {
+            state.keys += 1;
+            // Allocate only for a key not seen before.
+            let first = !state.seen.contains(key.as_slice());
+            if first {
+                state.seen.insert(key.as_slice().into());
+            }
+            note(row, first);
         }
     }
+}
+
+/// Adds `other` to `set`, iterating the smaller of the two.
+fn union_into<T: Eq + std::hash::Hash>(
+    set: &mut HashSet<T, FastHash>,
+    mut other: HashSet<T, FastHash>,
+) {
+    if other.len() > set.len() {
+        std::mem::swap(set, &mut other);
+    }
+    set.extend(other);
 }
 
 /// Status of one check.
@@ -440,14 +568,41 @@ pub struct CheckResult {
     pub schema: bool,
 }
 
+impl CheckState {
+    fn new(check: &Check) -> CheckState {
+        CheckState {
+            dense: matches!(&check.kind, CheckKind::Duplicate(cols) if cols.len() == 1)
+                .then(DenseSet::default),
+            ..CheckState::default()
+        }
+    }
+
+    /// Moves the dense bitmap's values to the hash set.
+    fn undense(&mut self) {
+        if let Some(d) = self.dense.take() {
+            self.seen_numbers.reserve(d.len as usize);
+            self.seen_numbers.extend(d.values().map(|v| v as u64));
+        }
+    }
+
+    fn distinct(&self) -> u64 {
+        self.seen.len() as u64
+            + self.seen_numbers.len() as u64
+            + self.dense.as_ref().map_or(0, |d| d.len)
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 struct CheckState {
     failed: u64,
     samples: Vec<Option<String>>,
-    /// Duplicate checks: occurrences per key.
-    seen: HashMap<Vec<u8>, u64, FastHash>,
-    /// Duplicate checks on one number/time column: occurrences per value (no allocation).
-    seen_numbers: HashMap<u64, u64, FastHash>,
+    /// Duplicate checks: the non-NULL keys counted, and the distinct ones.
+    keys: u64,
+    seen: HashSet<Box<[u8]>, FastHash>,
+    /// Duplicate checks on one number/time column: the distinct values (no allocation).
+    seen_numbers: HashSet<u64, FastHash>,
+    /// ... or, while an integer key is dense, its bitmap (a value is in one of the two).
+    dense: Option<DenseSet>,
     /// Freshness: the newest instant seen.
     newest: Option<i64>,
 }
@@ -555,7 +710,7 @@ impl Evaluator {
         Evaluator {
             checks: contract.checks.clone(),
             bound,
-            state: vec![CheckState::default(); contract.checks.len()],
+            state: contract.checks.iter().map(CheckState::new).collect(),
             rows: 0,
             schema_results,
         }
@@ -679,12 +834,30 @@ impl Evaluator {
                     mine.samples.push(s);
                 }
             }
-            for (k, n) in theirs.seen_numbers {
-                *mine.seen_numbers.entry(k).or_insert(0) += n;
+            mine.keys += theirs.keys;
+            match (&mut mine.dense, theirs.dense) {
+                (Some(d), Some(t)) => {
+                    let mut fits = true;
+                    for v in t.values() {
+                        if d.insert(v).is_none() {
+                            fits = false;
+                            break;
+                        }
+                    }
+                    if !fits {
+                        mine.undense();
+                        mine.seen_numbers.extend(t.values().map(|v| v as u64));
+                    }
+                }
+                (_, Some(t)) => {
+                    mine.undense();
+                    mine.seen_numbers.extend(t.values().map(|v| v as u64));
+                }
+                (Some(_), None) => mine.undense(),
+                (None, None) => {}
             }
-            for (k, n) in theirs.seen {
-                *mine.seen.entry(k).or_insert(0) += n;
-            }
+            union_into(&mut mine.seen_numbers, theirs.seen_numbers);
+            union_into(&mut mine.seen, theirs.seen);
             mine.newest = match (mine.newest, theirs.newest) {
                 (Some(a), Some(b)) => Some(a.max(b)),
                 (a, b) => a.or(b),
@@ -733,13 +906,7 @@ impl Evaluator {
                 CheckKind::RowCount => (0, total as f64, format!("{total} rows")),
                 CheckKind::Duplicate(cols) => {
                     // Rows beyond the first occurrence of each value.
-                    let extra: u64 = state
-                        .seen
-                        .values()
-                        .chain(state.seen_numbers.values())
-                        .filter(|n| **n > 1)
-                        .map(|n| n - 1)
-                        .sum();
+                    let extra = state.keys - state.distinct();
                     (
                         extra,
                         0.0,
@@ -1103,5 +1270,76 @@ slaProperties:
             [true],
             "a key from an earlier batch repeats"
         );
+    }
+
+    #[test]
+    fn dense_integer_keys_count_like_hashed_ones_and_fall_back_when_sparse() {
+        let contract = parse("c.yaml", "columns:\n  id: {dtype: int, unique: true}\n").unwrap();
+        let cols = vec![("id".to_string(), "BIGINT".to_string())];
+        let run = |values: Vec<Option<i64>>, split: usize| {
+            let mut left = Evaluator::new(&contract, &cols);
+            let mut right = Evaluator::new(&contract, &cols);
+            let (a, b) = values.split_at(split);
+            left.update(
+                &[Arc::new(Int64Array::from(a.to_vec())) as ArrayRef],
+                a.len(),
+            );
+            right.update(
+                &[Arc::new(Int64Array::from(b.to_vec())) as ArrayRef],
+                b.len(),
+            );
+            left.merge(right);
+            left.finish(0)
+                .into_iter()
+                .find(|r| r.check_id == "id.duplicate_values")
+                .unwrap()
+                .failed_rows
+        };
+        let expected = |values: &[Option<i64>]| {
+            let keys: Vec<i64> = values.iter().flatten().copied().collect();
+            let distinct: std::collections::HashSet<i64> = keys.iter().copied().collect();
+            (keys.len() - distinct.len()) as u64
+        };
+        let mut rng = fastrand::Rng::with_seed(7);
+        // Dense ids growing both ways, sparse ids, extremes, NULLs; merged at several points.
+        let cases: Vec<Vec<Option<i64>>> = vec![
+            (0..5000).map(|i| Some(i % 3000)).collect(),
+            (0..5000).map(|i| Some(10_000 - i % 4000)).collect(),
+            (0..3000)
+                .map(|_| Some(rng.i64(..)))
+                .chain((0..10).map(|_| Some(5)))
+                .collect(),
+            vec![
+                Some(i64::MIN),
+                Some(i64::MAX),
+                Some(i64::MIN),
+                None,
+                None,
+                Some(0),
+                Some(-1),
+            ],
+            (0..20_000)
+                .map(|i| {
+                    if i % 7 == 0 {
+                        None
+                    } else {
+                        Some((i * 37) % 9000 - 4500)
+                    }
+                })
+                .collect(),
+            (0..4000)
+                .map(|i| Some(if i < 2000 { i } else { i * 1_000_000_000 }))
+                .chain([Some(5), Some(2_000_000_000_000)])
+                .collect(),
+        ];
+        for values in cases {
+            for split in [0, 1, values.len() / 2, values.len()] {
+                assert_eq!(
+                    run(values.clone(), split),
+                    expected(&values),
+                    "split {split}"
+                );
+            }
+        }
     }
 }
