@@ -217,6 +217,11 @@ impl ContractBinding {
         let quarantining =
             quarantine_all.is_some() || self.quality_handling == Handling::Quarantine;
         let (quarantine, quarantine_metadata, violations_field) = if quarantining {
+            // The rows set aside are few: one encoder thread is plenty.
+            let writer = WriterConfig {
+                threads: 1,
+                ..writer
+            };
             let stream =
                 ParquetStream::create(&load.quarantine_tmp, self.quarantine_schema.clone(), writer)
                     .map_err(|e| {
@@ -349,17 +354,19 @@ impl ContractRun {
         if set_aside == 0 {
             return Ok((arrays, rows));
         }
-        let ids = self.marks.ids_per_row(self.evaluator.checks());
         let schema_ids: &[String] = self.quarantine_all.as_deref().unwrap_or_default();
+        let checks = self.evaluator.checks();
         let mut offsets = Vec::with_capacity(set_aside + 1);
         offsets.push(0i32);
         let mut values: Vec<&str> = Vec::new();
-        for (row, row_ids) in ids.iter().enumerate() {
-            if bad[row] {
-                values.extend(schema_ids.iter().map(String::as_str));
-                values.extend(row_ids.iter().copied());
-                offsets.push(values.len() as i32);
+        for (row, _) in bad.iter().enumerate().filter(|(_, b)| **b) {
+            values.extend(schema_ids.iter().map(String::as_str));
+            for (check, marks) in checks.iter().zip(&self.marks.per_check) {
+                if marks.get(row).copied().unwrap_or(false) {
+                    values.push(check.id.as_str());
+                }
             }
+            offsets.push(values.len() as i32);
         }
         let field = self
             .violations_field
