@@ -105,6 +105,7 @@ $(BENCH_VENV)/.installed: scripts/bench_requirements.txt
 bench: release $(BENCH_VENV)/.installed
 	$(BENCH_VENV)/bin/python scripts/bench_rest_scan.py --out $(BUILD)/bench/rest_scan.json
 	$(BENCH_VENV)/bin/python scripts/bench_dw_staging.py --out $(BUILD)/bench/dw_staging.json
+	$(BENCH_VENV)/bin/python scripts/bench_contracts.py --out $(BUILD)/bench/contracts.json
 
 clean:
 	rm -rf $(BUILD) target
