@@ -30,7 +30,7 @@ pub enum Cell<'a> {
 
 /// Reads row `i` of `array`.
 pub fn cell(array: &ArrayRef, i: usize) -> Cell<'_> {
-    if array.is_null(i) {
+    if array.is_null(i) || array.data_type() == &DataType::Null {
         return Cell::Null;
     }
     macro_rules! num {
@@ -61,17 +61,19 @@ pub fn cell(array: &ArrayRef, i: usize) -> Cell<'_> {
             let key = dict.normalized_keys()[i];
             Cell::Text(dict.values().as_string::<i32>().value(key))
         }
-        DataType::Date32 => {
-            Cell::Instant(array.as_primitive::<Date32Type>().value(i) as i64 * 86_400_000_000)
-        }
+        DataType::Date32 => Cell::Instant(
+            (array.as_primitive::<Date32Type>().value(i) as i64).saturating_mul(86_400_000_000),
+        ),
         DataType::Timestamp(unit, _) => {
             let v = match unit {
-                TimeUnit::Second => {
-                    array.as_primitive::<TimestampSecondType>().value(i) * 1_000_000
-                }
-                TimeUnit::Millisecond => {
-                    array.as_primitive::<TimestampMillisecondType>().value(i) * 1000
-                }
+                TimeUnit::Second => array
+                    .as_primitive::<TimestampSecondType>()
+                    .value(i)
+                    .saturating_mul(1_000_000),
+                TimeUnit::Millisecond => array
+                    .as_primitive::<TimestampMillisecondType>()
+                    .value(i)
+                    .saturating_mul(1000),
                 TimeUnit::Microsecond => array.as_primitive::<TimestampMicrosecondType>().value(i),
                 TimeUnit::Nanosecond => {
                     array.as_primitive::<TimestampNanosecondType>().value(i) / 1000
@@ -719,11 +721,6 @@ impl Evaluator {
     /// The checks of the contract, in order (indices of [`Marks::per_check`]).
     pub fn checks(&self) -> &[Check] {
         &self.checks
-    }
-
-    /// Schema checks that failed when the contract was bound to the columns.
-    pub fn schema_failures(&self) -> &[CheckResult] {
-        &self.schema_results
     }
 
     /// Marks the rows of `batch` that fail each row-level check (no state is changed).

@@ -6,7 +6,7 @@
 //! - **block**: a failing check publishes nothing; the failure record carries the verdicts.
 //! - **warn**: everything is published; the audit record carries the verdicts.
 //! - **quarantine**: a row failing an error-severity row-level check, or repeating a key a
-//!   uniqueness check already saw, is written to `_etl/quarantine/<source>/...` with a
+//!   uniqueness check already saw, is written to `_etl/quarantine/<protocol>/<source>/...` with a
 //!   `_violations` column instead of the lake. Checks that cannot be pinned to rows (row
 //!   count, freshness) block when they fail. With `on_schema_violation: quarantine`, a schema
 //!   violation sets the whole load aside.
@@ -202,11 +202,12 @@ impl ContractBinding {
         now: DateTime<Utc>,
         chunk_rows: usize,
     ) -> Result<ContractRun, (String, Verdict)> {
-        let failures: Vec<&CheckResult> = self
-            .evaluator
-            .schema_failures()
+        // Schema checks, and checks that cannot run because a column they read is missing:
+        // both are known before any row.
+        let verdicts = self.evaluator.finish(now.timestamp_micros());
+        let failures: Vec<&CheckResult> = verdicts
             .iter()
-            .filter(|r| r.status == Status::Fail)
+            .filter(|r| r.schema && r.status == Status::Fail)
             .collect();
         if !failures.is_empty() && self.schema_handling == Handling::Block {
             let checks = failures.iter().map(|r| entry(r)).collect();
@@ -318,7 +319,10 @@ impl ContractBinding {
             on_violation: Some(self.on_violation()),
             checks,
             quarantine,
-            no_data_file: input_rows > 0 && run.quarantined == input_rows,
+            // A schema violation sets the whole load aside, even an empty one: no file with
+            // the wrong schema reaches the lake.
+            no_data_file: run.quarantine_all.is_some()
+                || (input_rows > 0 && run.quarantined == input_rows),
         })
     }
 }
@@ -406,11 +410,6 @@ impl ContractRun {
                 .collect::<Vec<_>>(),
         );
         Ok((filter(&good_mask)?, rows - set_aside))
-    }
-
-    /// Rows set aside so far.
-    pub fn quarantined(&self) -> u64 {
-        self.quarantined
     }
 }
 

@@ -4,7 +4,7 @@
 //! <lake>/<protocol>/<source>/load_date=YYYY-MM-DD/<source>_<UTC timestamp>_<load id>.parquet
 //! <lake>/_etl/audit/<attempt>.json          one record per load attempt
 //! <lake>/_etl/tmp/<attempt>/...             temporaries of a load in progress
-//! <lake>/_etl/quarantine/<source>/load_date=YYYY-MM-DD/<same name as the load's file>
+//! <lake>/_etl/quarantine/<protocol>/<source>/load_date=YYYY-MM-DD/<same name as the load's file>
 //!                                           rows a contract set aside (ON_VIOLATION quarantine)
 //! ```
 //! Nothing else in the lake is ever written or removed.
@@ -73,9 +73,12 @@ pub fn source_dir(protocol: &str, source: &str) -> PathBuf {
     Path::new(protocol).join(source)
 }
 
-/// The quarantine folder of one source, relative to the lake.
-pub fn quarantine_dir(source: &str) -> PathBuf {
-    Path::new(ETL_DIR).join(QUARANTINE_DIR).join(source)
+/// The quarantine folder of one source, relative to the lake (mirrors the source's folder, so
+/// sources of the same name under two protocols never touch each other's quarantine).
+pub fn quarantine_dir(protocol: &str, source: &str) -> PathBuf {
+    Path::new(ETL_DIR)
+        .join(QUARANTINE_DIR)
+        .join(source_dir(protocol, source))
 }
 
 /// The relative path of a new load's file.

@@ -357,20 +357,11 @@ impl Load {
     }
 
     /// The quarantine file of this load, relative to the lake:
-    /// `_etl/quarantine/<source>/load_date=.../<the data file's name>`.
+    /// `_etl/quarantine/<protocol>/<source>/load_date=.../<the data file's name>`.
     pub fn quarantine_relative(&self) -> PathBuf {
-        let source_root = source_dir(&self.options.protocol, &self.options.source);
-        let within = self
-            .relative
-            .strip_prefix(&source_root)
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|_| {
-                self.relative
-                    .file_name()
-                    .map(PathBuf::from)
-                    .unwrap_or_default()
-            });
-        quarantine_dir(&self.options.source).join(within)
+        Path::new(ETL_DIR)
+            .join(layout::QUARANTINE_DIR)
+            .join(&self.relative)
     }
 
     /// `_source_file`: the final file's path relative to the lake.
@@ -468,7 +459,9 @@ impl Load {
         }
         // Quarantine files of earlier attempts of this load id are superseded too (a load
         // that replaces other loads keeps their quarantine: it is evidence, not data).
-        let quarantine_root = self.lake.join(quarantine_dir(&self.options.source));
+        let quarantine_root = self
+            .lake
+            .join(quarantine_dir(&self.options.protocol, &self.options.source));
         let mut superseded_quarantine = Vec::new();
         for path in
             parquet_files(&quarantine_root).map_err(|e| io_err("listing", &quarantine_root, e))?
@@ -562,16 +555,18 @@ impl Load {
     /// Earlier successful loads whose files this load removed are marked `replaced`, so the
     /// audit never lists a file that is gone as loaded data.
     fn mark_replaced(&self, removed: &[String], now: DateTime<Utc>) {
-        if removed.is_empty() {
-            return;
-        }
         let Ok(records) = super::audit::read_all(&self.lake) else {
             return;
         };
         for mut r in records {
+            // An earlier attempt of this load id is superseded even when it published no data
+            // file (everything quarantined): its quarantine file is gone too.
+            let same_load = r.load_id == self.load_id
+                && r.source == self.options.source
+                && r.protocol == self.options.protocol;
             let hit = r.status == Status::Success
                 && r.attempt != self.attempt
-                && r.files.iter().any(|f| removed.contains(&f.path));
+                && (same_load || r.files.iter().any(|f| removed.contains(&f.path)));
             if hit {
                 r.status = Status::Replaced;
                 r.error = Some(if r.load_id == self.load_id {
@@ -676,6 +671,17 @@ pub struct Cleaned {
 /// Removes temporary areas (of loads whose process died) not modified for `min_age`, and marks
 /// their still-running audit records abandoned. Recent areas may belong to a running load and
 /// are kept.
+/// Where a load's quarantine file goes: `_etl/quarantine/` + its planned data file's path.
+fn planned_quarantine(record: &AuditRecord) -> Option<PathBuf> {
+    let planned = record.planned_file.as_deref()?;
+    record.contract.as_ref()?;
+    Some(
+        Path::new(ETL_DIR)
+            .join(layout::QUARANTINE_DIR)
+            .join(planned),
+    )
+}
+
 pub fn clean_stale(
     lake: &Path,
     min_age: std::time::Duration,
@@ -752,7 +758,28 @@ pub fn clean_stale(
                          writing this record"
                             .into(),
                     );
+                    // Its quarantine file (renamed into place just before the data file).
+                    if let Some(q) = planned_quarantine(&r).filter(|q| lake.join(q).is_file()) {
+                        let path = lake.join(&q);
+                        r.quarantine = Some(FileEntry {
+                            path: relative_text(&q),
+                            bytes: std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0),
+                            rows: parquet_rows(&path).unwrap_or(0),
+                        });
+                    }
                 } else {
+                    // A quarantine file renamed into place before the process died belongs to
+                    // a load that did not happen, unless a recorded load names it.
+                    if let Some(q) = planned_quarantine(&r) {
+                        let text = relative_text(&q);
+                        let recorded = records.iter().any(|o| {
+                            o.attempt != r.attempt
+                                && o.quarantine.as_ref().is_some_and(|f| f.path == text)
+                        });
+                        if !recorded {
+                            let _ = std::fs::remove_file(lake.join(&q));
+                        }
+                    }
                     r.status = Status::Abandoned;
                     r.error = Some(
                         "the process ended before the load finished; its temporaries were \
@@ -1017,6 +1044,33 @@ mod tests {
         assert_eq!(cleaned[0].bytes, 4);
         assert_eq!(cleaned[0].load_id.as_deref(), Some(load_id.as_str()));
         assert!(!tmp_dir.exists());
+        let audit = super::super::audit::read_all(&lake).unwrap();
+        assert_eq!(audit[0].status, Status::Abandoned);
+        std::fs::remove_dir_all(lake).unwrap();
+    }
+
+    #[test]
+    fn clean_stale_removes_the_quarantine_file_of_a_load_that_died_before_its_record() {
+        let lake = lake();
+        let load = Load::begin(
+            lake.clone(),
+            options(&[("SOURCE", text("u")), ("CONTRACT", text("c.yaml"))]),
+            vec![],
+            at(0),
+        )
+        .unwrap();
+        std::fs::write(&load.tmp_file, b"half").unwrap();
+        // The quarantine file was renamed into place; then the process died.
+        let quarantine = lake.join(load.quarantine_relative());
+        std::fs::create_dir_all(quarantine.parent().unwrap()).unwrap();
+        std::fs::write(&quarantine, b"set aside").unwrap();
+        assert!(quarantine.starts_with(lake.join("_etl/quarantine/sql/u")));
+        drop(load);
+        clean_stale(&lake, std::time::Duration::ZERO, at(1)).unwrap();
+        assert!(
+            !quarantine.exists(),
+            "no record names it: the load did not happen"
+        );
         let audit = super::super::audit::read_all(&lake).unwrap();
         assert_eq!(audit[0].status, Status::Abandoned);
         std::fs::remove_dir_all(lake).unwrap();
