@@ -21,7 +21,7 @@ contract (ODCS v3.1, written by this script into its work directory) has exactly
 id required + unique, age minimum/maximum, email pattern, country validValues and a schema-level
 rowCount. What it measures (--quick: 200,000 rows, 1 run per case, memory sizes halved):
   1. speed, in one worker process whose in-memory database holds the data as table `tbl`
-     (created once): wall time, best of --runs (default 5), of
+     (created once): wall time, best and median of --runs (default 9, interleaved: round after round of every case), of
        - fused SQL: one SELECT computing the six results in one pass (reference);
        - `SELECT unnest(contract_check(t, '<contract>'), recursive := true) FROM tbl t`, as a
          ratio to the fused SQL (target <= 1.5x). Its failed counts must equal the fused SQL's
@@ -57,6 +57,7 @@ these are numbers, not pass/fail.
 from __future__ import annotations
 
 import argparse
+import statistics
 import hashlib
 import json
 import os
@@ -313,45 +314,58 @@ def worker_speed(spec: dict) -> dict:
     src_rows = con.execute("SELECT count(*) FROM tbl").fetchone()[0]
     progress(f"table tbl: {src_rows:,} rows in {create_s:.2f} s")
     out = {"create_table_s": create_s, "source_rows": src_rows, "cases": []}
-    for case in spec["cases"]:
-        lake = work / case["slug"]
-        sql = case["sql"].replace("{target}", sql_str(str(lake)))
-        times, cpus, others, error, rows, description = [], [], [], None, None, None
-        for _ in range(runs):
+    # Rounds outside, cases inside: every case sees the same drift of this VM's speed (and
+    # fsync times), so the ratios compare like with like.
+    state = {c["slug"]: {"times": [], "cpus": [], "others": [], "error": None, "rows": None,
+                         "description": None} for c in spec["cases"]}
+    for _ in range(runs):
+        for case in spec["cases"]:
+            st = state[case["slug"]]
+            if st["error"]:
+                continue
+            lake = work / case["slug"]
+            sql = case["sql"].replace("{target}", sql_str(str(lake)))
             remove(lake)
             try:
                 ru0 = resource.getrusage(resource.RUSAGE_SELF)
                 busy0 = system_busy_s()
                 t0 = time.perf_counter()
                 cur = con.execute(sql)
-                rows = cur.fetchall()
+                st["rows"] = cur.fetchall()
                 secs = time.perf_counter() - t0
                 busy1 = system_busy_s()
                 ru1 = resource.getrusage(resource.RUSAGE_SELF)
-                description = [d[0] for d in cur.description] if cur.description else None
+                st["description"] = [d[0] for d in cur.description] if cur.description else None
             except Exception as exc:  # reported as a failed case
-                error = f"{type(exc).__name__}: {exc}"[:1000]
-                break
-            times.append(secs)
-            cpus.append((ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime))
+                st["error"] = f"{type(exc).__name__}: {exc}"[:1000]
+                continue
+            st["times"].append(secs)
+            st["cpus"].append((ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime))
             # CPU other processes used meanwhile, in cores (> 0.2: the timing is disturbed).
-            others.append(max(0.0, (busy1 - busy0) - cpus[-1]) / secs)
+            st["others"].append(max(0.0, (busy1 - busy0) - st["cpus"][-1]) / secs)
+    for case in spec["cases"]:
+        st = state[case["slug"]]
+        lake = work / case["slug"]
+        sql = case["sql"].replace("{target}", sql_str(str(lake)))
+        times, cpus, others = st["times"], st["cpus"], st["others"]
         res = {"slug": case["slug"], "sql": sql, "times": times}
-        if error:
-            res["error"] = error
-            progress(f"{case['slug']}: FAILED {error[:200]}")
+        if st["error"]:
+            res["error"] = st["error"]
+            progress(f"{case['slug']}: FAILED {st['error'][:200]}")
             out["cases"].append(res)
             remove(lake)
             continue
         best = min(range(len(times)), key=times.__getitem__)
-        res.update({"best_s": times[best], "cpu_s": cpus[best], "cpu_s_runs": cpus,
+        res.update({"best_s": times[best], "median_s": statistics.median(times),
+                    "cpu_s": cpus[best], "cpu_s_runs": cpus,
                     "other_cores": others, "other_cores_best": others[best],
-                    "columns": description, "result": jsonable(rows)})
+                    "columns": st["description"], "result": jsonable(st["rows"])})
         if case["kind"] == "lake":
+            # The lake of the last round is still there.
             res["lake"] = lake_report(con, lake)
             if not spec.get("keep"):
                 remove(lake)
-        progress(f"{case['slug']}: best {times[best]:.3f} s "
+        progress(f"{case['slug']}: best {times[best]:.3f} s, median {res['median_s']:.3f} s "
                  f"({', '.join(f'{t:.3f}' for t in times)}), cpu {cpus[best]:.2f} s, "
                  f"other processes {others[best]:.2f} cores")
         out["cases"].append(res)
@@ -556,7 +570,7 @@ class Bench:
         self.args = args
         self.quick = args.quick
         self.n = args.rows if args.rows is not None else (200_000 if args.quick else 1_000_000)
-        self.runs = args.runs if args.runs is not None else (1 if args.quick else 5)
+        self.runs = args.runs if args.runs is not None else (1 if args.quick else 9)
         scale = 2 if args.quick else 1
         self.mem_cases = [(1_000_000 // scale, 1_000 // scale), (4_000_000 // scale, 1_000 // scale),
                           (1_000_000 // scale, 1_000_000 // scale),
@@ -668,7 +682,9 @@ class Bench:
             ref, target = reference.get(c["slug"], (None, None))
             if ref and best(ref):
                 entry["ratio"] = r["best_s"] / best(ref)
+                entry["median_ratio"] = r["median_s"] / by_slug[ref]["median_s"]
                 ratio = f"{entry['ratio']:.2f}x"
+                note += f"; median ratio {entry['median_ratio']:.2f}x"
                 if target:
                     entry["target"] = target
                     entry["meets_target"] = entry["ratio"] <= target
@@ -845,7 +861,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=None,
                         help="rows of the benchmark table (default 1,000,000)")
-    parser.add_argument("--runs", type=int, default=None, help="runs per speed case (default 5)")
+    parser.add_argument("--runs", type=int, default=None, help="runs per speed case, interleaved (default 9)")
     parser.add_argument("--quick", action="store_true",
                         help="smoke run: 200,000 rows, 1 run per case, memory sizes halved "
                              "(unless --rows/--runs)")
