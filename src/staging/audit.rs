@@ -224,9 +224,13 @@ fn yaml_quote(text: &str) -> String {
 /// freshness field and a dbt-duckdb `external_location` that reads the staged Parquet.
 pub fn dbt_sources_yaml(lake_text: &str, records: &[AuditRecord], freshness: Freshness) -> String {
     use std::collections::BTreeMap;
-    // protocol -> source -> newest successful record (records are oldest first)
+    // protocol -> source -> newest successful record (records are oldest first). A load whose
+    // rows a contract all set aside published no file: it is no data for dbt.
     let mut latest: BTreeMap<&str, BTreeMap<&str, (&AuditRecord, usize)>> = BTreeMap::new();
-    for r in records.iter().filter(|r| r.status == Status::Success) {
+    for r in records
+        .iter()
+        .filter(|r| r.status == Status::Success && !r.files.is_empty())
+    {
         let entry = latest
             .entry(r.protocol.as_str())
             .or_default()
@@ -357,10 +361,13 @@ mod tests {
 
     #[test]
     fn dbt_yaml_lists_successful_sources_with_freshness_and_columns() {
+        let mut quarantined = record("d", "refunds", Status::Success, "4");
+        quarantined.files.clear(); // a contract set every row aside
         let records = vec![
             record("a", "users", Status::Success, "1"),
             record("b", "users", Status::Success, "2"),
             record("c", "orders", Status::Failure, "3"),
+            quarantined,
         ];
         let yaml = dbt_sources_yaml(
             "lake/",
@@ -375,6 +382,10 @@ mod tests {
         assert!(
             !yaml.contains("orders"),
             "failed-only sources are left out: {yaml}"
+        );
+        assert!(
+            !yaml.contains("refunds"),
+            "sources whose loads published no file are left out: {yaml}"
         );
         assert!(yaml.contains("loaded_at_field: _loaded_at"));
         assert!(yaml.contains("warn_after: {count: 24, period: hour}"));
