@@ -744,6 +744,7 @@ impl Evaluator {
     }
 
     /// The row-level checks row `row` of `batch` violates (ids, in contract order).
+    #[cfg(test)]
     pub fn row_violations(&self, batch: &[ArrayRef], row: usize) -> Vec<String> {
         let one: Vec<ArrayRef> = batch.iter().map(|a| a.slice(row, 1)).collect();
         self.violations_per_row(&one, 1)

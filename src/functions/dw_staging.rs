@@ -13,10 +13,11 @@ use crate::options::{OptionValue, Options};
 use crate::staging::enforce::{ContractBinding, ContractRun};
 use crate::staging::load::{FUNCTION, Load, OPTIONS, StagingOptions, Verdict, lake_root};
 use crate::staging::schema::{
-    Column, ColumnType, METADATA_COLUMNS, PARTITION_COLUMN, arrow_schema, staged_columns,
+    Column, ColumnType, METADATA_COLUMNS, PARTITION_COLUMN, arrow_schema, metadata_arrays,
+    staged_columns, write_with_constants,
 };
 use crate::staging::writer::ParquetStream;
-use arrow_array::{ArrayRef, StringArray, TimestampMicrosecondArray};
+use arrow_array::ArrayRef;
 use arrow_schema::SchemaRef;
 use std::error::Error;
 use std::sync::{Arc, Mutex};
@@ -170,25 +171,6 @@ fn bind_columns(
     Ok((columns, unpack))
 }
 
-/// Appends the load's metadata columns (when METADATA) and writes one batch.
-fn write_with_metadata(
-    stream: &mut ParquetStream,
-    metadata: &[ArrayRef],
-    mut arrays: Vec<ArrayRef>,
-    rows: usize,
-) -> Result<(), String> {
-    if rows == 0 {
-        return Ok(());
-    }
-    for m in metadata {
-        if rows > m.len() {
-            return Err(format!("a chunk of {rows} rows exceeds the vector size"));
-        }
-        arrays.push(m.slice(0, rows));
-    }
-    stream.write(arrays, rows)
-}
-
 impl CopyFunction for DwStaging {
     const NAME: &'static str = "dw_staging";
     type BindData = DwStagingBindData;
@@ -263,20 +245,7 @@ impl CopyFunction for DwStaging {
         };
         let full = crate::ffi::vector::vector_size();
         let metadata: Vec<ArrayRef> = if bind.options.metadata {
-            vec![
-                Arc::new(
-                    TimestampMicrosecondArray::from_value(now.timestamp_micros(), full)
-                        .with_timezone("UTC"),
-                ),
-                Arc::new(StringArray::from_iter_values(std::iter::repeat_n(
-                    load.load_id.as_str(),
-                    full,
-                ))),
-                Arc::new(StringArray::from_iter_values(std::iter::repeat_n(
-                    load.source_file(),
-                    full,
-                ))),
-            ]
+            metadata_arrays(now, &load.load_id, &load.source_file(), full)
         } else {
             Vec::new()
         };
@@ -332,9 +301,9 @@ impl CopyFunction for DwStaging {
                 // The contract sees every row; quarantined ones go to their own file.
                 Some(run) => {
                     let (valid, rows) = run.check(arrays, rows)?;
-                    write_with_metadata(stream, &state.metadata, valid, rows)
+                    write_with_constants(stream, &state.metadata, valid, rows)
                 }
-                None => write_with_metadata(stream, &state.metadata, arrays, rows),
+                None => write_with_constants(stream, &state.metadata, arrays, rows),
             }
         })();
         if outcome.is_ok() {

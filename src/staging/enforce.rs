@@ -17,14 +17,15 @@
 
 use super::audit::CheckEntry;
 use super::load::{FUNCTION, Load, StagingOptions, Verdict};
-use super::schema::{Column, ColumnType, METADATA_COLUMNS, arrow_schema, staged_columns};
+use super::schema::{
+    Column, ColumnType, METADATA_COLUMNS, arrow_schema, metadata_arrays, staged_columns,
+    write_with_constants,
+};
 use super::writer::{ParquetStream, WriterConfig};
 use crate::contract::Contract;
 use crate::contract::engine::{CheckResult, Evaluator, Marks, Status};
 use crate::contract::model::{CheckKind, Handling, Severity};
-use arrow_array::{
-    Array, ArrayRef, BooleanArray, ListArray, StringArray, TimestampMicrosecondArray,
-};
+use arrow_array::{ArrayRef, BooleanArray, ListArray, StringArray};
 use arrow_buffer::OffsetBuffer;
 use arrow_schema::{DataType, SchemaRef};
 use chrono::{DateTime, Utc};
@@ -231,22 +232,8 @@ impl ContractBinding {
                             Verdict::default(),
                         )
                     })?;
-            let full = chunk_rows;
             let source_file = super::layout::relative_text(&load.quarantine_relative());
-            let metadata: Vec<ArrayRef> = vec![
-                Arc::new(
-                    TimestampMicrosecondArray::from_value(now.timestamp_micros(), full)
-                        .with_timezone("UTC"),
-                ),
-                Arc::new(StringArray::from_iter_values(std::iter::repeat_n(
-                    load.load_id.as_str(),
-                    full,
-                ))),
-                Arc::new(StringArray::from_iter_values(std::iter::repeat_n(
-                    source_file.as_str(),
-                    full,
-                ))),
-            ];
+            let metadata = metadata_arrays(now, &load.load_id, &source_file, chunk_rows);
             let field = self
                 .quarantine_schema
                 .field_with_name(VIOLATIONS_COLUMN)
@@ -383,6 +370,7 @@ impl ContractRun {
             None,
         )
         .map_err(|e| e.to_string())?;
+        let good: Vec<bool> = bad.iter().map(|b| !b).collect();
         let bad_mask = BooleanArray::from(bad);
         let filter = |mask: &BooleanArray| -> Result<Vec<ArrayRef>, String> {
             arrays
@@ -392,23 +380,12 @@ impl ContractRun {
         };
         let mut aside = filter(&bad_mask)?;
         aside.push(Arc::new(violations));
-        for m in &self.quarantine_metadata {
-            if set_aside > m.len() {
-                return Err(format!("a chunk of {rows} rows exceeds the vector size"));
-            }
-            aside.push(m.slice(0, set_aside));
-        }
-        quarantine.write(aside, set_aside)?;
+        write_with_constants(quarantine, &self.quarantine_metadata, aside, set_aside)?;
         self.quarantined += set_aside as u64;
         if set_aside == rows {
             return Ok((Vec::new(), 0));
         }
-        let good_mask = arrow_array::BooleanArray::from(
-            bad_mask
-                .iter()
-                .map(|b| Some(!b.unwrap_or(false)))
-                .collect::<Vec<_>>(),
-        );
+        let good_mask = BooleanArray::from(good);
         Ok((filter(&good_mask)?, rows - set_aside))
     }
 }

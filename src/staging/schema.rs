@@ -252,6 +252,48 @@ pub fn arrow_schema(columns: &[Column], metadata: bool) -> Schema {
 /// Names of the metadata columns appended to every staged row.
 pub const METADATA_COLUMNS: [&str; 3] = ["_loaded_at", "_load_id", "_source_file"];
 
+/// The metadata columns' values for a chunk of up to `rows` rows (constant per file: sliced
+/// per chunk by [`write_with_constants`]).
+pub fn metadata_arrays(
+    loaded_at: chrono::DateTime<chrono::Utc>,
+    load_id: &str,
+    source_file: &str,
+    rows: usize,
+) -> Vec<arrow_array::ArrayRef> {
+    vec![
+        Arc::new(
+            arrow_array::TimestampMicrosecondArray::from_value(loaded_at.timestamp_micros(), rows)
+                .with_timezone("UTC"),
+        ),
+        Arc::new(arrow_array::StringArray::from_iter_values(
+            std::iter::repeat_n(load_id, rows),
+        )),
+        Arc::new(arrow_array::StringArray::from_iter_values(
+            std::iter::repeat_n(source_file, rows),
+        )),
+    ]
+}
+
+/// Appends the first `rows` values of each constant column (the metadata) and writes one
+/// batch; an empty batch writes nothing.
+pub fn write_with_constants(
+    stream: &mut super::writer::ParquetStream,
+    constants: &[arrow_array::ArrayRef],
+    mut arrays: Vec<arrow_array::ArrayRef>,
+    rows: usize,
+) -> Result<(), String> {
+    if rows == 0 {
+        return Ok(());
+    }
+    for c in constants {
+        if rows > c.len() {
+            return Err(format!("a chunk of {rows} rows exceeds the vector size"));
+        }
+        arrays.push(c.slice(0, rows));
+    }
+    stream.write(arrays, rows)
+}
+
 /// The Hive partition column of the layout; readers would replace a data column of that name.
 pub const PARTITION_COLUMN: &str = "load_date";
 
