@@ -10,6 +10,7 @@ pub mod contract;
 pub mod ffi;
 pub mod functions;
 pub mod options;
+pub mod readfile;
 pub mod rest;
 pub mod staging;
 

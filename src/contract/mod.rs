@@ -12,10 +12,14 @@ pub use parse::{ContractError, parse};
 
 /// Reads and parses the contract file at `path` (parsed once per query by every surface).
 pub fn load(path: &str) -> Result<Contract, ContractError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ContractError {
+    let text = crate::readfile::read_text(
+        std::path::Path::new(path),
+        crate::readfile::MAX_CONTRACT_BYTES,
+    )
+    .map_err(|e| ContractError {
         file: path.to_string(),
         path: String::new(),
-        message: format!("cannot read the file: {e}"),
+        message: e.to_string(),
     })?;
     parse(path, &text)
 }

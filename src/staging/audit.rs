@@ -155,7 +155,7 @@ pub fn read_all(lake: &Path) -> Result<Vec<AuditRecord>, String> {
         if !is_record {
             continue;
         }
-        let parsed = std::fs::read_to_string(&path)
+        let parsed = crate::readfile::read_text(&path, crate::readfile::MAX_AUDIT_RECORD_BYTES)
             .map_err(|e| e.to_string())
             .and_then(|text| serde_json::from_str::<AuditRecord>(&text).map_err(|e| e.to_string()));
         match parsed {
