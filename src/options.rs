@@ -184,6 +184,13 @@ pub enum OptionError {
         function: String,
         option: &'static str,
     },
+    /// A NUL character in a text value (or in a map's key or value): C strings would cut the
+    /// value there, so it is refused rather than truncated.
+    Nul {
+        function: String,
+        option: &'static str,
+        key: Option<String>,
+    },
 }
 
 impl fmt::Display for OptionError {
@@ -215,6 +222,23 @@ impl fmt::Display for OptionError {
             OptionError::Duplicate { function, option } => {
                 write!(f, "{function}: option {option} is given more than once")
             }
+            OptionError::Nul {
+                function,
+                option,
+                key,
+            } => match key {
+                Some(key) => write!(
+                    f,
+                    "{function}: option {option}, entry '{}', contains a NUL character (chr(0)); \
+                     it would be cut there: remove it",
+                    key.replace('\0', "\\0")
+                ),
+                None => write!(
+                    f,
+                    "{function}: option {option} contains a NUL character (chr(0)); it would be cut \
+                     there: remove it"
+                ),
+            },
         }
     }
 }
@@ -233,6 +257,8 @@ fn quoted_list(words: &[&str]) -> String {
 #[derive(Debug, Clone, Default)]
 pub struct Options {
     values: BTreeMap<&'static str, Typed>,
+    /// Names the caller gave (not filled from defaults).
+    given: Vec<&'static str>,
 }
 
 impl Options {
@@ -244,6 +270,7 @@ impl Options {
         given: &[(String, OptionValue)],
     ) -> Result<Options, OptionError> {
         let mut values = BTreeMap::new();
+        let mut explicit = Vec::new();
         for (name, value) in given {
             let spec = specs
                 .iter()
@@ -258,6 +285,8 @@ impl Options {
                 continue;
             }
             let typed = check(function, spec, value)?;
+            refuse_nul(function, spec, &typed)?;
+            explicit.push(spec.name);
             if values.insert(spec.name, typed).is_some() {
                 return Err(OptionError::Duplicate {
                     function: function.to_string(),
@@ -280,7 +309,15 @@ impl Options {
                 });
             }
         }
-        Ok(Options { values })
+        Ok(Options {
+            values,
+            given: explicit,
+        })
+    }
+
+    /// Whether the caller gave this option (a default does not count).
+    pub fn given(&self, name: &str) -> bool {
+        self.given.contains(&name)
     }
 
     pub fn get(&self, name: &str) -> Option<&Typed> {
@@ -327,6 +364,26 @@ impl Options {
             Some(Typed::TextList(v)) => Some(v),
             _ => None,
         }
+    }
+}
+
+fn refuse_nul(function: &str, spec: &OptionSpec, typed: &Typed) -> Result<(), OptionError> {
+    let nul = |key: Option<&String>| OptionError::Nul {
+        function: function.to_string(),
+        option: spec.name,
+        key: key.cloned(),
+    };
+    match typed {
+        Typed::Text(s) if s.contains('\0') => Err(nul(None)),
+        Typed::TextList(items) if items.iter().any(|s| s.contains('\0')) => Err(nul(None)),
+        Typed::Map(pairs) => match pairs
+            .iter()
+            .find(|(k, v)| k.contains('\0') || v.contains('\0'))
+        {
+            Some((k, _)) => Err(nul(Some(k))),
+            None => Ok(()),
+        },
+        _ => Ok(()),
     }
 }
 
@@ -667,5 +724,68 @@ mod tests {
         )
         .unwrap();
         assert_eq!(o.text("MODE"), Some("append"));
+    }
+
+    #[test]
+    fn given_tells_explicit_options_from_defaults() {
+        let o = Options::parse(
+            "f",
+            SPECS,
+            &given(&[
+                ("SOURCE", OptionValue::Text("u".into())),
+                ("MODE", OptionValue::Null),
+            ]),
+        )
+        .unwrap();
+        assert!(o.given("SOURCE"));
+        assert!(!o.given("MODE"), "NULL means not given");
+        assert!(!o.given("HEADER"), "a default is not given");
+    }
+
+    #[test]
+    fn nul_characters_are_refused_not_truncated() {
+        let parse = |name: &str, v: OptionValue| {
+            Options::parse(
+                "f",
+                SPECS,
+                &given(&[("SOURCE", OptionValue::Text("u".into())), (name, v)]),
+            )
+        };
+        let e = parse("TOKEN", OptionValue::Text("abc\0def".into())).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "f: option TOKEN contains a NUL character (chr(0)); it would be cut there: remove it"
+        );
+        assert!(
+            !e.to_string().contains("abc"),
+            "a secret's value is never shown"
+        );
+        let e = parse(
+            "COLUMNS",
+            OptionValue::List(vec![OptionValue::Text("a\0".into())]),
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string().contains("option COLUMNS contains a NUL"),
+            "{e}"
+        );
+        let specs = [OptionSpec::new("HEADERS", OptionKind::Map, "headers")];
+        let map = |k: &str, v: &str| {
+            Options::parse(
+                "f",
+                &specs,
+                &given(&[(
+                    "HEADERS",
+                    OptionValue::Struct(vec![(k.into(), OptionValue::Text(v.into()))]),
+                )]),
+            )
+            .unwrap_err()
+            .to_string()
+        };
+        assert_eq!(
+            map("X-A", "v\0w"),
+            "f: option HEADERS, entry 'X-A', contains a NUL character (chr(0)); it would be cut there: remove it"
+        );
+        assert!(map("X\0B", "v").contains("entry 'X\\0B'"));
     }
 }

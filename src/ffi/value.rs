@@ -95,8 +95,50 @@ unsafe fn read(value: ffi::duckdb_value) -> OptionValue {
                         .collect(),
                 )
             }
-            // VARCHAR and everything else (DECIMAL, HUGEINT, dates, ...) as DuckDB's text form.
+            // Read with its length: duckdb_get_varchar's C string would cut the text at a NUL,
+            // which option checks must see (and refuse) instead.
+            ffi::DUCKDB_TYPE_DUCKDB_TYPE_VARCHAR => match varchar_text(value) {
+                Some(text) => OptionValue::Text(text),
+                None => OptionValue::Text(take_c_string(ffi::duckdb_get_varchar(value))),
+            },
+            // Everything else (DECIMAL, HUGEINT, dates, ...) as DuckDB's text form.
             _ => OptionValue::Text(take_c_string(ffi::duckdb_get_varchar(value))),
         }
+    }
+}
+
+/// The whole text of a VARCHAR value, NUL characters included: the value is referenced by a
+/// one-row constant vector, whose `duckdb_string_t` carries the length. None if the vector
+/// cannot be created.
+///
+/// # Safety
+/// `value` must be a valid, non-null VARCHAR `duckdb_value`.
+unsafe fn varchar_text(value: ffi::duckdb_value) -> Option<String> {
+    // SAFETY: the logical type and the vector are created and destroyed here, exactly once.
+    // duckdb_vector_reference_value makes the VARCHAR vector a constant vector holding a copy
+    // of the VARCHAR value, so row 0 of its data is a valid duckdb_string_t whose bytes live
+    // until the vector is destroyed; they are copied out before that.
+    unsafe {
+        let mut ty = ffi::duckdb_create_logical_type(ffi::DUCKDB_TYPE_DUCKDB_TYPE_VARCHAR);
+        let mut vector = ffi::duckdb_create_vector(ty, 1);
+        ffi::duckdb_destroy_logical_type(&mut ty);
+        if vector.is_null() {
+            return None;
+        }
+        ffi::duckdb_vector_reference_value(vector, value);
+        let data = ffi::duckdb_vector_get_data(vector).cast::<ffi::duckdb_string_t>();
+        let text = if data.is_null() {
+            None
+        } else {
+            let len = ffi::duckdb_string_t_length(*data) as usize;
+            let ptr = ffi::duckdb_string_t_data(data).cast::<u8>();
+            if ptr.is_null() {
+                None
+            } else {
+                Some(String::from_utf8_lossy(std::slice::from_raw_parts(ptr, len)).into_owned())
+            }
+        };
+        ffi::duckdb_destroy_vector(&mut vector);
+        text
     }
 }
