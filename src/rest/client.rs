@@ -7,9 +7,10 @@ use super::auth::{AccessToken, Auth, KeyLocation};
 use super::breaker::CircuitBreaker;
 use super::config::{BodyFormat, FUNCTION, PaginatorConfig, ScanConfig};
 use super::decode::{Batch, Decoded, Fault, Plan, decode_json, decode_ndjson, from_values};
+use super::origin::{Origins, origin_of, same_origin};
 use super::paginate::{PageResponse, Paginator, RequestSpec, parse_link_next};
 use super::ratelimit::RateLimiter;
-use super::redact::redact_url;
+use super::redact::{Secrets, redact_url};
 use super::retry::{Decision, Failure, parse_retry_after};
 use super::schema::{parse_date, parse_timestamp};
 use super::select::{lookup, records_at, take_at};
@@ -109,6 +110,8 @@ pub struct Client {
     /// The last failed attempt, for the circuit breaker's message.
     last_failure: std::sync::Mutex<String>,
     token: tokio::sync::Mutex<Option<AccessToken>>,
+    /// The configured secrets plus those learnt while running (the OAuth2 access token).
+    secrets: std::sync::RwLock<Secrets>,
 }
 
 enum Attempt {
@@ -123,19 +126,40 @@ enum Attempt {
 
 impl Client {
     pub fn new(cfg: ScanConfig) -> Result<Arc<Client>, RestError> {
-        // Credentials must not follow a redirect to another host: reqwest strips Authorization
-        // and cookies there, but not API-key headers or custom headers.
-        let carries_credentials = !matches!(cfg.auth, Auth::None) || !cfg.secrets.is_empty();
+        // Redirects are followed only where requests may go anyway (the start URL's origin,
+        // its https upgrade, allowed_hosts) or, for the OAuth2 token request, within the token
+        // endpoint's own origin. reqwest strips only Authorization and cookies on a cross-host
+        // redirect, not API-key or custom headers, so no other redirect is followed at all.
+        let origins = cfg.origins.clone();
+        let token_home = match &cfg.auth {
+            Auth::OAuth2 { token_url, .. } => reqwest::Url::parse(token_url).ok(),
+            _ => None,
+        };
         let redirect = reqwest::redirect::Policy::custom(move |attempt| {
-            let same_origin = attempt.previous().first().is_none_or(|first| {
-                first.scheme() == attempt.url().scheme()
-                    && first.host_str() == attempt.url().host_str()
-                    && first.port_or_known_default() == attempt.url().port_or_known_default()
-            });
+            let first = attempt.previous().first().cloned();
+            let within_token_endpoint = match (&token_home, &first) {
+                (Some(home), Some(first)) => {
+                    same_origin(home, first) && same_origin(home, attempt.url())
+                }
+                _ => false,
+            };
             if attempt.previous().len() > 10 {
-                attempt.error("more than 10 redirects")
-            } else if carries_credentials && !same_origin {
-                attempt.error("redirected to another host; credentials are not sent there (call the final URL directly)")
+                attempt.error(RedirectRefused(
+                    "more than 10 redirects (a redirect loop?)".to_string(),
+                ))
+            } else if !(origins.permits(attempt.url()) || within_token_endpoint) {
+                let why = format!(
+                    "the server redirected to {}, another origin than {}; credentials and headers \
+                     are sent only to the start URL's origin, so the redirect is not followed \
+                     (if that host is trusted, add {})",
+                    origin_of(attempt.url()),
+                    first
+                        .as_ref()
+                        .map(origin_of)
+                        .unwrap_or_else(|| origins.home()),
+                    Origins::suggestion(attempt.url())
+                );
+                attempt.error(RedirectRefused(why))
             } else {
                 attempt.follow()
             }
@@ -154,17 +178,52 @@ impl Client {
             breaker: CircuitBreaker::new(cfg.breaker_threshold),
             last_failure: std::sync::Mutex::new(String::new()),
             token: tokio::sync::Mutex::new(None),
+            secrets: std::sync::RwLock::new(cfg.secrets.clone()),
             cfg: Arc::new(cfg),
         }))
     }
 
     /// An error message with the function name, and every known secret removed.
     pub fn error(&self, message: impl AsRef<str>) -> RestError {
-        RestError(
-            self.cfg
-                .secrets
-                .scrub(&format!("{FUNCTION}: {}", message.as_ref())),
-        )
+        let text = format!("{FUNCTION}: {}", message.as_ref());
+        RestError(match self.secrets.read() {
+            Ok(secrets) => secrets.scrub(&text),
+            // A poisoned lock still holds the configured secrets at least.
+            Err(poisoned) => poisoned.into_inner().scrub(&text),
+        })
+    }
+
+    /// Text a server sent, fit to quote in a message: scrubbed whole, then cut (None: it holds
+    /// a secret too short to scrub, so it is not shown).
+    fn server_text(&self, text: &str, max_chars: usize) -> Option<String> {
+        match self.secrets.read() {
+            Ok(secrets) => secrets.server_text(text, max_chars),
+            Err(poisoned) => poisoned.into_inner().server_text(text, max_chars),
+        }
+    }
+
+    /// Remembers a secret learnt while running (the OAuth2 access token).
+    fn learn_secret(&self, value: &str) {
+        match self.secrets.write() {
+            Ok(mut secrets) => secrets.add(value),
+            Err(poisoned) => poisoned.into_inner().add(value),
+        }
+    }
+
+    /// Requests go only to the start URL's origin and allowed_hosts: a next link elsewhere is
+    /// refused (with the hosts that would be needed), never followed.
+    fn check_origin(&self, url: &reqwest::Url) -> Result<(), RestError> {
+        if self.cfg.origins.permits(url) {
+            return Ok(());
+        }
+        Err(self.error(format!(
+            "the next page is at {}, another origin than the start URL's ({}); rest_scan sends \
+             requests, with their credentials and headers, only to the start URL's origin. If \
+             that host is trusted, add {}",
+            self.shown_url(url.as_str()),
+            self.cfg.origins.home(),
+            Origins::suggestion(url)
+        )))
     }
 
     fn shown_url(&self, url: &str) -> String {
@@ -250,6 +309,7 @@ impl Client {
                     let expires_in = body
                         .get("expires_in")
                         .and_then(|v| v.as_u64().or_else(|| v.as_str()?.parse().ok()));
+                    self.learn_secret(&token);
                     *cached = Some(AccessToken::new(token.clone(), expires_in, Instant::now()));
                     return Ok(token);
                 }
@@ -286,7 +346,10 @@ impl Client {
     }
 
     async fn attempt(&self, spec: &RequestSpec) -> Attempt {
-        let url = match self.build_url(spec) {
+        let url = match self
+            .build_url(spec)
+            .and_then(|u| self.check_origin(&u).map(|()| u))
+        {
             Ok(u) => u,
             Err(e) => return Attempt::Fatal(e),
         };
@@ -328,6 +391,13 @@ impl Client {
             Err(e) if e.is_builder() => {
                 return Attempt::Fatal(self.error(format!(
                     "the request to {shown} could not be built: {} (check headers, params and the api key name)",
+                    describe_reqwest_error(&e)
+                )));
+            }
+            // Refused redirects and redirect loops fail the same way every time: not retried.
+            Err(e) if e.is_redirect() => {
+                return Attempt::Fatal(self.error(format!(
+                    "following a redirect from {shown}: {}",
                     describe_reqwest_error(&e)
                 )));
             }
@@ -376,11 +446,16 @@ impl Client {
             }
         };
         if !status.is_success() {
-            let snippet: String = String::from_utf8_lossy(&bytes).chars().take(200).collect();
+            // Scrubbed on the whole body first, then cut: a cut never leaves a secret's start.
+            let snippet = self.server_text(String::from_utf8_lossy(&bytes).trim(), 200);
             let reason = status.canonical_reason().unwrap_or("");
             let mut detail = format!("HTTP {} {reason} from {shown}", status.as_u16());
-            if !snippet.trim().is_empty() {
-                detail.push_str(&format!(": {}", snippet.trim()));
+            match snippet {
+                Some(snippet) if !snippet.trim().is_empty() => {
+                    detail.push_str(&format!(": {}", snippet.trim()));
+                }
+                Some(_) => {}
+                None => detail.push_str(": (body not shown: it contains a credential)"),
             }
             return Attempt::Failed {
                 failure: Failure::Status(status.as_u16()),
@@ -397,10 +472,12 @@ impl Client {
     }
 
     fn not_json(&self, raw: &Raw, detail: &str) -> RestError {
-        let start: String = String::from_utf8_lossy(&raw.bytes[..raw.bytes.len().min(240)])
-            .chars()
-            .take(60)
-            .collect();
+        // The head of the body, scrubbed before it is cut to 60 characters (a secret that
+        // straddles the cut is still seen whole within the first 4096 bytes).
+        let head = String::from_utf8_lossy(&raw.bytes[..raw.bytes.len().min(4096)]).into_owned();
+        let start = self
+            .server_text(&head, 60)
+            .unwrap_or_else(|| "(not shown: it contains a credential)".to_string());
         let kind = if raw.content_type.is_empty() {
             String::new()
         } else {
@@ -974,8 +1051,22 @@ pub fn older_than(value: Option<&Value>, bound: &str) -> bool {
     }
 }
 
+/// Why a redirect was not followed (the text is the message).
+#[derive(Debug)]
+struct RedirectRefused(String);
+
+impl fmt::Display for RedirectRefused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for RedirectRefused {}
+
 fn classify(e: &reqwest::Error) -> Failure {
-    if e.is_timeout() {
+    if e.is_redirect() || e.is_builder() {
+        Failure::Refused
+    } else if e.is_timeout() {
         Failure::Timeout
     } else if e.is_connect() {
         Failure::Connect

@@ -2,11 +2,12 @@
 //! [`ScanConfig`]. Pure: the glue hands over parsed [`Options`], this checks combinations.
 
 use super::auth::{Auth, KeyLocation, resolve_secret};
+use super::origin::{AllowedHost, Origins};
 use super::paginate::{
     Cursor, CursorSource, HeaderLink, JsonLink, Offset, PageNumber, Paginator, RequestSpec,
     SinglePage, StopRules,
 };
-use super::redact::Secrets;
+use super::redact::{Secrets, looks_secret, percent_decode, percent_encode};
 use super::retry::RetryPolicy;
 use super::schema::{JType, parse_type};
 use super::select::Selector;
@@ -49,6 +50,11 @@ pub const OPTIONS: &[S] = &[
         "values for {name} placeholders in the URL",
     ),
     S::new("timeout", K::Float, "seconds to wait for each response").default("30"),
+    S::new(
+        "allowed_hosts",
+        K::TextList,
+        "other hosts that next links and redirects may lead to (they get the credentials too)",
+    ),
     // records
     S::new(
         "data_selector",
@@ -384,6 +390,8 @@ pub struct ScanConfig {
     pub secrets: Secrets,
     /// Query parameter names whose values are secret (an API key in the query).
     pub secret_params: Vec<String>,
+    /// Where requests may go: the start URL's origin and `allowed_hosts`.
+    pub origins: Origins,
 }
 
 fn err(message: impl Into<String>) -> String {
@@ -394,18 +402,66 @@ fn non_empty(o: &Options, name: &str) -> Option<String> {
     o.text(name).filter(|s| !s.is_empty()).map(String::from)
 }
 
-/// Fills `{name}` placeholders.
+/// Whether a URL path segment is `.` or `..` (also percent-encoded: the URL standard resolves
+/// `%2e` as a dot), which would move the request to another path.
+fn is_dot_segment(segment: &str) -> bool {
+    let d = segment.to_ascii_lowercase().replace("%2e", ".");
+    d == "." || d == ".."
+}
+
+/// Fills `{name}` placeholders with percent-encoded values (`/` too, so a value stays one path
+/// segment). A value that would turn a path segment into `.` or `..`, or an empty value, is
+/// refused: the URL would then name another endpoint.
 pub fn fill_path_params(url: &str, params: &[(String, String)]) -> Result<String, String> {
-    let mut out = url.to_string();
     for (name, value) in params {
-        let placeholder = format!("{{{name}}}");
-        if !out.contains(&placeholder) {
+        if !url.contains(&format!("{{{name}}}")) {
             return Err(err(format!(
                 "path_params has '{name}' but the URL has no {{{name}}} placeholder"
             )));
         }
-        out = out.replace(&placeholder, &percent_encode_path(value));
+        if value.is_empty() {
+            return Err(err(format!(
+                "path_params '{name}' is empty; an empty path segment names another endpoint: give a value"
+            )));
+        }
     }
+    let fill = |text: &str| {
+        let mut out = text.to_string();
+        for (name, value) in params {
+            out = out.replace(&format!("{{{name}}}"), &percent_encode(value));
+        }
+        out
+    };
+    let path_start = url
+        .find("://")
+        .map(|i| i + 3)
+        .and_then(|i| url[i..].find('/').map(|j| i + j))
+        .unwrap_or(url.len());
+    let path_end = url[path_start..]
+        .find(['?', '#'])
+        .map(|j| path_start + j)
+        .unwrap_or(url.len());
+    let mut out = fill(&url[..path_start]);
+    for (i, segment) in url[path_start..path_end].split('/').enumerate() {
+        if i > 0 {
+            out.push('/');
+        }
+        let filled = fill(segment);
+        if filled != segment && is_dot_segment(&filled) {
+            let given: Vec<String> = params
+                .iter()
+                .filter(|(name, _)| segment.contains(&format!("{{{name}}}")))
+                .map(|(name, value)| format!("'{name}' = '{value}'"))
+                .collect();
+            return Err(err(format!(
+                "path_params {} would make the URL path segment '{filled}' a dot segment, which \
+                 resolves to another endpoint; '.' and '..' cannot be path values",
+                given.join(", ")
+            )));
+        }
+        out.push_str(&filled);
+    }
+    out.push_str(&fill(&url[path_end..]));
     if let (Some(start), true) = (out.find('{'), out.contains('}')) {
         let end = out[start..]
             .find('}')
@@ -417,18 +473,6 @@ pub fn fill_path_params(url: &str, params: &[(String, String)]) -> Result<String
         )));
     }
     Ok(out)
-}
-
-fn percent_encode_path(value: &str) -> String {
-    let mut out = String::new();
-    for b in value.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 fn option_value_to_json(v: &OptionValue) -> Value {
@@ -472,17 +516,75 @@ fn parse_columns(v: &OptionValue) -> Result<Vec<(String, JType)>, String> {
         .collect()
 }
 
-/// Header or parameter names whose values are credentials.
-fn looks_secret(name: &str) -> bool {
-    let lower = name.to_ascii_lowercase().replace('-', "_");
-    lower == "authorization"
-        || lower == "proxy_authorization"
-        || lower == "cookie"
-        || lower.ends_with("api_key")
-        || lower.ends_with("apikey")
-        || lower.contains("token")
-        || lower.contains("secret")
-        || lower.contains("password")
+/// Options that only mean something with certain values of another option (a paginator style,
+/// an auth method): (option, governing option, the values it applies to). Given with any other
+/// value they would be ignored silently, so that is an error naming both.
+const APPLIES_TO: &[(&str, &str, &[&str])] = &[
+    ("page_size", "paginator", &["offset", "page_number"]),
+    ("offset_param", "paginator", &["offset"]),
+    ("limit_param", "paginator", &["offset"]),
+    ("initial_offset", "paginator", &["offset"]),
+    ("page_param", "paginator", &["page_number"]),
+    ("page_size_param", "paginator", &["page_number"]),
+    ("base_page", "paginator", &["page_number"]),
+    ("total_pages_path", "paginator", &["page_number"]),
+    ("cursor_path", "paginator", &["cursor"]),
+    ("cursor_param", "paginator", &["cursor"]),
+    ("cursor_record_field", "paginator", &["cursor"]),
+    ("next_url_path", "paginator", &["json_link", "auto"]),
+    ("api_key", "auth", &["api_key"]),
+    ("api_key_env", "auth", &["api_key"]),
+    ("api_key_name", "auth", &["api_key"]),
+    ("api_key_location", "auth", &["api_key"]),
+    ("token", "auth", &["bearer"]),
+    ("token_env", "auth", &["bearer"]),
+    ("username", "auth", &["basic"]),
+    ("password", "auth", &["basic"]),
+    ("password_env", "auth", &["basic"]),
+    ("token_url", "auth", &["oauth2"]),
+    ("client_id", "auth", &["oauth2"]),
+    ("client_secret", "auth", &["oauth2"]),
+    ("client_secret_env", "auth", &["oauth2"]),
+    ("scope", "auth", &["oauth2"]),
+];
+
+fn check_applies(o: &Options) -> Result<(), String> {
+    for (option, governing, values) in APPLIES_TO {
+        let actual = o.text(governing).unwrap_or_default();
+        if o.given(option) && !values.contains(&actual) {
+            let accepted = values
+                .iter()
+                .map(|v| format!("'{v}'"))
+                .collect::<Vec<_>>()
+                .join(" or ");
+            return Err(err(format!(
+                "{option} applies to {governing} {accepted}, not '{actual}' (set {governing} := '{}', or remove {option})",
+                values[0]
+            )));
+        }
+    }
+    let schema_given = o.given("columns") || o.bool("json_column") == Some(true);
+    for option in ["sample_size", "unknown_fields"] {
+        if o.given(option) && schema_given {
+            return Err(err(format!(
+                "{option} applies to an inferred schema; with columns or json_column it would be ignored (remove {option})"
+            )));
+        }
+    }
+    if o.given("cursor_path") && o.given("cursor_record_field") {
+        return Err(err(
+            "give either cursor_path (a field of the body) or cursor_record_field (a field of the last record), not both",
+        ));
+    }
+    if let (Some(base), Some(max)) = (o.float("retry_base_delay"), o.float("retry_max_delay"))
+        && base > max
+    {
+        return Err(err(format!(
+            "retry_base_delay ({base} s) is above retry_max_delay ({max} s), so it would never be used: \
+             lower retry_base_delay or raise retry_max_delay"
+        )));
+    }
+    Ok(())
 }
 
 /// Builds the scan configuration from the URL and checked options.
@@ -498,7 +600,25 @@ pub fn scan_config(
             super::redact::redact_url(url, &[])
         )));
     }
+    if url.contains('\0') {
+        return Err(err(
+            "the URL contains a NUL character (chr(0)); it would be cut there: remove it",
+        ));
+    }
     let url = fill_path_params(url, o.map("path_params").unwrap_or(&[]))?;
+    let parsed = reqwest::Url::parse(&url).map_err(|e| {
+        err(format!(
+            "the URL '{}' is not valid: {e}",
+            super::redact::redact_url(&url, &[])
+        ))
+    })?;
+    let allowed = o
+        .text_list("allowed_hosts")
+        .unwrap_or(&[])
+        .iter()
+        .map(|h| AllowedHost::parse(h).map_err(err))
+        .collect::<Result<Vec<_>, _>>()?;
+    let origins = Origins::new(parsed.clone(), allowed);
     let method = o.text("method").unwrap_or("GET").to_string();
     let body = match o.value("body") {
         None => None,
@@ -535,6 +655,15 @@ pub fn scan_config(
     if cursor_column.is_some() && incremental_value.is_none() {
         return Err(err(
             "cursor_column needs incremental_value (the last value already loaded)",
+        ));
+    }
+    if incremental_value.is_some()
+        && non_empty(o, "incremental_param").is_none()
+        && cursor_column.is_none()
+    {
+        return Err(err(
+            "incremental_value is given but neither incremental_param (to send it to the API) nor \
+             cursor_column (to skip older records) is, so it would be ignored: add one of them",
         ));
     }
 
@@ -583,16 +712,7 @@ pub fn scan_config(
         "header_link" => PaginatorConfig::HeaderLink,
         _ => PaginatorConfig::Auto { next_url_paths },
     };
-    if page_size.is_some()
-        && !matches!(
-            paginator,
-            PaginatorConfig::Offset { .. } | PaginatorConfig::PageNumber { .. }
-        )
-    {
-        return Err(err(format!(
-            "page_size applies to paginator 'offset' or 'page_number', not '{style}'"
-        )));
-    }
+    check_applies(o)?;
     if o.text("format") == Some("ndjson")
         && !matches!(
             paginator,
@@ -653,18 +773,29 @@ pub fn scan_config(
         },
         _ => Auth::None,
     };
-    for s in auth.secrets() {
-        secrets.add(s);
-    }
-    // Secrets in headers or params given directly (e.g. headers := {'Authorization': ...}): their
-    // values are scrubbed from messages too.
-    for (name, value) in request.headers.iter().chain(request.query.iter()) {
-        if looks_secret(name) && value.len() >= 8 {
-            secrets.add(value);
+    match &auth {
+        Auth::Basic { user, password } => secrets.add_basic(user, password),
+        other => {
+            for s in other.secrets() {
+                secrets.add(s);
+            }
         }
     }
-    for (name, _) in &request.query {
+    // Credentials in the URL (`http://user:pass@host`) are sent as basic auth.
+    if let Some(password) = parsed.password() {
+        let (user, password) = (percent_decode(parsed.username()), percent_decode(password));
+        secrets.add(parsed.password().unwrap_or(""));
+        secrets.add_basic(&user, &password);
+    }
+    // Every header value is a secret in messages, whatever its name or length
+    // (`X-Auth: k9`); so are the values of parameters whose names look like credentials
+    // (`sessionid`, `access_token`, ...), which URLs in messages show as `***`.
+    for (_, value) in &request.headers {
+        secrets.add(value);
+    }
+    for (name, value) in &request.query {
         if looks_secret(name) {
+            secrets.add(value);
             secret_params.push(name.clone());
         }
     }
@@ -736,6 +867,7 @@ pub fn scan_config(
         incremental_value,
         secrets,
         secret_params,
+        origins,
     })
 }
 
@@ -824,30 +956,49 @@ mod tests {
     }
 
     #[test]
-    fn credentials_in_headers_and_params_are_scrubbed_but_ordinary_values_are_not() {
+    fn every_header_value_and_credential_like_params_are_scrubbed_but_other_params_are_not() {
         let o = opts(&[
             (
                 "headers",
                 OptionValue::Struct(vec![
                     ("Authorization".into(), text("Bearer abcdefgh-1234")),
-                    ("Accept".into(), text("application/json-long")),
+                    ("X-Auth".into(), text("k9")),
+                    ("X-Tenant".into(), text("tenant-acme")),
                 ]),
             ),
             (
                 "params",
                 OptionValue::Struct(vec![
                     ("access_token".into(), text("zyxwvuts-99")),
-                    ("key".into(), text("breaker")),
+                    ("sessionid".into(), text("s3ss")),
+                    ("status".into(), text("active-only")),
                 ]),
             ),
         ]);
         let c = scan_config("http://h/u", &o, no_env).unwrap();
         assert_eq!(
             c.secrets
-                .scrub("Bearer abcdefgh-1234 zyxwvuts-99 breaker application/json-long"),
-            "*** *** breaker application/json-long"
+                .scrub("Bearer abcdefgh-1234 zyxwvuts-99 tenant-acme active-only"),
+            "*** *** *** active-only"
         );
-        assert_eq!(c.secret_params, vec!["access_token".to_string()]);
+        // values too short to scrub safely withhold server text that contains them
+        assert_eq!(c.secrets.server_text("bad header k9", 200), None);
+        assert_eq!(c.secrets.server_text("session s3ss", 200), None);
+        assert_eq!(
+            c.secret_params,
+            vec!["access_token".to_string(), "sessionid".to_string()]
+        );
+    }
+
+    #[test]
+    fn credentials_in_the_url_are_scrubbed_as_given_and_as_basic_auth() {
+        let c = scan_config("http://bob:p%40ss-word@h/u", &opts(&[]), no_env).unwrap();
+        let basic = crate::rest::redact::base64(b"bob:p@ss-word");
+        assert_eq!(
+            c.secrets
+                .scrub(&format!("p%40ss-word p@ss-word Basic {basic}")),
+            "*** *** Basic ***"
+        );
     }
 
     #[test]
@@ -887,7 +1038,8 @@ mod tests {
                 ("paginator", text("cursor")),
                 ("page_size", OptionValue::Int(10))
             ]),
-            "rest_scan: page_size applies to paginator 'offset' or 'page_number', not 'cursor'"
+            "rest_scan: page_size applies to paginator 'offset' or 'page_number', not 'cursor' \
+             (set paginator := 'offset', or remove page_size)"
         );
         assert_eq!(
             e(&[("incremental_param", text("since"))]),

@@ -14,14 +14,19 @@ pub enum Failure {
     Connect,
     /// The body could not be read completely.
     Body,
+    /// The request was refused before or while it was sent, the same way every time (a
+    /// redirect to another origin, a redirect loop, a request that cannot be built).
+    Refused,
 }
 
 impl Failure {
-    /// 408, 429 and 5xx are transient; other statuses (401, 403, 404, 400, ...) fail fast.
+    /// 408, 429 and 5xx are transient; other statuses (401, 403, 404, 400, ...) and refusals
+    /// fail fast.
     pub fn is_retryable(&self) -> bool {
         match self {
             Failure::Status(s) => *s == 408 || *s == 429 || (500..=599).contains(s),
             Failure::Timeout | Failure::Connect | Failure::Body => true,
+            Failure::Refused => false,
         }
     }
 }
@@ -125,6 +130,11 @@ mod tests {
                 "{f:?}"
             );
         }
+        assert_eq!(
+            policy().decide(1, &Failure::Refused, None, 0.5),
+            Decision::GiveUp,
+            "a refused redirect fails the same way every time"
+        );
         for s in [400, 401, 403, 404, 422] {
             assert_eq!(
                 policy().decide(1, &Failure::Status(s), None, 0.5),

@@ -138,3 +138,243 @@ def test_shell_output_never_contains_secrets(duckdb_cli, extension, base_url):
     assert result.returncode != 0
     assert result.stderr.count("rest_scan") >= 12, result.stderr
     assert_no_secret(result.stdout + result.stderr)
+
+
+# --- Credentials stay on the start URL's origin [K1], redirects are refused, not retried [U11],
+# and servers that echo credentials back in every form never get them into a message [K2-K6].
+# Two real servers on 127.0.0.1, on different ports, record every request they receive.
+
+import base64
+import json
+import threading
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+ECHO = {
+    "bearer": "TOPSECRET-echo-bearer-7001",
+    "password": "TOPSECRET-echo-pw-7002",
+    "api_key": "TOPSECRET/echo+key \"7003\"",
+    "header": "TOPSECRET-echo-header-7004",
+    "client_secret": "TOPSECRET-echo-client-7005",
+    "access_token": "TOPSECRET-echo-access-7006",
+    "url_password": "TOPSECRET-echo-urlpw-7007",
+}
+
+
+class Recorder(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self):
+        super().__init__(("127.0.0.1", 0), RecordingHandler)
+        self.requests = []  # (path, {header: value})
+        self.lock = threading.Lock()
+        self.other = None  # base URL of the other server
+        self.port = self.server_address[1]
+        self.base = f"http://127.0.0.1:{self.port}"
+
+    def count(self, prefix):
+        with self.lock:
+            return sum(1 for path, _ in self.requests if path.startswith(prefix))
+
+
+class RecordingHandler(BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def reply(self, status, body, ctype="application/json", headers=()):
+        data = body.encode() if isinstance(body, str) else body
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(data)))
+        for k, v in headers:
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_POST(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        self.rfile.read(length)
+        self.do_GET()
+
+    def do_GET(self):
+        srv = self.server
+        with srv.lock:
+            srv.requests.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
+        path, _, query = self.path.partition("?")
+        auth = self.headers.get("Authorization", "")
+        if path == "/token":
+            return self.reply(200, json.dumps({"access_token": ECHO["access_token"], "expires_in": 3600}))
+        if path == "/json_next":  # a next link to the other server
+            return self.reply(200, json.dumps({"data": [{"id": 1}], "next": f"{srv.other}/landing"}))
+        if path == "/json_next_localhost":  # the same server under another name
+            return self.reply(200, json.dumps({"data": [{"id": 1}], "next": f"http://localhost:{srv.port}/landing"}))
+        if path == "/link_next":
+            return self.reply(200, json.dumps([{"id": 1}]), headers=[("Link", f'<{srv.other}/landing>; rel="next"')])
+        if path == "/redirect":
+            return self.reply(302, "", headers=[("Location", f"{srv.other}/landing")])
+        if path == "/loop":
+            return self.reply(302, "", headers=[("Location", "/loop")])
+        if path == "/landing":
+            return self.reply(200, json.dumps({"data": [{"id": 2}]}))
+        # The echo endpoints answer 401 and repeat what they received, in the form they name.
+        received = {
+            "auth": auth,
+            "x_auth": self.headers.get("X-Auth", ""),
+            "x_api_key": self.headers.get("X-API-Key", ""),
+            "query": query,
+            "query_decoded": urllib.parse.unquote_plus(query),
+        }
+        if path == "/echo/padded":  # the credential straddles the 200-character cut
+            return self.reply(401, "x" * 170 + " you sent: " + auth + " " + received["x_auth"])
+        if path == "/echo/json":  # JSON-escaped (json.dumps escapes quotes and backslashes)
+            return self.reply(401, json.dumps({"error": "bad credentials", "received": received}))
+        if path == "/echo/json_slash":  # JSON with escaped slashes, as PHP writes it
+            return self.reply(401, json.dumps({"received": received}).replace("/", "\\/"))
+        if path == "/echo/raw_query":  # the query string as it arrived (percent-encoded)
+            return self.reply(401, f"invalid request {self.path}", ctype="text/plain")
+        if path == "/echo/not_json":  # a 200 that is not JSON, starting with the credentials
+            return self.reply(200, f"{received['query_decoded']} {auth} {received['x_auth']} <html>", ctype="text/html")
+        return self.reply(404, json.dumps({"error": "no such path"}))
+
+
+@pytest.fixture()
+def servers():
+    a, b = Recorder(), Recorder()
+    a.other, b.other = b.base, a.base
+    threads = [threading.Thread(target=s.serve_forever, daemon=True) for s in (a, b)]
+    for t in threads:
+        t.start()
+    yield a, b
+    for s in (a, b):
+        s.shutdown()
+        s.server_close()
+
+
+def credential_options(a_base):
+    e = ECHO
+    return {
+        "bearer": f"auth := 'bearer', token := '{e['bearer']}'",
+        "basic": f"auth := 'basic', username := 'alice', password := '{e['password']}'",
+        "api key in the query": f"auth := 'api_key', api_key := '{e['api_key']}', api_key_location := 'query', api_key_name := 'key'",
+        "api key in a header": f"auth := 'api_key', api_key := '{e['api_key']}'",
+        "oauth2": f"auth := 'oauth2', token_url := '{a_base}/token', client_id := 'etl', client_secret := '{e['client_secret']}'",
+        "custom header": f"headers := {{'X-Auth': '{e['header']}'}}",
+        "short custom header": "headers := {'X-Auth': 'k9'}",
+    }
+
+
+def error_of(con, sql):
+    with pytest.raises(duckdb.Error) as err:
+        con.execute(sql).fetchall()
+    return ours(str(err.value))
+
+
+def assert_no_echo_secret(text):
+    assert "TOPSECRET" not in text, text  # no secret, and no secret's prefix
+    encoded = [
+        base64.b64encode(f"alice:{ECHO['password']}".encode()).decode()[:12],
+        urllib.parse.quote(ECHO["api_key"], safe="")[:12],
+        urllib.parse.quote_plus(ECHO["api_key"])[:12],
+    ]
+    for form in encoded:
+        assert form not in text, (form, text)
+
+
+@pytest.mark.parametrize("kind", list(credential_options("x")))
+@pytest.mark.parametrize("endpoint", ["json_next", "link_next", "json_next_localhost"])
+def test_next_links_to_another_origin_are_refused_and_get_no_credentials(con, servers, kind, endpoint):
+    a, b = servers
+    options = credential_options(a.base)[kind]
+    message = error_of(con, f"SELECT * FROM rest_scan('{a.base}/{endpoint}', {options}, max_attempts := 3)")
+    target = f"localhost:{a.port}" if endpoint == "json_next_localhost" else f"127.0.0.1:{b.port}"
+    assert "another origin" in message, message
+    assert f"allowed_hosts := ['{target}']" in message, message
+    assert_no_echo_secret(message)
+    assert b.count("/") == 0, b.requests
+    assert a.count("/landing") == 0, a.requests  # localhost is another origin than 127.0.0.1
+    assert a.count(f"/{endpoint}") == 1, "a refused link is not retried"
+
+
+def test_allowed_hosts_lets_next_links_reach_that_origin_with_the_credentials(con, servers):
+    a, b = servers
+    rows = con.execute(
+        f"SELECT id FROM rest_scan('{a.base}/json_next', headers := {{'X-Auth': '{ECHO['header']}'}}, "
+        f"allowed_hosts := ['127.0.0.1:{b.port}'])"
+    ).fetchall()
+    assert rows == [(1,), (2,)]
+    assert b.requests[0][1].get("x-auth") == ECHO["header"]
+
+
+@pytest.mark.parametrize("kind", list(credential_options("x")))
+def test_redirects_to_another_origin_are_refused_once_and_forward_nothing(con, servers, kind):
+    a, b = servers
+    options = credential_options(a.base)[kind]
+    message = error_of(con, f"SELECT * FROM rest_scan('{a.base}/redirect', {options}, max_attempts := 4, retry_base_delay := 0.01)")
+    assert f"redirected to http://127.0.0.1:{b.port}" in message, message
+    assert f"allowed_hosts := ['127.0.0.1:{b.port}']" in message, message
+    assert "gave up" not in message, message
+    assert_no_echo_secret(message)
+    assert b.count("/") == 0, b.requests
+    assert a.count("/redirect") == 1, "a refused redirect is not retried"
+
+
+def test_a_redirect_loop_fails_at_once_without_retries(con, servers):
+    a, _ = servers
+    message = error_of(con, f"SELECT * FROM rest_scan('{a.base}/loop', max_attempts := 5, retry_base_delay := 0.01)")
+    assert "more than 10 redirects" in message, message
+    assert a.count("/loop") == 11, a.count("/loop")
+
+
+ECHO_ENDPOINTS = ["padded", "json", "json_slash", "raw_query", "not_json"]
+
+
+@pytest.mark.parametrize("kind", list(credential_options("x")))
+@pytest.mark.parametrize("endpoint", ECHO_ENDPOINTS)
+def test_credentials_echoed_by_the_server_in_any_form_never_show(con, servers, kind, endpoint):
+    a, _ = servers
+    options = credential_options(a.base)[kind]
+    message = error_of(con, f"SELECT * FROM rest_scan('{a.base}/echo/{endpoint}', {options}, max_attempts := 1)")
+    assert "rest_scan" in message, message
+    assert_no_echo_secret(message)
+    if kind == "short custom header" and endpoint != "raw_query":
+        assert "k9" not in message.split("rest_scan", 1)[1], message
+        assert "not shown: it contains a credential" in message, message
+
+
+def test_basic_credentials_in_the_url_are_scrubbed_in_every_form(con, servers):
+    a, _ = servers
+    for endpoint in ECHO_ENDPOINTS:
+        message = error_of(
+            con, f"SELECT * FROM rest_scan('http://bob:{ECHO['url_password']}@127.0.0.1:{a.port}/echo/{endpoint}', max_attempts := 1)"
+        )
+        assert "TOPSECRET" not in message, message
+        assert base64.b64encode(f"bob:{ECHO['url_password']}".encode()).decode()[:12] not in message, message
+
+
+def test_unrecognised_credential_params_are_hidden(con, servers):
+    a, _ = servers
+    for value in ["s3ss", "TOPSECRET-session-7008"]:
+        message = error_of(
+            con, f"SELECT * FROM rest_scan('{a.base}/echo/json', params := {{'sessionid': '{value}', 'n': 5}}, max_attempts := 1)"
+        )
+        assert value not in message, message
+        assert "sessionid=***&n=5" in message, message
+
+
+def test_shell_output_of_echoing_servers_never_contains_secrets(duckdb_cli, extension, servers):
+    a, b = servers
+    statements = [f"LOAD '{extension}'"]
+    for options in credential_options(a.base).values():
+        for endpoint in ["json_next", "redirect"] + [f"echo/{e}" for e in ECHO_ENDPOINTS]:
+            statements.append(f"SELECT * FROM rest_scan('{a.base}/{endpoint}', {options}, max_attempts := 1)")
+    result = subprocess.run(
+        [str(duckdb_cli), "-unsigned"],
+        input=";\n".join(statements) + ";\n",
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode != 0
+    assert result.stderr.count("rest_scan:") >= len(statements) - 1, result.stderr
+    assert_no_echo_secret(ours(result.stdout + result.stderr))
+    assert b.count("/") == 0, b.requests
