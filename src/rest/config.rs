@@ -1087,4 +1087,133 @@ mod tests {
             vec![("since".to_string(), "2026-01-01".to_string())]
         );
     }
+
+    #[test]
+    fn path_params_never_change_the_endpoint() {
+        let pp = |pairs: &[(&str, &str)]| {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect::<Vec<_>>()
+        };
+        // the encoded '%' makes '%2e%2e' a literal value, not a dot segment
+        assert_eq!(
+            fill_path_params("http://h/orgs/{org}/repos", &pp(&[("org", "%2e%2e")])).unwrap(),
+            "http://h/orgs/%252e%252e/repos"
+        );
+        assert!(fill_path_params("http://h/orgs/{org}/repos", &pp(&[("org", "..")])).is_err());
+        assert!(fill_path_params("http://h/orgs/{org}/repos", &pp(&[("org", ".")])).is_err());
+        // a value next to template text that completes a dot segment
+        let e = fill_path_params("http://h/a/{x}%2e/b", &pp(&[("x", ".")])).unwrap_err();
+        assert!(e.contains("'x' = '.'"), "{e}");
+        assert_eq!(
+            fill_path_params("http://h/a/{x}/b?q={x}", &pp(&[("x", "../c d")])).unwrap(),
+            "http://h/a/..%2Fc%20d/b?q=..%2Fc%20d"
+        );
+        assert_eq!(
+            fill_path_params("http://h/a/{x}", &pp(&[("x", "...")])).unwrap(),
+            "http://h/a/..."
+        );
+        assert!(
+            fill_path_params("http://h/a/{x}", &pp(&[("x", "")]))
+                .unwrap_err()
+                .contains("path_params 'x' is empty")
+        );
+        // a dot segment the user wrote in the URL is theirs
+        assert_eq!(
+            fill_path_params("http://h/a/../{x}", &pp(&[("x", "b")])).unwrap(),
+            "http://h/a/../b"
+        );
+    }
+
+    #[test]
+    fn options_that_would_be_ignored_are_errors() {
+        let e = |pairs: &[(&str, OptionValue)]| {
+            scan_config("http://h/u", &opts(pairs), no_env).unwrap_err()
+        };
+        assert_eq!(
+            e(&[("token_env", text("T"))]),
+            "rest_scan: token_env applies to auth 'bearer', not 'none' (set auth := 'bearer', or remove token_env)"
+        );
+        assert!(
+            e(&[
+                ("auth", text("bearer")),
+                ("token", text("t")),
+                ("scope", text("s"))
+            ])
+            .starts_with("rest_scan: scope applies to auth 'oauth2', not 'bearer'")
+        );
+        assert!(e(&[("api_key_location", text("query"))]).contains("auth 'api_key'"));
+        assert!(
+            e(&[("page_param", text("p")), ("paginator", text("offset"))]).starts_with(
+                "rest_scan: page_param applies to paginator 'page_number', not 'offset'"
+            )
+        );
+        assert!(
+            e(&[("next_url_path", text("n")), ("paginator", text("cursor"))])
+                .starts_with("rest_scan: next_url_path applies to paginator 'json_link' or 'auto'")
+        );
+        assert!(
+            e(&[
+                ("json_column", OptionValue::Bool(true)),
+                ("unknown_fields", text("ignore"))
+            ])
+            .starts_with("rest_scan: unknown_fields applies to an inferred schema")
+        );
+        assert!(e(&[("incremental_value", text("5"))]).contains("would be ignored"));
+        assert!(
+            e(&[
+                ("retry_base_delay", OptionValue::Float(2.0)),
+                ("retry_max_delay", OptionValue::Float(1.0))
+            ])
+            .starts_with("rest_scan: retry_base_delay (2 s) is above retry_max_delay (1 s)")
+        );
+        assert!(
+            e(&[
+                ("paginator", text("cursor")),
+                ("cursor_path", text("a")),
+                ("cursor_record_field", text("id"))
+            ])
+            .contains("not both")
+        );
+        // the same options with what they need are fine
+        for ok in [
+            vec![("auth", text("bearer")), ("token_env", text("T"))],
+            vec![
+                ("paginator", text("page_number")),
+                ("page_param", text("p")),
+            ],
+            vec![
+                ("incremental_value", text("5")),
+                ("incremental_param", text("since")),
+            ],
+            vec![("next_url_path", text("links.next"))],
+        ] {
+            let env = |_: &str| Some("v".to_string());
+            scan_config("http://h/u", &opts(&ok), env).unwrap();
+        }
+    }
+
+    #[test]
+    fn allowed_hosts_are_parsed_and_bad_entries_named() {
+        let o = opts(&[(
+            "allowed_hosts",
+            OptionValue::List(vec![text("api2.example.com"), text("127.0.0.1:9001")]),
+        )]);
+        let c = scan_config("https://api.example.com/v1", &o, no_env).unwrap();
+        assert!(
+            c.origins
+                .permits(&reqwest::Url::parse("https://api2.example.com/x").unwrap())
+        );
+        assert!(
+            !c.origins
+                .permits(&reqwest::Url::parse("https://api3.example.com/x").unwrap())
+        );
+        let o = opts(&[("allowed_hosts", text("h/x"))]);
+        assert!(
+            scan_config("http://h/u", &o, no_env)
+                .unwrap_err()
+                .starts_with("rest_scan: allowed_hosts entry 'h/x' is not a host name")
+        );
+    }
 }
