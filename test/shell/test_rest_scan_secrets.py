@@ -378,3 +378,16 @@ def test_shell_output_of_echoing_servers_never_contains_secrets(duckdb_cli, exte
     assert result.stderr.count("rest_scan:") >= len(statements) - 1, result.stderr
     assert_no_echo_secret(ours(result.stdout + result.stderr))
     assert b.count("/") == 0, b.requests
+
+
+def test_a_nul_in_a_header_is_refused_in_the_pinned_shell_too(duckdb_cli, extension, servers):
+    """[U8] The pinned 1.5.6 shell reads VARCHAR values with their length as 2.0 does: a NUL is
+    refused at bind, naming the entry, and nothing is sent."""
+    a, _ = servers
+    script = (
+        f"LOAD '{extension}';\n"
+        f"SELECT * FROM rest_scan('{a.base}/landing', headers := {{'X-Auth': 'TOPSECRET-nul' || chr(0) || 'tail'}});\n"
+    )
+    result = subprocess.run([str(duckdb_cli), "-unsigned"], input=script, capture_output=True, text=True, timeout=60)
+    assert "option headers, entry 'X-Auth', contains a NUL character" in result.stderr, result.stderr
+    assert a.count("/") == 0, a.requests
