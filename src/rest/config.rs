@@ -532,6 +532,12 @@ const APPLIES_TO: &[(&str, &str, &[&str])] = &[
     ("cursor_param", "paginator", &["cursor"]),
     ("cursor_record_field", "paginator", &["cursor"]),
     ("next_url_path", "paginator", &["json_link", "auto"]),
+    (
+        "pagination_in",
+        "paginator",
+        &["offset", "page_number", "cursor"],
+    ),
+    ("data_selector", "format", &["json"]),
     ("api_key", "auth", &["api_key"]),
     ("api_key_env", "auth", &["api_key"]),
     ("api_key_name", "auth", &["api_key"]),
@@ -552,11 +558,11 @@ fn check_applies(o: &Options) -> Result<(), String> {
     for (option, governing, values) in APPLIES_TO {
         let actual = o.text(governing).unwrap_or_default();
         if o.given(option) && !values.contains(&actual) {
-            let accepted = values
-                .iter()
-                .map(|v| format!("'{v}'"))
-                .collect::<Vec<_>>()
-                .join(" or ");
+            let quoted: Vec<String> = values.iter().map(|v| format!("'{v}'")).collect();
+            let accepted = match quoted.split_last() {
+                Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+                _ => quoted.join(""),
+            };
             return Err(err(format!(
                 "{option} applies to {governing} {accepted}, not '{actual}' (set {governing} := '{}', or remove {option})",
                 values[0]
@@ -1161,6 +1167,23 @@ mod tests {
             .starts_with("rest_scan: unknown_fields applies to an inferred schema")
         );
         assert!(e(&[("incremental_value", text("5"))]).contains("would be ignored"));
+        assert!(
+            e(&[
+                ("format", text("ndjson")),
+                ("data_selector", text("$.data"))
+            ])
+            .starts_with("rest_scan: data_selector applies to format 'json', not 'ndjson'")
+        );
+        assert!(
+            e(&[
+                ("method", text("POST")),
+                ("pagination_in", text("body")),
+                ("paginator", text("json_link"))
+            ])
+            .starts_with(
+                "rest_scan: pagination_in applies to paginator 'offset', 'page_number' or 'cursor'"
+            )
+        );
         assert!(
             e(&[
                 ("retry_base_delay", OptionValue::Float(2.0)),
