@@ -713,7 +713,7 @@ mod tests {
     }
 
     #[test]
-    fn explicit_null_means_default() {
+    fn explicit_null_means_default_and_is_not_given() {
         let o = Options::parse(
             "f",
             SPECS,
@@ -724,19 +724,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(o.text("MODE"), Some("append"));
-    }
-
-    #[test]
-    fn given_tells_explicit_options_from_defaults() {
-        let o = Options::parse(
-            "f",
-            SPECS,
-            &given(&[
-                ("SOURCE", OptionValue::Text("u".into())),
-                ("MODE", OptionValue::Null),
-            ]),
-        )
-        .unwrap();
+        // `given` tells explicit options from defaults
         assert!(o.given("SOURCE"));
         assert!(!o.given("MODE"), "NULL means not given");
         assert!(!o.given("HEADER"), "a default is not given");

@@ -894,6 +894,9 @@ mod tests {
     fn no_env(_: &str) -> Option<String> {
         None
     }
+    fn bind_error(pairs: &[(&str, OptionValue)]) -> String {
+        scan_config("http://h/u", &opts(pairs), no_env).unwrap_err()
+    }
 
     #[test]
     fn option_table_has_unique_names_and_valid_defaults() {
@@ -1028,9 +1031,7 @@ mod tests {
 
     #[test]
     fn bad_combinations_are_named() {
-        let e = |pairs: &[(&str, OptionValue)]| {
-            scan_config("http://h/u", &opts(pairs), no_env).unwrap_err()
-        };
+        let e = bind_error;
         assert_eq!(
             e(&[("body", text("{\"a\":1}"))]),
             "rest_scan: option body needs method := 'POST'"
@@ -1134,71 +1135,74 @@ mod tests {
 
     #[test]
     fn options_that_would_be_ignored_are_errors() {
-        let e = |pairs: &[(&str, OptionValue)]| {
-            scan_config("http://h/u", &opts(pairs), no_env).unwrap_err()
-        };
         assert_eq!(
-            e(&[("token_env", text("T"))]),
+            bind_error(&[("token_env", text("T"))]),
             "rest_scan: token_env applies to auth 'bearer', not 'none' (set auth := 'bearer', or remove token_env)"
         );
-        assert!(
-            e(&[
-                ("auth", text("bearer")),
-                ("token", text("t")),
-                ("scope", text("s"))
-            ])
-            .starts_with("rest_scan: scope applies to auth 'oauth2', not 'bearer'")
-        );
-        assert!(e(&[("api_key_location", text("query"))]).contains("auth 'api_key'"));
-        assert!(
-            e(&[("page_param", text("p")), ("paginator", text("offset"))]).starts_with(
-                "rest_scan: page_param applies to paginator 'page_number', not 'offset'"
-            )
-        );
-        assert!(
-            e(&[("next_url_path", text("n")), ("paginator", text("cursor"))])
-                .starts_with("rest_scan: next_url_path applies to paginator 'json_link' or 'auto'")
-        );
-        assert!(
-            e(&[
-                ("json_column", OptionValue::Bool(true)),
-                ("unknown_fields", text("ignore"))
-            ])
-            .starts_with("rest_scan: unknown_fields applies to an inferred schema")
-        );
-        assert!(e(&[("incremental_value", text("5"))]).contains("would be ignored"));
-        assert!(
-            e(&[
-                ("format", text("ndjson")),
-                ("data_selector", text("$.data"))
-            ])
-            .starts_with("rest_scan: data_selector applies to format 'json', not 'ndjson'")
-        );
-        assert!(
-            e(&[
-                ("method", text("POST")),
-                ("pagination_in", text("body")),
-                ("paginator", text("json_link"))
-            ])
-            .starts_with(
-                "rest_scan: pagination_in applies to paginator 'offset', 'page_number' or 'cursor'"
-            )
-        );
-        assert!(
-            e(&[
-                ("retry_base_delay", OptionValue::Float(2.0)),
-                ("retry_max_delay", OptionValue::Float(1.0))
-            ])
-            .starts_with("rest_scan: retry_base_delay (2 s) is above retry_max_delay (1 s)")
-        );
-        assert!(
-            e(&[
-                ("paginator", text("cursor")),
-                ("cursor_path", text("a")),
-                ("cursor_record_field", text("id"))
-            ])
-            .contains("not both")
-        );
+        let cases: Vec<(Vec<(&str, OptionValue)>, &str)> = vec![
+            (
+                vec![
+                    ("auth", text("bearer")),
+                    ("token", text("t")),
+                    ("scope", text("s")),
+                ],
+                "scope applies to auth 'oauth2', not 'bearer'",
+            ),
+            (
+                vec![("api_key_location", text("query"))],
+                "applies to auth 'api_key'",
+            ),
+            (
+                vec![("page_param", text("p")), ("paginator", text("offset"))],
+                "page_param applies to paginator 'page_number', not 'offset'",
+            ),
+            (
+                vec![("next_url_path", text("n")), ("paginator", text("cursor"))],
+                "next_url_path applies to paginator 'json_link' or 'auto'",
+            ),
+            (
+                vec![
+                    ("json_column", OptionValue::Bool(true)),
+                    ("unknown_fields", text("ignore")),
+                ],
+                "unknown_fields applies to an inferred schema",
+            ),
+            (vec![("incremental_value", text("5"))], "would be ignored"),
+            (
+                vec![
+                    ("format", text("ndjson")),
+                    ("data_selector", text("$.data")),
+                ],
+                "data_selector applies to format 'json', not 'ndjson'",
+            ),
+            (
+                vec![
+                    ("method", text("POST")),
+                    ("pagination_in", text("body")),
+                    ("paginator", text("json_link")),
+                ],
+                "pagination_in applies to paginator 'offset', 'page_number' or 'cursor'",
+            ),
+            (
+                vec![
+                    ("retry_base_delay", OptionValue::Float(2.0)),
+                    ("retry_max_delay", OptionValue::Float(1.0)),
+                ],
+                "retry_base_delay (2 s) is above retry_max_delay (1 s)",
+            ),
+            (
+                vec![
+                    ("paginator", text("cursor")),
+                    ("cursor_path", text("a")),
+                    ("cursor_record_field", text("id")),
+                ],
+                "not both",
+            ),
+        ];
+        for (pairs, want) in cases {
+            let e = bind_error(&pairs);
+            assert!(e.contains(want), "{e}");
+        }
         // the same options with what they need are fine
         for ok in [
             vec![("auth", text("bearer")), ("token_env", text("T"))],
