@@ -59,6 +59,12 @@ pub struct DwStagingGlobalState {
     metadata: Vec<ArrayRef>,
 }
 
+/// DuckDB takes PARTITION_BY columns out of the query before a COPY format sees it (and never
+/// passes the option), so a PARTITION_BY shows up only as a query with fewer columns.
+const PARTITION_BY_HINT: &str = "If the COPY has PARTITION_BY: dw_staging does not support \
+     PARTITION_BY (DuckDB removes the partition columns from the query before a COPY format sees \
+     it, and never passes the option); remove it, dw_staging partitions by load_date itself";
+
 const STRUCT_FORM: &str = "COPY (SELECT t FROM my_table t) TO 'lake' (FORMAT dw_staging, SOURCE '...') \
      stages the fields of the single STRUCT column t as columns; or name the columns with \
      COLUMNS ('a', 'b', ...)";
@@ -94,8 +100,13 @@ fn bind_columns(
     }
     let (columns, unpack) = if let Some(names) = &options.columns {
         if names.len() != count {
+            let hint = if names.len() > count {
+                format!(". {PARTITION_BY_HINT}")
+            } else {
+                String::new()
+            };
             return Err(format!(
-                "{FUNCTION}: option COLUMNS names {} columns but the query has {count}",
+                "{FUNCTION}: option COLUMNS names {} columns but the query has {count}{hint}",
                 names.len()
             ));
         }
@@ -132,7 +143,8 @@ fn bind_columns(
     } else {
         return Err(format!(
             "{FUNCTION}: the C API does not pass column names to COPY functions, so the query \
-             must be a single STRUCT column or name its columns. {STRUCT_FORM}"
+             must be a single STRUCT column or name its columns. {STRUCT_FORM}. \
+             {PARTITION_BY_HINT}"
         ));
     };
     if columns.is_empty() {
