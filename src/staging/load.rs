@@ -232,18 +232,11 @@ pub fn lake_root(target: &str) -> Result<PathBuf, String> {
         ));
     }
     let path = PathBuf::from(target.strip_prefix("file://").unwrap_or(target));
-    let generated = path
+    if path
         .file_name()
-        .is_some_and(|n| n.to_string_lossy().ends_with('.'));
-    if generated {
-        return Err(format!(
-            "{FUNCTION}: PER_THREAD_OUTPUT, PARTITION_BY and FILE_SIZE_BYTES are not supported \
-             (the target '{target}' looks like a file name DuckDB generates for them): DuckDB \
-             finalizes each of those files separately, so the load could not be published all \
-             at once. dw_staging partitions by load_date itself and encodes row groups in \
-             parallel (option THREADS): COPY (...) TO 'lake' (FORMAT dw_staging, SOURCE '...'). \
-             A lake folder whose name ends with '.' must be renamed."
-        ));
+        .is_some_and(|n| is_generated_file_name(&n.to_string_lossy()))
+    {
+        return Err(multi_file_refusal(target, path.parent()));
     }
     if path.is_file() {
         return Err(format!(
@@ -276,6 +269,59 @@ pub fn lake_root(target: &str) -> Result<PathBuf, String> {
         });
     }
     Ok(path)
+}
+
+/// A file name DuckDB generates for a multi-file COPY (PER_THREAD_OUTPUT, PARTITION_BY,
+/// ORDER_BY): `data_0.`, `<uuid>.` (the C API gives COPY formats no file extension, hence the
+/// trailing dot), or `data_<n>.<ext>` with FILE_EXTENSION.
+fn is_generated_file_name(name: &str) -> bool {
+    let default_pattern = name.strip_prefix("data_").is_some_and(|rest| {
+        rest.split_once('.')
+            .is_some_and(|(n, _)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    });
+    name.ends_with('.') || default_pattern
+}
+
+/// The error for a multi-file COPY. DuckDB prepares the target folder of those modes before
+/// any COPY format callback can see the options (docs/design.md, "C API facts"): with OVERWRITE
+/// it has already removed every file under it. Say so when that is what happened.
+pub fn multi_file_refusal(target: &str, folder: Option<&Path>) -> String {
+    let emptied = folder.is_some_and(|f| f.join(ETL_DIR).is_dir() && !has_files(f));
+    let what = format!(
+        "{FUNCTION}: PER_THREAD_OUTPUT, PARTITION_BY, ORDER_BY and FILE_SIZE_BYTES are not \
+         supported (DuckDB asked for the output file '{target}', a name it generates for them): \
+         DuckDB finalizes each of those files separately, so the load could not be published all \
+         at once. dw_staging partitions by load_date itself and encodes row groups in parallel \
+         (option THREADS): COPY (...) TO 'lake' (FORMAT dw_staging, SOURCE '...'). Never add \
+         OVERWRITE to those options (DuckDB's own error suggests it): DuckDB then empties the \
+         target folder before any COPY format is called."
+    );
+    match folder {
+        Some(f) if emptied => format!(
+            "{what} That has happened here: '{}' holds folders but no files, as DuckDB's OVERWRITE \
+             leaves it; restore the lake from a backup.",
+            f.display()
+        ),
+        _ => what,
+    }
+}
+
+/// Whether any regular file (or symlink) lies under `dir`.
+fn has_files(dir: &Path) -> bool {
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for entry in entries.filter_map(|e| e.ok()) {
+            match entry.file_type() {
+                Ok(t) if t.is_dir() => stack.push(entry.path()),
+                Ok(_) => return true,
+                Err(_) => {}
+            }
+        }
+    }
+    false
 }
 
 /// What a contract decided about a load (option CONTRACT), recorded and published with it.
@@ -1126,9 +1172,29 @@ mod tests {
     }
 
     #[test]
+    fn a_lake_emptied_by_duckdbs_overwrite_is_named_in_the_refusal() {
+        let lake = lake();
+        std::fs::create_dir_all(lake.join("_etl/audit")).unwrap();
+        std::fs::create_dir_all(lake.join("sql/users/load_date=2026-01-01")).unwrap();
+        let target = lake.join("data_0.");
+        let err = lake_root(target.to_str().unwrap()).unwrap_err();
+        assert!(err.contains("restore the lake from a backup"), "{err}");
+        std::fs::write(lake.join("_etl/audit/a.json"), b"{}").unwrap();
+        let err = lake_root(target.to_str().unwrap()).unwrap_err();
+        assert!(!err.contains("backup"), "files remain: {err}");
+        std::fs::remove_dir_all(lake).unwrap();
+    }
+
+    #[test]
     fn multi_file_copy_modes_and_file_targets_are_refused() {
         let err = lake_root("lake/data_0.").unwrap_err();
         assert!(err.contains("PER_THREAD_OUTPUT"), "{err}");
+        for generated in ["lake/data_12.parquet", "lake/p=1/data_0.", "lake/0193-ab."] {
+            let err = lake_root(generated).unwrap_err();
+            assert!(err.contains("Never add OVERWRITE"), "{generated}: {err}");
+        }
+        assert!(lake_root("lake/data_lake").is_ok());
+        assert!(lake_root("lake/data_v2.1").is_ok());
         let dir = lake();
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("afile");
