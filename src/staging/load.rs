@@ -215,6 +215,40 @@ pub struct Load {
 /// Name of the lock file in an attempt's temporary folder.
 const ALIVE_LOCK: &str = ".lock";
 
+/// A temporary folder being set up (its lock not yet taken) is named `.starting-<attempt>`.
+const STARTING_PREFIX: &str = ".starting-";
+
+/// `O_NONBLOCK` on Linux: opening a FIFO someone put in the lake must fail, not wait.
+const O_NONBLOCK: i32 = 0o4000;
+
+/// Opens (creating when `create`) and exclusively locks the lock file at `path`, which must be
+/// a regular file: a FIFO, device or directory under that name is an error, never a wait.
+fn open_lock(path: &Path, create: bool) -> Result<std::fs::File, String> {
+    let file = open_regular(path, create)?;
+    file.lock().map_err(|e| io_err("locking", path, e))?;
+    Ok(file)
+}
+
+/// Opens the regular file at `path` for writing without blocking (see [`open_lock`]).
+fn open_regular(path: &Path, create: bool) -> Result<std::fs::File, String> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .create(create)
+        .truncate(false)
+        .write(true)
+        .custom_flags(O_NONBLOCK)
+        .open(path)
+        .map_err(|e| io_err("opening", path, e))?;
+    let is_file = file.metadata().map(|m| m.is_file()).unwrap_or(false);
+    if !is_file {
+        return Err(format!(
+            "{FUNCTION}: {} is not a regular file; dw_staging keeps its locks there: remove it",
+            path.display()
+        ));
+    }
+    Ok(file)
+}
+
 fn io_err(what: &str, path: &Path, e: std::io::Error) -> String {
     format!("{FUNCTION}: {what} {}: {e}", path.display())
 }
@@ -370,8 +404,24 @@ impl Load {
             load_id,
             fastrand::u16(..)
         );
-        let tmp_dir = lake.join(ETL_DIR).join(TMP_DIR).join(&attempt);
-        std::fs::create_dir_all(&tmp_dir).map_err(|e| io_err("creating", &tmp_dir, e))?;
+        let tmp_root = lake.join(ETL_DIR).join(TMP_DIR);
+        let tmp_dir = tmp_root.join(&attempt);
+        // The folder gets its name only once its lock is held (created under a hidden name,
+        // locked, renamed; the lock follows the open file): etl_clean_stale never sees a
+        // live load's folder without a held lock.
+        let starting = tmp_root.join(format!("{STARTING_PREFIX}{attempt}"));
+        std::fs::create_dir_all(&starting).map_err(|e| io_err("creating", &starting, e))?;
+        let alive = match open_lock(&starting.join(ALIVE_LOCK), true) {
+            Ok(f) => f,
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&starting);
+                return Err(e);
+            }
+        };
+        if let Err(e) = std::fs::rename(&starting, &tmp_dir) {
+            let _ = std::fs::remove_dir_all(&starting);
+            return Err(io_err("creating", &tmp_dir, e));
+        }
         let file_name = relative
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -379,10 +429,6 @@ impl Load {
         let tmp_file = tmp_dir.join(format!("{file_name}{PARTIAL_SUFFIX}"));
         let quarantine_tmp = tmp_dir.join(format!("quarantine_{file_name}{PARTIAL_SUFFIX}"));
         let fingerprint = super::schema::fingerprint(&columns);
-        let lock_path = tmp_dir.join(ALIVE_LOCK);
-        let alive =
-            std::fs::File::create(&lock_path).map_err(|e| io_err("creating", &lock_path, e))?;
-        alive.lock().map_err(|e| io_err("locking", &lock_path, e))?;
         let load = Load {
             lake,
             options,
@@ -673,15 +719,7 @@ fn undo_publish(published: &[(Option<PathBuf>, PathBuf)]) {
 fn source_lock(lake: &Path, protocol: &str, source: &str) -> Result<std::fs::File, String> {
     let dir = lake.join(ETL_DIR).join("locks");
     std::fs::create_dir_all(&dir).map_err(|e| io_err("creating", &dir, e))?;
-    let path = dir.join(format!("{protocol}__{source}.lock"));
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|e| io_err("opening", &path, e))?;
-    file.lock().map_err(|e| io_err("locking", &path, e))?;
-    Ok(file)
+    open_lock(&dir.join(format!("{protocol}__{source}.lock")), true)
 }
 
 fn sync_dir(dir: Option<&Path>) {
@@ -728,6 +766,10 @@ fn planned_quarantine(record: &AuditRecord) -> Option<PathBuf> {
     )
 }
 
+/// How old a `.starting-` folder must be before it counts as dead, whatever `min_age` says (it
+/// is unlocked only between two system calls, then renamed).
+const STARTING_GRACE: std::time::Duration = std::time::Duration::from_secs(3600);
+
 pub fn clean_stale(
     lake: &Path,
     min_age: std::time::Duration,
@@ -744,9 +786,15 @@ pub fn clean_stale(
     let mut dirs: Vec<PathBuf> = entries.filter_map(|e| e.ok()).map(|e| e.path()).collect();
     dirs.sort();
     for dir in dirs {
+        let name = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let starting = name.starts_with(STARTING_PREFIX);
         // A live load holds the lock of its area: never touch it, however old its files look.
+        // Entries may vanish at any moment (a load finishing): that is never an error.
         let lock_path = dir.join(ALIVE_LOCK);
-        let _held = match std::fs::File::open(&lock_path) {
+        let _held = match open_regular(&lock_path, false) {
             Ok(f) => match f.try_lock() {
                 Ok(()) => Some(f),
                 Err(std::fs::TryLockError::WouldBlock) => continue,
@@ -754,28 +802,40 @@ pub fn clean_stale(
                     return Err(io_err("locking", &lock_path, e));
                 }
             },
+            Err(_) if std::fs::symlink_metadata(&dir).is_err() => continue, // gone
             Err(_) => None,
         };
         let (bytes, newest) = tree_size_and_mtime(&dir);
         let age = std::time::SystemTime::now()
             .duration_since(newest)
             .unwrap_or_default();
+        // A folder still being set up is unlocked for a moment: only a long-dead one goes.
+        let min_age = if starting {
+            min_age.max(STARTING_GRACE)
+        } else {
+            min_age
+        };
         if age < min_age {
             continue;
         }
-        let attempt = dir
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let attempt = name
+            .strip_prefix(STARTING_PREFIX)
+            .unwrap_or(&name)
+            .to_string();
         let unpublished = std::fs::read_dir(&dir).is_ok_and(|entries| {
             entries
                 .filter_map(|e| e.ok())
                 .any(|e| e.file_name().to_string_lossy().ends_with(PARTIAL_SUFFIX))
         });
-        if dir.is_dir() {
-            std::fs::remove_dir_all(&dir).map_err(|e| io_err("removing", &dir, e))?;
+        let removed = if std::fs::symlink_metadata(&dir).is_ok_and(|m| m.is_dir()) {
+            std::fs::remove_dir_all(&dir)
         } else {
-            std::fs::remove_file(&dir).map_err(|e| io_err("removing", &dir, e))?;
+            std::fs::remove_file(&dir)
+        };
+        match removed {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(io_err("removing", &dir, e)),
         }
         let mut load_id = None;
         if let Some(r) = records.iter().find(|r| r.attempt == attempt) {
@@ -1092,6 +1152,90 @@ mod tests {
         assert!(!tmp_dir.exists());
         let audit = super::super::audit::read_all(&lake).unwrap();
         assert_eq!(audit[0].status, Status::Abandoned);
+        std::fs::remove_dir_all(lake).unwrap();
+    }
+
+    #[test]
+    fn clean_stale_with_min_age_zero_never_breaks_loads_starting_or_finishing_beside_it() {
+        let lake = lake();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let cleaner = {
+            let (lake, stop) = (lake.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut cleaned = Vec::new();
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    match clean_stale(&lake, std::time::Duration::ZERO, at(9)) {
+                        Ok(c) => cleaned.extend(c),
+                        Err(e) => return Err(e),
+                    }
+                }
+                Ok(cleaned)
+            })
+        };
+        let opts = options(&[("SOURCE", text("u"))]);
+        let mut failures = Vec::new();
+        for i in 0..300 {
+            let outcome =
+                Load::begin(lake.clone(), opts.clone(), vec![], at(i % 60)).and_then(|load| {
+                    std::fs::write(&load.tmp_file, b"data").map_err(|e| format!("writing: {e}"))?;
+                    load.publish(1, 4, at(i % 60), Verdict::default())
+                });
+            if let Err(e) = outcome {
+                failures.push(e);
+            }
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let cleaned = cleaner.join().unwrap();
+        assert!(
+            failures.is_empty(),
+            "loads broken by clean_stale: {failures:?}"
+        );
+        let cleaned = cleaned.expect("clean_stale failed while loads finished");
+        assert!(cleaned.is_empty(), "live loads were cleaned: {cleaned:?}");
+        std::fs::remove_dir_all(lake).unwrap();
+    }
+
+    #[test]
+    fn clean_stale_keeps_a_folder_being_set_up_and_ignores_a_fifo_lock() {
+        let lake = lake();
+        let starting = lake.join("_etl/tmp/.starting-x");
+        std::fs::create_dir_all(&starting).unwrap();
+        assert!(
+            clean_stale(&lake, std::time::Duration::ZERO, at(1))
+                .unwrap()
+                .is_empty()
+        );
+        assert!(starting.exists(), "no lock yet: it may be a load starting");
+        // A FIFO where a lock belongs neither blocks clean_stale nor a publish.
+        let dead = lake.join("_etl/tmp/dead");
+        std::fs::create_dir_all(&dead).unwrap();
+        let mkfifo = |p: &Path| {
+            assert!(
+                std::process::Command::new("mkfifo")
+                    .arg(p)
+                    .status()
+                    .unwrap()
+                    .success()
+            )
+        };
+        mkfifo(&dead.join(ALIVE_LOCK));
+        let cleaned = clean_stale(&lake, std::time::Duration::ZERO, at(1)).unwrap();
+        assert_eq!(cleaned.len(), 1);
+        std::fs::create_dir_all(lake.join("_etl/locks")).unwrap();
+        mkfifo(&lake.join("_etl/locks/sql__u.lock"));
+        let load = Load::begin(
+            lake.clone(),
+            options(&[("SOURCE", text("u"))]),
+            vec![],
+            at(2),
+        )
+        .unwrap();
+        std::fs::write(&load.tmp_file, b"data").unwrap();
+        let err = load.publish(1, 4, at(3), Verdict::default()).unwrap_err();
+        assert!(
+            err.contains("not a regular file") || err.contains("opening"),
+            "{err}"
+        );
         std::fs::remove_dir_all(lake).unwrap();
     }
 
