@@ -525,6 +525,30 @@ impl Load {
         // Loads of one source publish one at a time (also across processes): the list of
         // superseded files stays true until the new file and its record are in place.
         let _publishing = source_lock(&self.lake, &self.options.protocol, &self.options.source)?;
+        // Two overlapping replace loads: the one that started later holds the newer snapshot.
+        // If it published first, this older snapshot is superseded at once (nothing of it is
+        // published), so the lake keeps one snapshot whichever finishes last.
+        if self.options.mode == Mode::Replace
+            && let Some(newer) = self.newer_published_replace()
+        {
+            let _ = std::fs::remove_dir_all(&self.tmp_dir);
+            let mut record = self.record(
+                Status::Replaced,
+                rows,
+                Vec::new(),
+                Vec::new(),
+                Some(format!(
+                    "superseded by load {} (MODE replace), which started later ({}) and published \
+                     first; this older snapshot was not published",
+                    newer.load_id, newer.started_at
+                )),
+                Some(now),
+            );
+            record.on_violation = verdict.on_violation;
+            record.checks = verdict.checks;
+            record.write(&self.lake)?;
+            return Ok(record);
+        }
         let source_root = self
             .lake
             .join(source_dir(&self.options.protocol, &self.options.source));
@@ -642,6 +666,24 @@ impl Load {
         self.mark_replaced(&removed, now);
         let _ = std::fs::remove_dir_all(&self.tmp_dir);
         Ok(record)
+    }
+
+    /// A successful MODE replace load of this source that started after this one and whose
+    /// data file is in the lake (checked under the source's publish lock).
+    fn newer_published_replace(&self) -> Option<AuditRecord> {
+        let own = (rfc3339(self.started_at), self.attempt.clone());
+        super::audit::read_all(&self.lake)
+            .ok()?
+            .into_iter()
+            .find(|r| {
+                r.status == Status::Success
+                    && r.mode == Mode::Replace.as_str()
+                    && r.source == self.options.source
+                    && r.protocol == self.options.protocol
+                    && r.load_id != self.load_id
+                    && (r.started_at.clone(), r.attempt.clone()) > own
+                    && r.files.iter().any(|f| self.lake.join(&f.path).is_file())
+            })
     }
 
     /// Earlier successful loads whose files this load removed are marked `replaced`, so the
@@ -1326,6 +1368,39 @@ mod tests {
         std::fs::write(lake.join("_etl/audit/a.json"), b"{}").unwrap();
         let err = lake_root(target.to_str().unwrap()).unwrap_err();
         assert!(!err.contains("backup"), "files remain: {err}");
+        std::fs::remove_dir_all(lake).unwrap();
+    }
+
+    #[test]
+    fn overlapping_replace_loads_leave_one_snapshot_whichever_publishes_last() {
+        let lake = lake();
+        let replace = |id: &str| {
+            options(&[
+                ("SOURCE", text("users")),
+                ("MODE", text("replace")),
+                ("LOAD_ID", text(id)),
+            ])
+        };
+        stage(&lake, &options(&[("SOURCE", text("users"))]), 0, b"old");
+        // `early` starts first and publishes last, after `late` published.
+        let early = Load::begin(lake.clone(), replace("early"), vec![], at(1)).unwrap();
+        let late = stage(&lake, &replace("late"), 2, b"late");
+        std::fs::write(&early.tmp_file, b"early").unwrap();
+        let rec = early.publish(1, 5, at(3), Verdict::default()).unwrap();
+        assert_eq!(rec.status, Status::Replaced, "{rec:?}");
+        assert!(
+            rec.error
+                .as_deref()
+                .unwrap()
+                .contains("superseded by load late")
+        );
+        let files = parquet_files(&lake).unwrap();
+        assert_eq!(files, vec![lake.join(&late.files[0].path)], "one snapshot");
+        assert!(!early.tmp_dir.exists());
+        let audit = super::super::audit::read_all(&lake).unwrap();
+        let status = |id: &str| audit.iter().find(|r| r.load_id == id).unwrap().status;
+        assert_eq!(status("late"), Status::Success);
+        assert_eq!(status("early"), Status::Replaced);
         std::fs::remove_dir_all(lake).unwrap();
     }
 
