@@ -391,10 +391,15 @@ impl Drop for DwStagingGlobalState {
             Err(_) => (false, 0, None),
         };
         if !finished {
+            // DuckDB destroys the state without telling a COPY format why (docs/design.md):
+            // record what is known and where the reason is.
             let error = error.unwrap_or_else(|| {
-                "the COPY did not complete (the query failed or was interrupted); nothing was \
-                 published"
-                    .to_string()
+                format!(
+                    "the COPY did not complete: the query feeding it failed or was interrupted \
+                     after {rows} rows reached dw_staging; nothing was published. DuckDB does not \
+                     pass that error to COPY formats, so it is not recorded here: it is the error \
+                     the COPY statement returned"
+                )
             });
             self.load.fail(rows, &error, chrono::Utc::now());
         }
