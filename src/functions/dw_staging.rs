@@ -86,10 +86,10 @@ fn bind_columns(
                 }
                 _ => (format!("{}", i + 1), u.path.clone()),
             };
-            let field = if inner.is_empty() {
-                String::new()
-            } else {
-                format!(" (field {})", inner.join("."))
+            let field = match inner.len() {
+                0 => String::new(),
+                n if n > 8 => format!(" (field {}... {n} levels deep)", inner[..8].join(".")),
+                _ => format!(" (field {})", inner.join(".")),
             };
             format!(
                 "{FUNCTION}: column {column}{field} has type {}, which cannot be staged as \
