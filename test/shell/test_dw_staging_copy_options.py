@@ -129,3 +129,18 @@ def test_overwrite_with_a_multi_file_option_is_refused_naming_what_duckdb_remove
         # What this pins: DuckDB removed the files before dw_staging was called. If a DuckDB
         # upgrade stops doing so, move the case to SAFE.
         assert files_under(lake) == [], f"{host}: {options}"
+
+
+@pytest.mark.parametrize("host", ["python", "cli"])
+def test_a_file_as_the_target_is_refused_and_kept(host, duckdb_cli, extension, tmp_path):
+    target = tmp_path / "mine.txt"
+    for options in ["COLUMNS ('id', 'p')", "COLUMNS ('id', 'p'), OVERWRITE true",
+                    "COLUMNS ('id', 'p'), OVERWRITE_OR_IGNORE true"]:
+        target.write_text("sentinel")
+        if host == "python":
+            error = copy_python(extension, target, options)
+        else:
+            error = copy_cli(duckdb_cli, extension, target, options)
+        assert error is not None and "is a file" in error, f"{options}: {error}"
+        assert target.read_text() == "sentinel", options
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.txt"], options
