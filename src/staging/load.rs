@@ -328,7 +328,8 @@ pub fn multi_file_refusal(target: &str, folder: Option<&Path>) -> String {
          at once. dw_staging partitions by load_date itself and encodes row groups in parallel \
          (option THREADS): COPY (...) TO 'lake' (FORMAT dw_staging, SOURCE '...'). Never add \
          OVERWRITE to those options (DuckDB's own error suggests it): DuckDB then empties the \
-         target folder before any COPY format is called."
+         target folder before any COPY format is called. (A lake folder named like DuckDB's \
+         generated files, data_<n>.<...> or ending with '.', must be renamed.)"
     );
     match folder {
         Some(f) if emptied => format!(
