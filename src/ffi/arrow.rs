@@ -33,11 +33,34 @@ impl Unsupported {
     }
 }
 
+/// The deepest nesting of STRUCT / LIST / MAP / ARRAY described (review item C1). Every later
+/// pass over a [`ColumnType`] (Arrow and Parquet schemas, the per-chunk conversion, contract
+/// checks) recurses along it, so the bound here bounds them all. Real data nests a handful of
+/// levels; DuckDB's own parser stops at 1,000.
+pub const MAX_TYPE_DEPTH: usize = 100;
+
 /// Describes a DuckDB logical type for the staging writer.
 ///
 /// # Safety
 /// `ty` must be a valid logical type for the duration of the call (it is not consumed).
 pub unsafe fn column_type(ty: ffi::duckdb_logical_type) -> Result<ColumnType, Unsupported> {
+    // SAFETY: the caller's contract.
+    unsafe { column_type_at(ty, 0) }
+}
+
+/// [`column_type`] for a type nested `depth` levels inside a column.
+///
+/// # Safety
+/// As [`column_type`].
+unsafe fn column_type_at(
+    ty: ffi::duckdb_logical_type,
+    depth: usize,
+) -> Result<ColumnType, Unsupported> {
+    if depth > MAX_TYPE_DEPTH {
+        return Err(Unsupported::new(format!(
+            "nested more than {MAX_TYPE_DEPTH} levels deep (STRUCT, LIST, MAP, ARRAY)"
+        )));
+    }
     // SAFETY: ty is valid (caller contract); every child type we obtain is owned and destroyed
     // by `Owned`; every string DuckDB allocates is freed with duckdb_free.
     unsafe {
@@ -107,7 +130,7 @@ pub unsafe fn column_type(ty: ffi::duckdb_logical_type) -> Result<ColumnType, Un
                 for i in 0..n {
                     let name = take_string(ffi::duckdb_struct_type_child_name(ty, i));
                     let child = Owned(ffi::duckdb_struct_type_child_type(ty, i));
-                    let child_ty = column_type(child.0).map_err(|mut u| {
+                    let child_ty = column_type_at(child.0, depth + 1).map_err(|mut u| {
                         u.path.insert(0, name.clone());
                         u
                     })?;
@@ -120,20 +143,20 @@ pub unsafe fn column_type(ty: ffi::duckdb_logical_type) -> Result<ColumnType, Un
             }
             ffi::DUCKDB_TYPE_DUCKDB_TYPE_LIST => {
                 let child = Owned(ffi::duckdb_list_type_child_type(ty));
-                ColumnType::List(Box::new(column_type(child.0)?))
+                ColumnType::List(Box::new(column_type_at(child.0, depth + 1)?))
             }
             ffi::DUCKDB_TYPE_DUCKDB_TYPE_MAP => {
                 let key = Owned(ffi::duckdb_map_type_key_type(ty));
                 let value = Owned(ffi::duckdb_map_type_value_type(ty));
                 ColumnType::Map(
-                    Box::new(column_type(key.0)?),
-                    Box::new(column_type(value.0)?),
+                    Box::new(column_type_at(key.0, depth + 1)?),
+                    Box::new(column_type_at(value.0, depth + 1)?),
                 )
             }
             ffi::DUCKDB_TYPE_DUCKDB_TYPE_ARRAY => {
                 let child = Owned(ffi::duckdb_array_type_child_type(ty));
                 let size = ffi::duckdb_array_type_array_size(ty) as usize;
-                ColumnType::Array(Box::new(column_type(child.0)?), size)
+                ColumnType::Array(Box::new(column_type_at(child.0, depth + 1)?), size)
             }
             ffi::DUCKDB_TYPE_DUCKDB_TYPE_UHUGEINT => return Err(Unsupported::new("UHUGEINT")),
             ffi::DUCKDB_TYPE_DUCKDB_TYPE_BIGNUM => return Err(Unsupported::new("BIGNUM")),

@@ -59,6 +59,12 @@ pub struct DwStagingGlobalState {
     metadata: Vec<ArrayRef>,
 }
 
+/// DuckDB takes PARTITION_BY columns out of the query before a COPY format sees it (and never
+/// passes the option), so a PARTITION_BY shows up only as a query with fewer columns.
+const PARTITION_BY_HINT: &str = "If the COPY has PARTITION_BY: dw_staging does not support \
+     PARTITION_BY (DuckDB removes the partition columns from the query before a COPY format sees \
+     it, and never passes the option); remove it, dw_staging partitions by load_date itself";
+
 const STRUCT_FORM: &str = "COPY (SELECT t FROM my_table t) TO 'lake' (FORMAT dw_staging, SOURCE '...') \
      stages the fields of the single STRUCT column t as columns; or name the columns with \
      COLUMNS ('a', 'b', ...)";
@@ -80,10 +86,10 @@ fn bind_columns(
                 }
                 _ => (format!("{}", i + 1), u.path.clone()),
             };
-            let field = if inner.is_empty() {
-                String::new()
-            } else {
-                format!(" (field {})", inner.join("."))
+            let field = match inner.len() {
+                0 => String::new(),
+                n if n > 8 => format!(" (field {}... {n} levels deep)", inner[..8].join(".")),
+                _ => format!(" (field {})", inner.join(".")),
             };
             format!(
                 "{FUNCTION}: column {column}{field} has type {}, which cannot be staged as \
@@ -94,8 +100,13 @@ fn bind_columns(
     }
     let (columns, unpack) = if let Some(names) = &options.columns {
         if names.len() != count {
+            let hint = if names.len() > count {
+                format!(". {PARTITION_BY_HINT}")
+            } else {
+                String::new()
+            };
             return Err(format!(
-                "{FUNCTION}: option COLUMNS names {} columns but the query has {count}",
+                "{FUNCTION}: option COLUMNS names {} columns but the query has {count}{hint}",
                 names.len()
             ));
         }
@@ -132,7 +143,8 @@ fn bind_columns(
     } else {
         return Err(format!(
             "{FUNCTION}: the C API does not pass column names to COPY functions, so the query \
-             must be a single STRUCT column or name its columns. {STRUCT_FORM}"
+             must be a single STRUCT column or name its columns. {STRUCT_FORM}. \
+             {PARTITION_BY_HINT}"
         ));
     };
     if columns.is_empty() {
@@ -379,10 +391,15 @@ impl Drop for DwStagingGlobalState {
             Err(_) => (false, 0, None),
         };
         if !finished {
+            // DuckDB destroys the state without telling a COPY format why (docs/design.md):
+            // record what is known and where the reason is.
             let error = error.unwrap_or_else(|| {
-                "the COPY did not complete (the query failed or was interrupted); nothing was \
-                 published"
-                    .to_string()
+                format!(
+                    "the COPY did not complete: the query feeding it failed or was interrupted \
+                     after {rows} rows reached dw_staging; nothing was published. DuckDB does not \
+                     pass that error to COPY formats, so it is not recorded here: it is the error \
+                     the COPY statement returned"
+                )
             });
             self.load.fail(rows, &error, chrono::Utc::now());
         }

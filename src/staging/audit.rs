@@ -211,12 +211,35 @@ pub struct Freshness {
     pub error_after_hours: i64,
 }
 
+/// A YAML double-quoted scalar: backslash, quote and every control character escaped, so any
+/// text (a lake path, a column name) stays one scalar.
 fn yaml_quote(text: &str) -> String {
-    let escaped = text
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n");
-    format!("\"{escaped}\"")
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// `text` as a SQL string literal: `'` doubled (DuckDB strings have no backslash escapes).
+fn sql_string(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+/// dbt-duckdb fills `external_location` with Python's `str.format_map` (`{name}` becomes the
+/// table's name), so literal braces are doubled.
+fn python_format_literal(text: &str) -> String {
+    text.replace('{', "{{").replace('}', "}}")
 }
 
 /// A dbt `sources.yml` for every source with at least one successful load: one dbt source per
@@ -259,7 +282,11 @@ pub fn dbt_sources_yaml(lake_text: &str, records: &[AuditRecord], freshness: Fre
         out.push_str(&format!(
             "      external_location: {}\n",
             yaml_quote(&format!(
-                "read_parquet('{lake}/{protocol}/{{name}}/**/*.parquet', hive_partitioning = true)"
+                "read_parquet({}, hive_partitioning = true)",
+                sql_string(&format!(
+                    "{}/{{name}}/**/*.parquet",
+                    python_format_literal(&format!("{lake}/{protocol}"))
+                ))
             ))
         ));
         out.push_str("    loaded_at_field: _loaded_at\n");
@@ -407,5 +434,29 @@ mod tests {
             },
         );
         assert!(empty.contains("sources: []"));
+    }
+
+    #[test]
+    fn dbt_external_location_quotes_a_lake_path_with_quotes_braces_and_control_characters() {
+        let yaml = dbt_sources_yaml(
+            "/data/o'brien {x}/\"lake\"\t",
+            &[record("a", "users", Status::Success, "1")],
+            Freshness {
+                warn_after_hours: 1,
+                error_after_hours: 2,
+            },
+        );
+        let line = yaml
+            .lines()
+            .find(|l| l.contains("external_location"))
+            .unwrap();
+        assert_eq!(
+            line,
+            "      external_location: \"read_parquet('/data/o''brien {{x}}/\\\"lake\\\"\\t/rest/{name}/**/*.parquet', hive_partitioning = true)\""
+        );
+        assert!(
+            yaml.lines().all(|l| !l.contains('\t')),
+            "control characters are escaped: {yaml}"
+        );
     }
 }

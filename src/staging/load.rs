@@ -215,6 +215,40 @@ pub struct Load {
 /// Name of the lock file in an attempt's temporary folder.
 const ALIVE_LOCK: &str = ".lock";
 
+/// A temporary folder being set up (its lock not yet taken) is named `.starting-<attempt>`.
+const STARTING_PREFIX: &str = ".starting-";
+
+/// `O_NONBLOCK` on Linux: opening a FIFO someone put in the lake must fail, not wait.
+const O_NONBLOCK: i32 = 0o4000;
+
+/// Opens (creating when `create`) and exclusively locks the lock file at `path`, which must be
+/// a regular file: a FIFO, device or directory under that name is an error, never a wait.
+fn open_lock(path: &Path, create: bool) -> Result<std::fs::File, String> {
+    let file = open_regular(path, create)?;
+    file.lock().map_err(|e| io_err("locking", path, e))?;
+    Ok(file)
+}
+
+/// Opens the regular file at `path` for writing without blocking (see [`open_lock`]).
+fn open_regular(path: &Path, create: bool) -> Result<std::fs::File, String> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .create(create)
+        .truncate(false)
+        .write(true)
+        .custom_flags(O_NONBLOCK)
+        .open(path)
+        .map_err(|e| io_err("opening", path, e))?;
+    let is_file = file.metadata().map(|m| m.is_file()).unwrap_or(false);
+    if !is_file {
+        return Err(format!(
+            "{FUNCTION}: {} is not a regular file; dw_staging keeps its locks there: remove it",
+            path.display()
+        ));
+    }
+    Ok(file)
+}
+
 fn io_err(what: &str, path: &Path, e: std::io::Error) -> String {
     format!("{FUNCTION}: {what} {}: {e}", path.display())
 }
@@ -232,18 +266,11 @@ pub fn lake_root(target: &str) -> Result<PathBuf, String> {
         ));
     }
     let path = PathBuf::from(target.strip_prefix("file://").unwrap_or(target));
-    let generated = path
+    if path
         .file_name()
-        .is_some_and(|n| n.to_string_lossy().ends_with('.'));
-    if generated {
-        return Err(format!(
-            "{FUNCTION}: PER_THREAD_OUTPUT, PARTITION_BY and FILE_SIZE_BYTES are not supported \
-             (the target '{target}' looks like a file name DuckDB generates for them): DuckDB \
-             finalizes each of those files separately, so the load could not be published all \
-             at once. dw_staging partitions by load_date itself and encodes row groups in \
-             parallel (option THREADS): COPY (...) TO 'lake' (FORMAT dw_staging, SOURCE '...'). \
-             A lake folder whose name ends with '.' must be renamed."
-        ));
+        .is_some_and(|n| is_generated_file_name(&n.to_string_lossy()))
+    {
+        return Err(multi_file_refusal(target, path.parent()));
     }
     if path.is_file() {
         return Err(format!(
@@ -276,6 +303,60 @@ pub fn lake_root(target: &str) -> Result<PathBuf, String> {
         });
     }
     Ok(path)
+}
+
+/// A file name DuckDB generates for a multi-file COPY (PER_THREAD_OUTPUT, PARTITION_BY,
+/// ORDER_BY): `data_0.`, `<uuid>.` (the C API gives COPY formats no file extension, hence the
+/// trailing dot), or `data_<n>.<ext>` with FILE_EXTENSION.
+fn is_generated_file_name(name: &str) -> bool {
+    let default_pattern = name.strip_prefix("data_").is_some_and(|rest| {
+        rest.split_once('.')
+            .is_some_and(|(n, _)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    });
+    name.ends_with('.') || default_pattern
+}
+
+/// The error for a multi-file COPY. DuckDB prepares the target folder of those modes before
+/// any COPY format callback can see the options (docs/design.md, "C API facts"): with OVERWRITE
+/// it has already removed every file under it. Say so when that is what happened.
+pub fn multi_file_refusal(target: &str, folder: Option<&Path>) -> String {
+    let emptied = folder.is_some_and(|f| f.join(ETL_DIR).is_dir() && !has_files(f));
+    let what = format!(
+        "{FUNCTION}: PER_THREAD_OUTPUT, PARTITION_BY, ORDER_BY and FILE_SIZE_BYTES are not \
+         supported (DuckDB asked for the output file '{target}', a name it generates for them): \
+         DuckDB finalizes each of those files separately, so the load could not be published all \
+         at once. dw_staging partitions by load_date itself and encodes row groups in parallel \
+         (option THREADS): COPY (...) TO 'lake' (FORMAT dw_staging, SOURCE '...'). Never add \
+         OVERWRITE to those options (DuckDB's own error suggests it): DuckDB then empties the \
+         target folder before any COPY format is called. (A lake folder named like DuckDB's \
+         generated files, data_<n>.<...> or ending with '.', must be renamed.)"
+    );
+    match folder {
+        Some(f) if emptied => format!(
+            "{what} That has happened here: '{}' holds folders but no files, as DuckDB's OVERWRITE \
+             leaves it; restore the lake from a backup.",
+            f.display()
+        ),
+        _ => what,
+    }
+}
+
+/// Whether any regular file (or symlink) lies under `dir`.
+fn has_files(dir: &Path) -> bool {
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for entry in entries.filter_map(|e| e.ok()) {
+            match entry.file_type() {
+                Ok(t) if t.is_dir() => stack.push(entry.path()),
+                Ok(_) => return true,
+                Err(_) => {}
+            }
+        }
+    }
+    false
 }
 
 /// What a contract decided about a load (option CONTRACT), recorded and published with it.
@@ -324,8 +405,24 @@ impl Load {
             load_id,
             fastrand::u16(..)
         );
-        let tmp_dir = lake.join(ETL_DIR).join(TMP_DIR).join(&attempt);
-        std::fs::create_dir_all(&tmp_dir).map_err(|e| io_err("creating", &tmp_dir, e))?;
+        let tmp_root = lake.join(ETL_DIR).join(TMP_DIR);
+        let tmp_dir = tmp_root.join(&attempt);
+        // The folder gets its name only once its lock is held (created under a hidden name,
+        // locked, renamed; the lock follows the open file): etl_clean_stale never sees a
+        // live load's folder without a held lock.
+        let starting = tmp_root.join(format!("{STARTING_PREFIX}{attempt}"));
+        std::fs::create_dir_all(&starting).map_err(|e| io_err("creating", &starting, e))?;
+        let alive = match open_lock(&starting.join(ALIVE_LOCK), true) {
+            Ok(f) => f,
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&starting);
+                return Err(e);
+            }
+        };
+        if let Err(e) = std::fs::rename(&starting, &tmp_dir) {
+            let _ = std::fs::remove_dir_all(&starting);
+            return Err(io_err("creating", &tmp_dir, e));
+        }
         let file_name = relative
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -333,10 +430,6 @@ impl Load {
         let tmp_file = tmp_dir.join(format!("{file_name}{PARTIAL_SUFFIX}"));
         let quarantine_tmp = tmp_dir.join(format!("quarantine_{file_name}{PARTIAL_SUFFIX}"));
         let fingerprint = super::schema::fingerprint(&columns);
-        let lock_path = tmp_dir.join(ALIVE_LOCK);
-        let alive =
-            std::fs::File::create(&lock_path).map_err(|e| io_err("creating", &lock_path, e))?;
-        alive.lock().map_err(|e| io_err("locking", &lock_path, e))?;
         let load = Load {
             lake,
             options,
@@ -433,6 +526,30 @@ impl Load {
         // Loads of one source publish one at a time (also across processes): the list of
         // superseded files stays true until the new file and its record are in place.
         let _publishing = source_lock(&self.lake, &self.options.protocol, &self.options.source)?;
+        // Two overlapping replace loads: the one that started later holds the newer snapshot.
+        // If it published first, this older snapshot is superseded at once (nothing of it is
+        // published), so the lake keeps one snapshot whichever finishes last.
+        if self.options.mode == Mode::Replace
+            && let Some(newer) = self.newer_published_replace()
+        {
+            let _ = std::fs::remove_dir_all(&self.tmp_dir);
+            let mut record = self.record(
+                Status::Replaced,
+                rows,
+                Vec::new(),
+                Vec::new(),
+                Some(format!(
+                    "superseded by load {} (MODE replace), which started later ({}) and published \
+                     first; this older snapshot was not published",
+                    newer.load_id, newer.started_at
+                )),
+                Some(now),
+            );
+            record.on_violation = verdict.on_violation;
+            record.checks = verdict.checks;
+            record.write(&self.lake)?;
+            return Ok(record);
+        }
         let source_root = self
             .lake
             .join(source_dir(&self.options.protocol, &self.options.source));
@@ -552,6 +669,24 @@ impl Load {
         Ok(record)
     }
 
+    /// A successful MODE replace load of this source that started after this one and whose
+    /// data file is in the lake (checked under the source's publish lock).
+    fn newer_published_replace(&self) -> Option<AuditRecord> {
+        let own = (rfc3339(self.started_at), self.attempt.clone());
+        super::audit::read_all(&self.lake)
+            .ok()?
+            .into_iter()
+            .find(|r| {
+                r.status == Status::Success
+                    && r.mode == Mode::Replace.as_str()
+                    && r.source == self.options.source
+                    && r.protocol == self.options.protocol
+                    && r.load_id != self.load_id
+                    && (r.started_at.clone(), r.attempt.clone()) > own
+                    && r.files.iter().any(|f| self.lake.join(&f.path).is_file())
+            })
+    }
+
     /// Earlier successful loads whose files this load removed are marked `replaced`, so the
     /// audit never lists a file that is gone as loaded data.
     fn mark_replaced(&self, removed: &[String], now: DateTime<Utc>) {
@@ -627,15 +762,7 @@ fn undo_publish(published: &[(Option<PathBuf>, PathBuf)]) {
 fn source_lock(lake: &Path, protocol: &str, source: &str) -> Result<std::fs::File, String> {
     let dir = lake.join(ETL_DIR).join("locks");
     std::fs::create_dir_all(&dir).map_err(|e| io_err("creating", &dir, e))?;
-    let path = dir.join(format!("{protocol}__{source}.lock"));
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|e| io_err("opening", &path, e))?;
-    file.lock().map_err(|e| io_err("locking", &path, e))?;
-    Ok(file)
+    open_lock(&dir.join(format!("{protocol}__{source}.lock")), true)
 }
 
 fn sync_dir(dir: Option<&Path>) {
@@ -682,6 +809,10 @@ fn planned_quarantine(record: &AuditRecord) -> Option<PathBuf> {
     )
 }
 
+/// How old a `.starting-` folder must be before it counts as dead, whatever `min_age` says (it
+/// is unlocked only between two system calls, then renamed).
+const STARTING_GRACE: std::time::Duration = std::time::Duration::from_secs(3600);
+
 pub fn clean_stale(
     lake: &Path,
     min_age: std::time::Duration,
@@ -698,9 +829,15 @@ pub fn clean_stale(
     let mut dirs: Vec<PathBuf> = entries.filter_map(|e| e.ok()).map(|e| e.path()).collect();
     dirs.sort();
     for dir in dirs {
+        let name = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let starting = name.starts_with(STARTING_PREFIX);
         // A live load holds the lock of its area: never touch it, however old its files look.
+        // Entries may vanish at any moment (a load finishing): that is never an error.
         let lock_path = dir.join(ALIVE_LOCK);
-        let _held = match std::fs::File::open(&lock_path) {
+        let _held = match open_regular(&lock_path, false) {
             Ok(f) => match f.try_lock() {
                 Ok(()) => Some(f),
                 Err(std::fs::TryLockError::WouldBlock) => continue,
@@ -708,28 +845,40 @@ pub fn clean_stale(
                     return Err(io_err("locking", &lock_path, e));
                 }
             },
+            Err(_) if std::fs::symlink_metadata(&dir).is_err() => continue, // gone
             Err(_) => None,
         };
         let (bytes, newest) = tree_size_and_mtime(&dir);
         let age = std::time::SystemTime::now()
             .duration_since(newest)
             .unwrap_or_default();
+        // A folder still being set up is unlocked for a moment: only a long-dead one goes.
+        let min_age = if starting {
+            min_age.max(STARTING_GRACE)
+        } else {
+            min_age
+        };
         if age < min_age {
             continue;
         }
-        let attempt = dir
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let attempt = name
+            .strip_prefix(STARTING_PREFIX)
+            .unwrap_or(&name)
+            .to_string();
         let unpublished = std::fs::read_dir(&dir).is_ok_and(|entries| {
             entries
                 .filter_map(|e| e.ok())
                 .any(|e| e.file_name().to_string_lossy().ends_with(PARTIAL_SUFFIX))
         });
-        if dir.is_dir() {
-            std::fs::remove_dir_all(&dir).map_err(|e| io_err("removing", &dir, e))?;
+        let removed = if std::fs::symlink_metadata(&dir).is_ok_and(|m| m.is_dir()) {
+            std::fs::remove_dir_all(&dir)
         } else {
-            std::fs::remove_file(&dir).map_err(|e| io_err("removing", &dir, e))?;
+            std::fs::remove_file(&dir)
+        };
+        match removed {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(io_err("removing", &dir, e)),
         }
         let mut load_id = None;
         if let Some(r) = records.iter().find(|r| r.attempt == attempt) {
@@ -1050,6 +1199,90 @@ mod tests {
     }
 
     #[test]
+    fn clean_stale_with_min_age_zero_never_breaks_loads_starting_or_finishing_beside_it() {
+        let lake = lake();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let cleaner = {
+            let (lake, stop) = (lake.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut cleaned = Vec::new();
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    match clean_stale(&lake, std::time::Duration::ZERO, at(9)) {
+                        Ok(c) => cleaned.extend(c),
+                        Err(e) => return Err(e),
+                    }
+                }
+                Ok(cleaned)
+            })
+        };
+        let opts = options(&[("SOURCE", text("u"))]);
+        let mut failures = Vec::new();
+        for i in 0..300 {
+            let outcome =
+                Load::begin(lake.clone(), opts.clone(), vec![], at(i % 60)).and_then(|load| {
+                    std::fs::write(&load.tmp_file, b"data").map_err(|e| format!("writing: {e}"))?;
+                    load.publish(1, 4, at(i % 60), Verdict::default())
+                });
+            if let Err(e) = outcome {
+                failures.push(e);
+            }
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let cleaned = cleaner.join().unwrap();
+        assert!(
+            failures.is_empty(),
+            "loads broken by clean_stale: {failures:?}"
+        );
+        let cleaned = cleaned.expect("clean_stale failed while loads finished");
+        assert!(cleaned.is_empty(), "live loads were cleaned: {cleaned:?}");
+        std::fs::remove_dir_all(lake).unwrap();
+    }
+
+    #[test]
+    fn clean_stale_keeps_a_folder_being_set_up_and_ignores_a_fifo_lock() {
+        let lake = lake();
+        let starting = lake.join("_etl/tmp/.starting-x");
+        std::fs::create_dir_all(&starting).unwrap();
+        assert!(
+            clean_stale(&lake, std::time::Duration::ZERO, at(1))
+                .unwrap()
+                .is_empty()
+        );
+        assert!(starting.exists(), "no lock yet: it may be a load starting");
+        // A FIFO where a lock belongs neither blocks clean_stale nor a publish.
+        let dead = lake.join("_etl/tmp/dead");
+        std::fs::create_dir_all(&dead).unwrap();
+        let mkfifo = |p: &Path| {
+            assert!(
+                std::process::Command::new("mkfifo")
+                    .arg(p)
+                    .status()
+                    .unwrap()
+                    .success()
+            )
+        };
+        mkfifo(&dead.join(ALIVE_LOCK));
+        let cleaned = clean_stale(&lake, std::time::Duration::ZERO, at(1)).unwrap();
+        assert_eq!(cleaned.len(), 1);
+        std::fs::create_dir_all(lake.join("_etl/locks")).unwrap();
+        mkfifo(&lake.join("_etl/locks/sql__u.lock"));
+        let load = Load::begin(
+            lake.clone(),
+            options(&[("SOURCE", text("u"))]),
+            vec![],
+            at(2),
+        )
+        .unwrap();
+        std::fs::write(&load.tmp_file, b"data").unwrap();
+        let err = load.publish(1, 4, at(3), Verdict::default()).unwrap_err();
+        assert!(
+            err.contains("not a regular file") || err.contains("opening"),
+            "{err}"
+        );
+        std::fs::remove_dir_all(lake).unwrap();
+    }
+
+    #[test]
     fn clean_stale_removes_the_quarantine_file_of_a_load_that_died_before_its_record() {
         let lake = lake();
         let load = Load::begin(
@@ -1126,9 +1359,62 @@ mod tests {
     }
 
     #[test]
+    fn a_lake_emptied_by_duckdbs_overwrite_is_named_in_the_refusal() {
+        let lake = lake();
+        std::fs::create_dir_all(lake.join("_etl/audit")).unwrap();
+        std::fs::create_dir_all(lake.join("sql/users/load_date=2026-01-01")).unwrap();
+        let target = lake.join("data_0.");
+        let err = lake_root(target.to_str().unwrap()).unwrap_err();
+        assert!(err.contains("restore the lake from a backup"), "{err}");
+        std::fs::write(lake.join("_etl/audit/a.json"), b"{}").unwrap();
+        let err = lake_root(target.to_str().unwrap()).unwrap_err();
+        assert!(!err.contains("backup"), "files remain: {err}");
+        std::fs::remove_dir_all(lake).unwrap();
+    }
+
+    #[test]
+    fn overlapping_replace_loads_leave_one_snapshot_whichever_publishes_last() {
+        let lake = lake();
+        let replace = |id: &str| {
+            options(&[
+                ("SOURCE", text("users")),
+                ("MODE", text("replace")),
+                ("LOAD_ID", text(id)),
+            ])
+        };
+        stage(&lake, &options(&[("SOURCE", text("users"))]), 0, b"old");
+        // `early` starts first and publishes last, after `late` published.
+        let early = Load::begin(lake.clone(), replace("early"), vec![], at(1)).unwrap();
+        let late = stage(&lake, &replace("late"), 2, b"late");
+        std::fs::write(&early.tmp_file, b"early").unwrap();
+        let rec = early.publish(1, 5, at(3), Verdict::default()).unwrap();
+        assert_eq!(rec.status, Status::Replaced, "{rec:?}");
+        assert!(
+            rec.error
+                .as_deref()
+                .unwrap()
+                .contains("superseded by load late")
+        );
+        let files = parquet_files(&lake).unwrap();
+        assert_eq!(files, vec![lake.join(&late.files[0].path)], "one snapshot");
+        assert!(!early.tmp_dir.exists());
+        let audit = super::super::audit::read_all(&lake).unwrap();
+        let status = |id: &str| audit.iter().find(|r| r.load_id == id).unwrap().status;
+        assert_eq!(status("late"), Status::Success);
+        assert_eq!(status("early"), Status::Replaced);
+        std::fs::remove_dir_all(lake).unwrap();
+    }
+
+    #[test]
     fn multi_file_copy_modes_and_file_targets_are_refused() {
         let err = lake_root("lake/data_0.").unwrap_err();
         assert!(err.contains("PER_THREAD_OUTPUT"), "{err}");
+        for generated in ["lake/data_12.parquet", "lake/p=1/data_0.", "lake/0193-ab."] {
+            let err = lake_root(generated).unwrap_err();
+            assert!(err.contains("Never add OVERWRITE"), "{generated}: {err}");
+        }
+        assert!(lake_root("lake/data_lake").is_ok());
+        assert!(lake_root("lake/data_v2.1").is_ok());
         let dir = lake();
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("afile");

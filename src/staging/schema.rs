@@ -223,13 +223,125 @@ fn map_entries_field(key: &ColumnType, value: &ColumnType) -> Arc<Field> {
     ))
 }
 
-/// Double-quotes an identifier when it is not a plain lowercase name.
+/// The words DuckDB's parser refuses as an unquoted STRUCT field name (measured on 2.0.0 over
+/// `duckdb_keywords()`; 1.5.6 knows fewer keywords). A staged type like `STRUCT(select INTEGER)`
+/// would not be SQL, and dbt runs `data_type` in DDL.
+const RESERVED_FIELD_NAMES: &[&str] = &[
+    "all",
+    "analyse",
+    "analyze",
+    "and",
+    "anti",
+    "any",
+    "array",
+    "as",
+    "asc",
+    "asof",
+    "asymmetric",
+    "at",
+    "authorization",
+    "binary",
+    "both",
+    "by",
+    "case",
+    "cast",
+    "check",
+    "collate",
+    "collation",
+    "column",
+    "concurrently",
+    "constraint",
+    "create",
+    "cross",
+    "default",
+    "deferrable",
+    "desc",
+    "describe",
+    "distinct",
+    "do",
+    "else",
+    "end",
+    "except",
+    "false",
+    "fetch",
+    "for",
+    "foreign",
+    "freeze",
+    "from",
+    "full",
+    "glob",
+    "group",
+    "having",
+    "ilike",
+    "in",
+    "initially",
+    "inner",
+    "intersect",
+    "into",
+    "is",
+    "isnull",
+    "join",
+    "lambda",
+    "lateral",
+    "leading",
+    "left",
+    "like",
+    "limit",
+    "natural",
+    "not",
+    "notnull",
+    "null",
+    "offset",
+    "on",
+    "only",
+    "or",
+    "order",
+    "outer",
+    "overlaps",
+    "pivot",
+    "pivot_longer",
+    "pivot_wider",
+    "placing",
+    "positional",
+    "primary",
+    "qualify",
+    "references",
+    "returning",
+    "right",
+    "select",
+    "semi",
+    "show",
+    "similar",
+    "some",
+    "summarize",
+    "symmetric",
+    "table",
+    "tablesample",
+    "then",
+    "to",
+    "trailing",
+    "true",
+    "union",
+    "unique",
+    "unpack",
+    "unpivot",
+    "using",
+    "variadic",
+    "verbose",
+    "when",
+    "where",
+    "window",
+    "with",
+];
+
+/// Double-quotes an identifier when it is not a plain lowercase name, or is a reserved word.
 pub fn quote_ident(name: &str) -> String {
     let plain = !name.is_empty()
         && name
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-        && name.starts_with(|c: char| c.is_ascii_lowercase());
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && !RESERVED_FIELD_NAMES.contains(&name);
     if plain {
         name.to_string()
     } else {
@@ -455,6 +567,19 @@ mod tests {
             ColumnType::Map(Box::new(ColumnType::Varchar), Box::new(ColumnType::Float64))
                 .staged_sql_type(),
             "MAP(VARCHAR, DOUBLE)"
+        );
+    }
+
+    #[test]
+    fn reserved_words_and_odd_names_are_quoted_in_staged_struct_types() {
+        let ty = ColumnType::Struct(vec![
+            Column::new("select", ColumnType::Int32),
+            Column::new("id", ColumnType::Int32),
+            Column::new("a\"b", ColumnType::Int32),
+        ]);
+        assert_eq!(
+            ty.staged_sql_type(),
+            "STRUCT(\"select\" INTEGER, id INTEGER, \"a\"\"b\" INTEGER)"
         );
     }
 

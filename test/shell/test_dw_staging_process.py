@@ -183,3 +183,40 @@ def test_clean_stale_never_removes_a_running_load(extension, tmp_path):
     t.join(timeout=60)
     assert done == [True]
     assert con.execute(f"SELECT status FROM etl_audit('{lake}')").fetchall() == [("success",)]
+
+
+def test_overlapping_replace_loads_in_two_processes_leave_one_snapshot(extension, tmp_path):
+    """[L5] A replace load that started first and publishes last must not leave its older
+    snapshot beside the newer one (the review saw 60M + 1,000 rows, both `success`)."""
+    import sys
+
+    lake = tmp_path / "lake"
+    script = (
+        "import duckdb, sys\n"
+        "con = duckdb.connect(config={'allow_unsigned_extensions': 'true'})\n"
+        f"con.execute(\"LOAD '{extension}'\")\n"
+        "rows, slow, load_id = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]\n"
+        "con.execute(\"COPY (SELECT {'id': i, 'w': CASE WHEN i = 0 THEN sleep_ms(\" + str(slow) + \") END IS NULL} \"\n"
+        f"            \"FROM range(\" + str(rows) + \") t(i)) TO '{lake}' \"\n"
+        "            \"(FORMAT dw_staging, SOURCE 'users', MODE 'replace', LOAD_ID '\" + load_id + \"')\")\n"
+    )
+    early = subprocess.Popen([sys.executable, "-c", script, "5000", "4000", "early"])
+    try:
+        deadline = time.monotonic() + 60
+        while not glob.glob(str(lake / "_etl" / "tmp" / "[0-9]*")) and time.monotonic() < deadline:
+            assert early.poll() is None, "the early load ended too soon"
+            time.sleep(0.05)
+        late = subprocess.run([sys.executable, "-c", script, "10", "0", "late"], timeout=120)
+        assert late.returncode == 0
+        assert early.poll() is None, "the early load must publish after the late one"
+        assert early.wait(timeout=120) == 0
+    finally:
+        if early.poll() is None:
+            early.kill()
+    con = connect(extension)
+    assert con.execute(
+        f"SELECT count(*), count(DISTINCT _load_id), any_value(_load_id) "
+        f"FROM read_parquet('{lake}/sql/users/**/*.parquet')"
+    ).fetchall() == [(10, 1, "late")]
+    audit = dict(con.execute(f"SELECT load_id, status FROM etl_audit('{lake}')").fetchall())
+    assert audit == {"early": "replaced", "late": "success"}
