@@ -166,6 +166,18 @@ impl fmt::Display for PaginationError {
 
 impl std::error::Error for PaginationError {}
 
+impl PaginationError {
+    /// An empty page in the middle of a scan, while `reason` says more follow.
+    fn empty_page(at: String, reason: String) -> Self {
+        PaginationError::Unfollowed {
+            at,
+            problem: "returned no records".into(),
+            reason,
+            hint: EMPTY_PAGE_HINT.into(),
+        }
+    }
+}
+
 /// Stop and continuation rules shared by styles that read them.
 #[derive(Debug, Clone)]
 pub struct StopRules {
@@ -345,8 +357,14 @@ pub struct Signal {
     pub text: String,
 }
 
+/// A field's value for a message: links with their credentials hidden, cut at 80 characters.
 fn shown(v: &Value) -> String {
-    let s = v.to_string();
+    let s = match v {
+        Value::String(u) if u.contains("://") || u.starts_with('/') || u.starts_with('?') => {
+            Value::String(super::redact::redact_url(u, &[])).to_string()
+        }
+        other => other.to_string(),
+    };
     if s.chars().count() > 80 {
         format!("{}...", s.chars().take(80).collect::<String>())
     } else {
@@ -600,12 +618,10 @@ impl Paginator for Offset {
                 _ => more_signal(r.body, position, &self.rules, Look::Flags).map(|s| s.text),
             };
             if let Some(reason) = reason {
-                return Err(PaginationError::Unfollowed {
-                    at: format!("the page at offset {}", self.offset),
-                    problem: "returned no records".into(),
+                return Err(PaginationError::empty_page(
+                    format!("the page at offset {}", self.offset),
                     reason,
-                    hint: EMPTY_PAGE_HINT.into(),
-                });
+                ));
             }
         }
         self.more = if records == 0 || end {
@@ -747,12 +763,10 @@ impl Paginator for PageNumber {
                 more_signal(r.body, self.read, &self.rules, Look::Flags).map(|s| s.text)
             };
             if let Some(reason) = reason {
-                return Err(PaginationError::Unfollowed {
-                    at: format!("page {}", self.page),
-                    problem: "returned no records".into(),
+                return Err(PaginationError::empty_page(
+                    format!("page {}", self.page),
                     reason,
-                    hint: EMPTY_PAGE_HINT.into(),
-                });
+                ));
             }
         }
         self.more = if r.records == 0 || end {
@@ -898,12 +912,7 @@ impl Paginator for Cursor {
         if r.records == 0 && has_more != Some(true) {
             // An empty page ends the scan, unless the response says more follow.
             return match more_signal(r.body, self.read, &self.rules, Look::Flags) {
-                Some(signal) => Err(PaginationError::Unfollowed {
-                    at,
-                    problem: "returned no records".into(),
-                    reason: signal.text,
-                    hint: EMPTY_PAGE_HINT.into(),
-                }),
+                Some(signal) => Err(PaginationError::empty_page(at, signal.text)),
                 None => Ok(()),
             };
         }
@@ -1363,17 +1372,22 @@ mod tests {
         );
     }
 
-    #[test]
-    fn page_number_uses_total_pages_then_total() {
-        let mut p = PageNumber::new(
+    /// Pages of 10 with total_pages and total.
+    fn page_number(short: bool) -> PageNumber {
+        PageNumber::new(
             "page".into(),
             Some("per_page".into()),
             Some(10),
             1,
             Some("total_pages".into()),
             Some("total".into()),
-            rules(true),
-        );
+            rules(short),
+        )
+    }
+
+    #[test]
+    fn page_number_uses_total_pages_then_total() {
+        let mut p = page_number(true);
         let mut req = base();
         p.init_request(&mut req);
         assert_eq!(
@@ -1533,17 +1547,18 @@ mod tests {
         Ok(pages.len())
     }
 
+    /// Three full pages of 10, then an empty one, all with `body`: the error.
+    fn empty_fourth_page(p: &mut dyn Paginator, body: Value) -> String {
+        let full = (body.clone(), 10);
+        run(p, &[full.clone(), full.clone(), full, (body, 0)]).unwrap_err()
+    }
+
     #[test]
     fn offset_empty_page_mid_scan_fails_when_total_says_more_records_exist() {
         // [L2] 30 of 100 rows, then an empty page: an error, also with the short-page rule off
         for short in [true, false] {
             let mut p = offset(Some("total"), short);
-            let t = json!({"total": 100});
-            let err = run(
-                &mut p,
-                &[(t.clone(), 10), (t.clone(), 10), (t.clone(), 10), (t, 0)],
-            )
-            .unwrap_err();
+            let err = empty_fourth_page(&mut p, json!({"total": 100}));
             assert!(
                 err.starts_with(
                     "the page at offset 30 returned no records, but 'total' = 100 says more records exist (30 read so far)"
@@ -1596,21 +1611,8 @@ mod tests {
 
     #[test]
     fn page_number_empty_page_mid_scan_fails_when_total_pages_says_more() {
-        let mut p = PageNumber::new(
-            "page".into(),
-            Some("per_page".into()),
-            Some(10),
-            1,
-            Some("total_pages".into()),
-            Some("total".into()),
-            rules(false),
-        );
-        let b = json!({"total_pages": 10});
-        let err = run(
-            &mut p,
-            &[(b.clone(), 10), (b.clone(), 10), (b.clone(), 10), (b, 0)],
-        )
-        .unwrap_err();
+        let mut p = page_number(false);
+        let err = empty_fourth_page(&mut p, json!({"total_pages": 10}));
         assert!(
             err.starts_with(
                 "page 4 returned no records, but 'total_pages' = 10 says more pages follow"
@@ -1816,6 +1818,16 @@ mod tests {
         );
         let mut p = HeaderLink::new(StopRules::new(None, Some(""), false));
         assert_eq!(run(&mut p, &[(json!({"total_count": 5000}), 1000)]), Ok(1));
+    }
+
+    #[test]
+    fn links_in_messages_hide_their_credentials() {
+        let mut p = JsonLink::new(vec!["links.nxt".into()], rules(false));
+        let body =
+            json!({"links": {"next": "https://u:pw-123456789@h/a?page=2&api_key=k-123456789"}});
+        let err = run(&mut p, &[(body, 10)]).unwrap_err();
+        assert!(err.contains("'links.next' = \"https://"), "{err}");
+        assert!(!err.contains("123456789"), "{err}");
     }
 
     #[test]
