@@ -386,12 +386,15 @@ pub fn resolve_auto(
         }
     }
     if let Some(signal) = more_signal(body, n, rules, Look::Markers) {
-        let hint = if CURSOR_FIELDS.contains(&signal.field.as_str())
-            || NEXT_URL_PATHS.contains(&signal.field.as_str())
-        {
+        let field = signal.field.as_str();
+        let cursor = format!(
+            "paginator := 'cursor', cursor_path := '{field}' and cursor_param := <the parameter the API reads it from>"
+        );
+        let hint = if CURSOR_FIELDS.contains(&field) {
+            format!("set {cursor}")
+        } else if NEXT_URL_PATHS.contains(&field) {
             format!(
-                "set paginator := 'cursor', cursor_path := '{}' and cursor_param := <the parameter the API reads it from>",
-                signal.field
+                "set paginator := 'json_link', next_url_path := '{field}' if it is a link, or {cursor} if it is a cursor"
             )
         } else {
             "set paginator := 'cursor' (with cursor_path or cursor_record_field, and cursor_param), \
@@ -1079,6 +1082,12 @@ mod tests {
         );
         let e = auto(json!({"next_cursor": "abc", "has_more": true}), None, 10).unwrap_err();
         assert!(e.contains("'has_more' = true"), "{e}");
+        // a next field that is not a URL auto recognises: a relative link, or a cursor
+        let e = auto(json!({"next": "users?page=2"}), None, 10).unwrap_err();
+        assert!(
+            e.contains("set paginator := 'json_link', next_url_path := 'next' if it is a link, or paginator := 'cursor', cursor_path := 'next'"),
+            "{e}"
+        );
         // a cursor without has_more
         let e = auto(json!({"nextPageToken": "abc"}), None, 10).unwrap_err();
         assert!(
