@@ -58,6 +58,8 @@ GET /cursor/users?cursor=C&limit=L          (no cursor, or cursor=, = start)
     The cursor is unpadded base64url of "offset:<next offset>"; null/false on the last page
     (the page that reaches N). An undecodable cursor -> 400 bad parameter cursor.
     blank_at=<O>: the page whose next offset is O sends "next_cursor":"" (has_more stays true);
+    empty_at=<O>: the page at offset O is empty, with a cursor that asks for it again (then it
+    is served), as Slack may return empty pages mid-list;
     cursor_key=<name> names the cursor field otherwise; omit_has_more=1 drops "has_more".
 GET /starting_after/users?starting_after=<id>&limit=L     (Stripe style; no parameter = start)
     {"data":[records id+1..id+L],"has_more":bool}
@@ -502,22 +504,28 @@ class MockApp:
         n = self.n_param(req)
         limit = int_param(req.params, "limit", 100, 1, None, MAX_PAGE_SIZE)
         cursor = req.params.get("cursor", "").strip()
-        offset = 0
+        offset, again = 0, False
         if cursor:
             try:
                 raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
             except (binascii.Error, ValueError):
                 raise BadParam("cursor") from None
-            m = re.fullmatch(r"offset:([0-9]{1,12})", raw)
+            m = re.fullmatch(r"offset:([0-9]{1,12})(:again)?", raw)
             if not m:
                 raise BadParam("cursor")
             offset = int(m.group(1))
+            again = m.group(2) is not None
 
         blank_at = int_param(req.params, "blank_at", -1, 0, 10**12)
         key = req.params.get("cursor_key", "next_cursor")
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,40}", key):
             raise BadParam("cursor_key")
         has_more = not flag(req.params, "omit_has_more")
+        if offset == int_param(req.params, "empty_at", -1, 0, 10**12) and not again:
+            # An empty page whose cursor asks for the same records again (Slack does this).
+            tail = b',"has_more":true' if has_more else b""
+            body = b'{"results":[],"%s":"%s"%s}' % (key.encode(), _b64url(f"offset:{offset}:again").encode(), tail)
+            return (200, body, JSON_CT, ())
 
         def build():
             data = b",".join(self.records_slice(offset + 1, min(offset + limit, n)))

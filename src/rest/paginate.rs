@@ -100,6 +100,11 @@ pub enum PaginationError {
         asked: u64,
         why: String,
     },
+    /// Too many empty pages in a row, each pointing to yet another page.
+    EmptyRun {
+        pages: u64,
+        what: &'static str,
+    },
     /// The paginator would stop here, but the response says more pages follow: stopping would
     /// lose rows silently.
     Unfollowed {
@@ -155,6 +160,11 @@ impl fmt::Display for PaginationError {
             } => write!(
                 f,
                 "{at} {problem}, but {reason}; stopping here would lose rows silently: {hint}"
+            ),
+            PaginationError::EmptyRun { pages, what } => write!(
+                f,
+                "{pages} pages in a row returned no records, each with a new {what}; stopping \
+                 instead of fetching forever (an API that waits for new records? set max_pages)"
             ),
             PaginationError::MissingCursorField { field } => write!(
                 f,
@@ -814,6 +824,8 @@ pub struct Cursor {
     seen: HashSet<String>,
     pages: u64,
     read: u64,
+    /// Consecutive empty pages up to this one.
+    empty_run: u64,
     /// Whether the cursor field (Body) appeared in any response, even as null.
     marker_seen: bool,
     /// The page size the request asks for (a `limit`-like parameter), to tell a full page.
@@ -830,6 +842,7 @@ impl Cursor {
             seen: HashSet::new(),
             pages: 0,
             read: 0,
+            empty_run: 0,
             marker_seen: false,
             asked: None,
         }
@@ -909,8 +922,13 @@ impl Paginator for Cursor {
             return Ok(());
         }
         let at = format!("page {}", self.pages);
-        if r.records == 0 && has_more != Some(true) {
-            // An empty page ends the scan, unless the response says more follow.
+        self.empty_run = if r.records == 0 {
+            self.empty_run + 1
+        } else {
+            0
+        };
+        if r.records == 0 && next.is_none() && has_more != Some(true) {
+            // An empty page without a cursor ends the scan, unless the response says more follow.
             return match more_signal(r.body, self.read, &self.rules, Look::Flags) {
                 Some(signal) => Err(PaginationError::empty_page(at, signal.text)),
                 None => Ok(()),
@@ -959,6 +977,8 @@ impl Paginator for Cursor {
             }
             return Ok(());
         };
+        // An empty page with a cursor is followed (Slack may return empty pages mid-list).
+        empty_run_guard(self.empty_run, "cursor")?;
         if !self.seen.insert(next.clone()) {
             return Err(PaginationError::Loop {
                 what: "cursor",
@@ -976,6 +996,16 @@ impl Paginator for Cursor {
     fn has_next_page(&self) -> bool {
         self.cursor.is_some()
     }
+}
+
+/// How many empty pages in a row a cursor or link style follows before it gives up.
+pub const MAX_EMPTY_PAGES: u64 = 100;
+
+fn empty_run_guard(run: u64, what: &'static str) -> Result<(), PaginationError> {
+    if run >= MAX_EMPTY_PAGES {
+        return Err(PaginationError::EmptyRun { pages: run, what });
+    }
+    Ok(())
 }
 
 /// Resolves a possibly relative link against the URL it came from.
@@ -1026,6 +1056,7 @@ pub struct JsonLink {
     seen: HashSet<String>,
     pages: u64,
     read: u64,
+    empty_run: u64,
     /// Whether any candidate field appeared in a response, even as null.
     marker_seen: bool,
 }
@@ -1039,6 +1070,7 @@ impl JsonLink {
             seen: HashSet::new(),
             pages: 0,
             read: 0,
+            empty_run: 0,
             marker_seen: false,
         }
     }
@@ -1126,6 +1158,14 @@ impl Paginator for JsonLink {
                 });
             }
         }
+        self.empty_run = if r.records == 0 {
+            self.empty_run + 1
+        } else {
+            0
+        };
+        if link.is_some() {
+            empty_run_guard(self.empty_run, "next page URL")?;
+        }
         self.next = link;
         check_loop(&mut self.seen, &self.next, r.url)
     }
@@ -1193,6 +1233,7 @@ pub struct HeaderLink {
     seen: HashSet<String>,
     pages: u64,
     read: u64,
+    empty_run: u64,
 }
 
 impl HeaderLink {
@@ -1222,6 +1263,14 @@ impl Paginator for HeaderLink {
                 reason: signal.text,
                 hint: LINK_HINT.into(),
             });
+        }
+        self.empty_run = if r.records == 0 {
+            self.empty_run + 1
+        } else {
+            0
+        };
+        if self.next.is_some() {
+            empty_run_guard(self.empty_run, "next page URL")?;
         }
         check_loop(&mut self.seen, &self.next, r.url)
     }
@@ -1652,6 +1701,36 @@ mod tests {
         assert_eq!(run(&mut p, &[(end, 20)]), Ok(1));
         let mut p = cursor("next_cursor");
         assert_eq!(run(&mut p, &[(json!({"next_cursor": ""}), 20)]), Ok(1));
+    }
+
+    #[test]
+    fn cursor_follows_an_empty_page_that_carries_a_cursor_but_not_forever() {
+        // Slack: pages may be empty mid-list while next_cursor goes on
+        let mut p = cursor("next_cursor");
+        let pages = [
+            (json!({"next_cursor": "a"}), 0),
+            (json!({"next_cursor": "b"}), 5),
+            (json!({"next_cursor": ""}), 0),
+        ];
+        assert_eq!(run(&mut p, &pages), Ok(3));
+        let mut p = cursor("next_cursor");
+        let endless: Vec<(Value, usize)> = (0..200)
+            .map(|i| (json!({ "next_cursor": format!("c{i}") }), 0))
+            .collect();
+        let err = run(&mut p, &endless).unwrap_err();
+        assert!(
+            err.starts_with("100 pages in a row returned no records, each with a new cursor"),
+            "{err}"
+        );
+        let mut p = JsonLink::new(vec!["next".into()], rules(false));
+        let endless: Vec<(Value, usize)> = (0..200)
+            .map(|i| (json!({ "next": format!("/u?p={i}") }), 0))
+            .collect();
+        assert!(
+            run(&mut p, &endless).unwrap_err().starts_with(
+                "100 pages in a row returned no records, each with a new next page URL"
+            )
+        );
     }
 
     #[test]
