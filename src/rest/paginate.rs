@@ -1104,14 +1104,14 @@ impl Paginator for JsonLink {
     fn update_state(&mut self, r: &PageResponse<'_>) -> Result<(), PaginationError> {
         self.pages += 1;
         self.read += r.records as u64;
+        // A link object (JSON:API, HAL: `{"href": ...}`) stands for its href.
         let present: Vec<(&String, &Value)> = self
             .next_url_paths
             .iter()
-            .filter_map(|p| lookup(r.body, p).map(|v| (p, v)))
+            .filter_map(|p| lookup(r.body, p).map(|v| (p, v.get("href").unwrap_or(v))))
             .collect();
         self.marker_seen |= !present.is_empty();
-        // The first candidate holding a URL or null; a link object (JSON:API `{"href": ..}`)
-        // is left to a later candidate (`links.next.href`).
+        // The first candidate holding a URL or null.
         let found = present
             .iter()
             .find(|(_, v)| v.is_string() || v.is_null())
@@ -1868,6 +1868,26 @@ mod tests {
         let mut p = JsonLink::new(vec!["links.next".into()], rules(false));
         let body = json!({"links": {"next": "/u?after=x"}, "meta": {"has_more": false}});
         assert_eq!(run(&mut p, &[(body, 10)]), Ok(1));
+    }
+
+    #[test]
+    fn json_link_reads_link_objects_at_the_configured_path() {
+        let mut p = JsonLink::new(vec!["links.next".into()], rules(false));
+        let body = json!({"links": {"next": {"href": "/a?page=2", "meta": {}}}});
+        p.update_state(&resp(&body, 10)).unwrap();
+        let mut req = base();
+        p.update_request(&mut req);
+        assert_eq!(req.url, "http://h/a?page=2");
+        // an object without href is still an error naming the field
+        let mut p = JsonLink::new(vec!["links.next".into()], rules(false));
+        let err = p
+            .update_state(&resp(&json!({"links": {"next": {"url": "/a"}}}), 10))
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("the response field 'links.next' is {"),
+            "{err}"
+        );
     }
 
     #[test]
