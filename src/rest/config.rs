@@ -1064,6 +1064,26 @@ mod tests {
                 cursor_param: "after".into()
             })
         );
+        // Slack: response_metadata.next_cursor, sent back as `cursor` ("" on the last page)
+        assert_eq!(
+            auto(
+                json!({"ok": true, "response_metadata": {"next_cursor": "dXNlcjpV"}}),
+                None,
+                100
+            ),
+            Ok(PaginatorConfig::Cursor {
+                source: CursorSource::Body("response_metadata.next_cursor".into()),
+                cursor_param: "cursor".into()
+            })
+        );
+        assert_eq!(
+            auto(
+                json!({"ok": true, "response_metadata": {"next_cursor": ""}}),
+                None,
+                100
+            ),
+            Ok(PaginatorConfig::SinglePage)
+        );
     }
 
     #[test]
