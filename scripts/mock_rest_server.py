@@ -47,14 +47,20 @@ Endpoints ("records a..b" = the JSON objects of ids a..b, clipped to 1..n)
 GET /offset/users?offset=O&limit=L          (offset 0, limit 100 by default)
     {"data":[records O+1..O+L],"total":N,"offset":O,"limit":L}
     omit_total=1 drops "total"; null_total=1 sends "total":null. Offset past the end -> "data":[].
+    has_more=1 adds "has_more":<O+L < N>; empty_at=<O> makes the page at offset O empty (its
+    total and has_more unchanged: an inconsistent API).
 GET /page/users?page=P&per_page=S           (1-based page, default 1; per_page default 100)
     {"items":[...],"page":P,"per_page":S,"total_pages":T,"total":N}   T = ceil(N/S)
     omit_total=1 drops "total" and "total_pages"; null_total=1 sets both to null.
-    A page past the end -> "items":[].
+    A page past the end -> "items":[]. empty_page=<P> makes page P empty (totals unchanged).
 GET /cursor/users?cursor=C&limit=L          (no cursor, or cursor=, = start)
     {"results":[...],"next_cursor":"<opaque>"|null,"has_more":bool}
     The cursor is unpadded base64url of "offset:<next offset>"; null/false on the last page
     (the page that reaches N). An undecodable cursor -> 400 bad parameter cursor.
+    blank_at=<O>: the page whose next offset is O sends "next_cursor":"" (has_more stays true);
+    empty_at=<O>: the page at offset O is empty, with a cursor that asks for it again (then it
+    is served), as Slack may return empty pages mid-list;
+    cursor_key=<name> names the cursor field otherwise; omit_has_more=1 drops "has_more".
 GET /starting_after/users?starting_after=<id>&limit=L     (Stripe style; no parameter = start)
     {"data":[records id+1..id+L],"has_more":bool}
 GET /link/users?page=P&per_page=S
@@ -120,6 +126,31 @@ GET /html             200, Content-Type: text/html; charset=utf-8, an HTML page
 GET /loop/cursor      {"results":[record 1],"next_cursor":"same","has_more":true}, whatever cursor
 GET /loop/link?page=P {"data":[record P (P <= 2000000)],"links":{"next":"<base>/loop/link?page=2..."}}; the next
                       URL keeps the other query params, so every page >= 2 repeats its own URL.
+GET /shapes/<api>/...  the pagination envelopes of public APIs as their docs describe them
+    (records 1..n as above; each page size parameter is capped like the API caps it):
+    github/repos?page&per_page          bare array + Link: rel="prev"/"next"/"last"/"first"
+    github/search?page&per_page&cap=C   {"total_count":n,"incomplete_results":false,"items"};
+                                        serves only the first C records (GitHub stops at 1000)
+    stripe/customers?limit&starting_after=<id>   {"object":"list","url","has_more","data"}
+    graph/users?$top&$skiptoken         {"@odata.context","value","@odata.nextLink"} (absent at end)
+    salesforce/query?q[&batch=10]       {"totalSize","done","nextRecordsUrl":"/shapes/salesforce/
+                                        query/01gMOCK-<offset>-<batch>-<n>","records"} (records
+                                        carry "attributes"; nextRecordsUrl only while done false)
+    hubspot/contacts?limit&after        {"results","paging":{"next":{"after","link":"?after=.."}}}
+                                        ("paging" absent on the last page)
+    zendesk/tickets.json?page&per_page  {"tickets","next_page","previous_page","count":n}
+    zendesk/users.json?page[size]&page[after]   {"users","meta":{"has_more","after_cursor",
+                                        "before_cursor"},"links":{"next","prev"}}: links.next is
+                                        given on the last page too, only meta.has_more is false
+    shopify/products.json?limit&page_info       {"products"} + Link: rel="previous"/"next"
+                                        (page_info links carry only limit and page_info)
+    jsonapi/articles?page[number]&page[size][&link_objects=1]   {"data":[{"type","id",
+                                        "attributes"}],"links":{self,first,prev,next,last},
+                                        "meta":{"total"}}; next null at the end; link_objects=1
+                                        sends links as {"href": ...}
+    notion/users?page_size&start_cursor {"object":"list","results","next_cursor","has_more",..}
+    jira/search?startAt&maxResults      {"startAt","maxResults" (capped at 50),"total","isLast",
+                                        "values"}
 ANY /status/<code>    status <code> (200..599) with body {"error":"status <code>"}; 204 and 304
                       have an empty body. Another code -> 400 {"error":"bad parameter code"}.
 GET /fixture/<name>   the file test/data/rest/<name> (names of letters, digits, '_', '-', '.'
@@ -435,26 +466,30 @@ class MockApp:
 
     # --- pagination bodies ---------------------------------------------------------------
 
-    def offset_page(self, n: int, offset: int, limit: int, omit_total=False, null_total=False):
+    def offset_page(self, n: int, offset: int, limit: int, omit_total=False, null_total=False,
+                    empty=False, has_more=False):
         def build():
-            data = b",".join(self.records_slice(offset + 1, min(offset + limit, n)))
+            data = b"" if empty else b",".join(self.records_slice(offset + 1, min(offset + limit, n)))
             total = b"" if omit_total else (b',"total":null' if null_total else b',"total":%d' % n)
-            body = b'{"data":[%s]%s,"offset":%d,"limit":%d}' % (data, total, offset, limit)
+            more = (b',"has_more":%s' % (b"true" if offset + limit < n else b"false")) if has_more else b""
+            body = b'{"data":[%s]%s%s,"offset":%d,"limit":%d}' % (data, total, more, offset, limit)
             return (200, body, JSON_CT, ())
-        return self.cached(("offset", n, offset, limit, omit_total, null_total), build)
+        return self.cached(("offset", n, offset, limit, omit_total, null_total, empty, has_more), build)
 
     def ep_offset(self, req: Request):
         n, offset, limit = self._offset_args(req)
+        empty = offset == int_param(req.params, "empty_at", -1, 0, 10**12)
         return self.offset_page(n, offset, limit, flag(req.params, "omit_total"),
-                                flag(req.params, "null_total"))
+                                flag(req.params, "null_total"), empty, flag(req.params, "has_more"))
 
     def ep_page(self, req: Request):
         n, page, per_page = self._page_args(req)
         omit, null = flag(req.params, "omit_total"), flag(req.params, "null_total")
+        empty = page == int_param(req.params, "empty_page", -1, 1, 10**12)
 
         def build():
             first = (page - 1) * per_page + 1
-            data = b",".join(self.records_slice(first, min(first + per_page - 1, n)))
+            data = b"" if empty else b",".join(self.records_slice(first, min(first + per_page - 1, n)))
             if omit:
                 tail = b""
             elif null:
@@ -463,33 +498,45 @@ class MockApp:
                 tail = b',"total_pages":%d,"total":%d' % (-(-n // per_page), n)
             body = b'{"items":[%s],"page":%d,"per_page":%d%s}' % (data, page, per_page, tail)
             return (200, body, JSON_CT, ())
-        return self.cached(("page", n, page, per_page, omit, null), build)
+        return self.cached(("page", n, page, per_page, omit, null, empty), build)
 
     def ep_cursor(self, req: Request):
         n = self.n_param(req)
         limit = int_param(req.params, "limit", 100, 1, None, MAX_PAGE_SIZE)
         cursor = req.params.get("cursor", "").strip()
-        offset = 0
+        offset, again = 0, False
         if cursor:
             try:
                 raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
             except (binascii.Error, ValueError):
                 raise BadParam("cursor") from None
-            m = re.fullmatch(r"offset:([0-9]{1,12})", raw)
+            m = re.fullmatch(r"offset:([0-9]{1,12})(:again)?", raw)
             if not m:
                 raise BadParam("cursor")
             offset = int(m.group(1))
+            again = m.group(2) is not None
+
+        blank_at = int_param(req.params, "blank_at", -1, 0, 10**12)
+        key = req.params.get("cursor_key", "next_cursor")
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,40}", key):
+            raise BadParam("cursor_key")
+        has_more = not flag(req.params, "omit_has_more")
+        if offset == int_param(req.params, "empty_at", -1, 0, 10**12) and not again:
+            # An empty page whose cursor asks for the same records again (Slack does this).
+            tail = b',"has_more":true' if has_more else b""
+            body = b'{"results":[],"%s":"%s"%s}' % (key.encode(), _b64url(f"offset:{offset}:again").encode(), tail)
+            return (200, body, JSON_CT, ())
 
         def build():
             data = b",".join(self.records_slice(offset + 1, min(offset + limit, n)))
             end = offset + limit
-            if end < n:
-                tail = b'"%s","has_more":true' % _b64url(f"offset:{end}").encode()
-            else:
-                tail = b'null,"has_more":false'
-            body = b'{"results":[%s],"next_cursor":%s}' % (data, tail)
+            cursor = _b64url(f"offset:{end}") if end != blank_at else ""
+            tail = b'"%s"' % cursor.encode() if end < n else b"null"
+            if has_more:
+                tail += b',"has_more":%s' % (b"true" if end < n else b"false")
+            body = b'{"results":[%s],"%s":%s}' % (data, key.encode(), tail)
             return (200, body, JSON_CT, ())
-        return self.cached(("cursor", n, offset, limit), build)
+        return self.cached(("cursor", n, offset, limit, blank_at, key, has_more), build)
 
     def ep_starting_after(self, req: Request):
         n = self.n_param(req)
@@ -749,6 +796,201 @@ class MockApp:
             return (code, b"", JSON_CT, ())
         return error_response(code, f"status {code}")
 
+    # --- shapes of public APIs (pagination envelopes as their docs describe them) --------
+
+    def _slice(self, n: int, offset: int, size: int) -> list:
+        """Records offset+1..offset+size, clipped to 1..n."""
+        return self.records_slice(offset + 1, min(offset + size, n))
+
+    def _url(self, path: str, items) -> str:
+        return f"{self.base_url}/shapes/{path}?{urlencode(items)}"
+
+    def _replace(self, req: Request, **values) -> list:
+        """The request's query items with some replaced (appended when absent)."""
+        items, done = [], set()
+        for name, value in req.items:
+            if name in values:
+                if name in done:
+                    continue
+                value = str(values[name])
+                done.add(name)
+            items.append((name, value))
+        items.extend((k, str(v)) for k, v in values.items() if k not in done)
+        return items
+
+    @staticmethod
+    def _token(offset: int, n: int) -> str:
+        return _b64url(f"o:{offset}:{n}")
+
+    @staticmethod
+    def _untoken(token: str, name: str):
+        try:
+            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+        except (binascii.Error, ValueError):
+            raise BadParam(name) from None
+        m = re.fullmatch(r"o:([0-9]{1,12}):([0-9]{1,8})", raw)
+        if not m:
+            raise BadParam(name)
+        return int(m.group(1)), min(int(m.group(2)), MAX_RECORDS)
+
+    def ep_shape(self, req: Request, shape: str):
+        p = req.params
+        n = self.n_param(req)
+        if shape in ("github/repos", "github/search"):
+            # GitHub: page/per_page (max 100); Link: rel="prev", "next", "last", "first".
+            # search: {"total_count", "incomplete_results", "items"}; serves at most `cap`
+            # results (GitHub search stops at 1000) while total_count says n.
+            page = int_param(p, "page", 1, 1, 10**9)
+            per_page = int_param(p, "per_page", 30, 1, None, 100)
+            served = min(n, int_param(p, "cap", n, 0, MAX_RECORDS))
+            offset = (page - 1) * per_page
+            data = b",".join(self._slice(served, offset, per_page))
+            last = max(1, -(-served // per_page))
+            links = []
+            if page > 1:
+                links.append(f'<{self.next_url(req, req.path, page - 1)}>; rel="prev"')
+            if page < last:
+                links.append(f'<{self.next_url(req, req.path, page + 1)}>; rel="next"')
+                links.append(f'<{self.next_url(req, req.path, last)}>; rel="last"')
+            if page > 1:
+                links.append(f'<{self.next_url(req, req.path, 1)}>; rel="first"')
+            headers = (("Link", ", ".join(links)),) if links else ()
+            if shape == "github/repos":
+                return (200, b"[%s]" % data, JSON_CT, headers)
+            body = b'{"total_count":%d,"incomplete_results":false,"items":[%s]}' % (n, data)
+            return (200, body, JSON_CT, headers)
+        if shape == "stripe/customers":
+            # Stripe: limit (1..100, default 10), starting_after=<id of the last object>.
+            limit = int_param(p, "limit", 10, 1, 100)
+            after = int_param(p, "starting_after", 0, 0, 10**12)
+            data = b",".join(self._slice(n, after, limit))
+            more = b"true" if after + limit < n else b"false"
+            body = b'{"object":"list","url":"/v1/customers","has_more":%s,"data":[%s]}' % (more, data)
+            return (200, body, JSON_CT, ())
+        if shape == "graph/users":
+            # Microsoft Graph / OData v4: $top, opaque $skiptoken in @odata.nextLink (absent on
+            # the last page).
+            top = int_param(p, "$top", 100, 1, 999)
+            offset = self._untoken(p["$skiptoken"], "$skiptoken")[0] if "$skiptoken" in p else 0
+            data = b",".join(self._slice(n, offset, top))
+            nxt = b""
+            if offset + top < n:
+                url = self._url(shape, self._replace(req, **{"$skiptoken": self._token(offset + top, n)}))
+                nxt = b',"@odata.nextLink":%s' % _dumps(url)
+            ctx = b'"https://graph.microsoft.com/v1.0/$metadata#users"'
+            return (200, b'{"@odata.context":%s,"value":[%s]%s}' % (ctx, data, nxt), JSON_CT, ())
+        if shape == "salesforce/query" or shape.startswith("salesforce/query/"):
+            # Salesforce: totalSize, done, nextRecordsUrl (a path; requests to it carry no
+            # parameters) while done is false; records carry "attributes".
+            batch = int_param(p, "batch", 10, 1, 2000)
+            offset = 0
+            if shape != "salesforce/query":
+                m = re.fullmatch(r"salesforce/query/01gMOCK-([0-9]{1,12})-([0-9]{1,4})-([0-9]{1,8})", shape)
+                if not m:
+                    return error_response(404, "not found")
+                offset, batch, n = int(m.group(1)), int(m.group(2)), min(int(m.group(3)), MAX_RECORDS)
+            recs = [b'{"attributes":{"type":"Contact","url":"/services/data/v60.0/sobjects/Contact/%d"},%s'
+                    % (offset + i + 1, r[1:]) for i, r in enumerate(self._slice(n, offset, batch))]
+            done = offset + batch >= n
+            nxt = b"" if done else b',"nextRecordsUrl":"/shapes/salesforce/query/01gMOCK-%d-%d-%d"' % (
+                offset + batch, batch, n)
+            body = b'{"totalSize":%d,"done":%s%s,"records":[%s]}' % (
+                n, b"true" if done else b"false", nxt, b",".join(recs))
+            return (200, body, JSON_CT, ())
+        if shape == "hubspot/contacts":
+            # HubSpot CRM v3: limit (max 100, default 10), after=<cursor>; paging.next.after and
+            # paging.next.link ("?after=..." only); no "paging" on the last page.
+            limit = int_param(p, "limit", 10, 1, 100)
+            after = int_param(p, "after", 0, 0, 10**12)
+            data = b",".join(self._slice(n, after, limit))
+            paging = b""
+            if after + limit < n:
+                nxt = after + limit
+                paging = b',"paging":{"next":{"after":"%d","link":"?after=%d"}}' % (nxt, nxt)
+            return (200, b'{"results":[%s]%s}' % (data, paging), JSON_CT, ())
+        if shape == "zendesk/tickets.json":
+            # Zendesk offset pagination: page/per_page (max 100); next_page/previous_page URLs or
+            # null; count = all records.
+            page = int_param(p, "page", 1, 1, 10**9)
+            per_page = int_param(p, "per_page", 100, 1, None, 100)
+            data = b",".join(self._slice(n, (page - 1) * per_page, per_page))
+            nxt = self._url(shape, self._replace(req, page=page + 1)) if page * per_page < n else None
+            prev = self._url(shape, self._replace(req, page=page - 1)) if page > 1 else None
+            body = b'{"tickets":[%s],"next_page":%s,"previous_page":%s,"count":%d}' % (
+                data, _dumps(nxt), _dumps(prev), n)
+            return (200, body, JSON_CT, ())
+        if shape == "zendesk/users.json":
+            # Zendesk cursor pagination: page[size] (max 100), page[after]; meta.has_more,
+            # meta.after_cursor, links.next. links.next is given on the last page too: only
+            # meta.has_more = false says it is the last.
+            size = int_param(p, "page[size]", 100, 1, 100)
+            offset = self._untoken(p["page[after]"], "page[after]")[0] if p.get("page[after]") else 0
+            recs = self._slice(n, offset, size)
+            more = offset + size < n
+            after = self._token(offset + len(recs), n) if recs else None
+            body = {"meta": {"has_more": more, "after_cursor": after,
+                             "before_cursor": self._token(offset, n) if recs else None},
+                    "links": {"next": self._url(shape, self._replace(req, **{"page[after]": after}))
+                              if after else None, "prev": None}}
+            out = b'{"users":[%s],%s' % (b",".join(recs), _dumps(body)[1:])
+            return (200, out, JSON_CT, ())
+        if shape == "shopify/products.json":
+            # Shopify REST: limit (max 250, default 50), page_info in the Link header
+            # (rel="previous" / rel="next"); page_info URLs carry only limit and page_info.
+            limit = int_param(p, "limit", 50, 1, 250)
+            offset = 0
+            if "page_info" in p:
+                offset, n = self._untoken(p["page_info"], "page_info")
+            data = b",".join(self._slice(n, offset, limit))
+            links = []
+            if offset > 0:
+                prev = self._url(shape, [("limit", limit), ("page_info", self._token(max(0, offset - limit), n))])
+                links.append(f'<{prev}>; rel="previous"')
+            if offset + limit < n:
+                nxt = self._url(shape, [("limit", limit), ("page_info", self._token(offset + limit, n))])
+                links.append(f'<{nxt}>; rel="next"')
+            headers = (("Link", ", ".join(links)),) if links else ()
+            return (200, b'{"products":[%s]}' % data, JSON_CT, headers)
+        if shape == "jsonapi/articles":
+            # JSON:API: page[number] / page[size]; top-level links self/first/prev/next/last,
+            # next null on the last page; link_objects=1 sends links as {"href": ...}.
+            number = int_param(p, "page[number]", 1, 1, 10**9)
+            size = int_param(p, "page[size]", 10, 1, 100)
+            recs = self._slice(n, (number - 1) * size, size)
+            data = b",".join(b'{"type":"articles","id":"%d","attributes":%s}' % (
+                (number - 1) * size + i + 1, r) for i, r in enumerate(recs))
+            last = max(1, -(-n // size))
+
+            def link(k):
+                if k is None:
+                    return None
+                url = self._url(shape, self._replace(req, **{"page[number]": k}))
+                return {"href": url} if flag(p, "link_objects") else url
+            links = {"self": link(number), "first": link(1), "prev": link(number - 1 if number > 1 else None),
+                     "next": link(number + 1 if number < last else None), "last": link(last)}
+            body = b'{"data":[%s],"links":%s,"meta":{"total":%d}}' % (data, _dumps(links), n)
+            return (200, body, JSON_CT, ())
+        if shape == "notion/users":
+            # Notion: page_size (max 100), start_cursor; next_cursor (null at the end), has_more.
+            size = int_param(p, "page_size", 100, 1, 100)
+            offset = self._untoken(p["start_cursor"], "start_cursor")[0] if p.get("start_cursor") else 0
+            data = b",".join(self._slice(n, offset, size))
+            more = offset + size < n
+            nxt = _dumps(self._token(offset + size, n)) if more else b"null"
+            body = b'{"object":"list","results":[%s],"next_cursor":%s,"has_more":%s,"type":"user","user":{}}' % (
+                data, nxt, b"true" if more else b"false")
+            return (200, body, JSON_CT, ())
+        if shape == "jira/search":
+            # Jira: startAt / maxResults (capped at 50 like Jira Cloud); total, isLast, values.
+            start = int_param(p, "startAt", 0, 0, 10**12)
+            asked = int_param(p, "maxResults", 50, 1, 10**6)
+            size = min(asked, 50)
+            data = b",".join(self._slice(n, start, size))
+            body = b'{"startAt":%d,"maxResults":%d,"total":%d,"isLast":%s,"values":[%s]}' % (
+                start, size, n, b"true" if start + size >= n else b"false", data)
+            return (200, body, JSON_CT, ())
+        return error_response(404, "not found")
+
     def ep_stats(self, req: Request):
         with self._lock:
             out = {"requests": self.requests, "by_path": dict(self.by_path),
@@ -768,6 +1010,8 @@ class MockApp:
                 return self.ep_status(req, req.path[len("/status/"):])
             if req.path.startswith("/fixture/") and req.method == "GET":
                 return self.ep_fixture(req, req.path[len("/fixture/"):])
+            if req.path.startswith("/shapes/") and req.method == "GET":
+                return self.ep_shape(req, req.path[len("/shapes/"):])
             return error_response(404, "not found")
         methods, name = route
         if methods is not None and req.method not in methods:

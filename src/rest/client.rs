@@ -8,12 +8,12 @@ use super::breaker::CircuitBreaker;
 use super::config::{BodyFormat, FUNCTION, PaginatorConfig, ScanConfig};
 use super::decode::{Batch, Decoded, Fault, Plan, decode_json, decode_ndjson, from_values};
 use super::origin::{Origins, origin_of, same_origin};
-use super::paginate::{PageResponse, Paginator, RequestSpec, parse_link_next};
+use super::paginate::{PageResponse, Paginator, RequestSpec};
 use super::ratelimit::RateLimiter;
 use super::redact::{Secrets, redact_url};
 use super::retry::{Decision, Failure, parse_retry_after};
 use super::schema::{parse_date, parse_timestamp};
-use super::select::{lookup, records_at, take_at};
+use super::select::{records_at, take_at};
 use serde_json::Value;
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
@@ -637,46 +637,20 @@ impl Client {
         first: &Fetched,
         next_url_paths: &[String],
     ) -> Result<PaginatorConfig, RestError> {
-        if first
-            .link_header
-            .as_deref()
-            .and_then(parse_link_next)
-            .is_some()
-        {
-            return Ok(PaginatorConfig::HeaderLink);
-        }
-        for path in next_url_paths {
-            if let Some(Value::String(s)) = lookup(&first.body, path)
-                && (s.starts_with("http") || s.starts_with('/') || s.starts_with('?'))
-            {
-                return Ok(PaginatorConfig::JsonLink {
-                    next_url_paths: vec![path.clone()],
-                });
+        let records = match self.cfg.selector.locate(&first.body) {
+            Ok(path) if !(path.is_empty() && first.body.is_object()) => {
+                Some(records_at(&first.body, &path).len() as u64)
             }
-        }
-        // A total larger than the page means there are more pages we do not know how to get.
-        if let Ok(path) = self.cfg.selector.locate(&first.body)
-            && !(path.is_empty() && first.body.is_object())
-        {
-            let n = records_at(&first.body, &path).len() as u64;
-            for key in [
-                "total",
-                "total_count",
-                "totalCount",
-                "count",
-                "total_results",
-            ] {
-                if let Some(total) = lookup(&first.body, key).and_then(Value::as_u64)
-                    && total > n
-                {
-                    return Err(self.error(format!(
-                        "the response says {key} = {total} but holds {n} records, and no next link was found; \
-                         set paginator := 'offset', 'page_number' or 'cursor' (see docs/rest_scan.md)"
-                    )));
-                }
-            }
-        }
-        Ok(PaginatorConfig::SinglePage)
+            _ => None,
+        };
+        super::config::resolve_auto(
+            &first.body,
+            first.link_header.as_deref(),
+            records,
+            next_url_paths,
+            &self.cfg.stop_rules,
+        )
+        .map_err(|e| self.error(e))
     }
 
     /// Fetches the first page(s): enough records for the schema sample (`sample` records, 0 =
@@ -745,6 +719,7 @@ impl Client {
                 if let PaginatorConfig::Auto { next_url_paths } = &style {
                     style = self.resolve_auto(&fetched, next_url_paths)?;
                     state.paginator = style.build(&self.cfg.stop_rules);
+                    state.paginator.init_request(&mut state.request);
                     state.style = style.clone();
                 }
                 state.path = self.locate(&fetched)?;

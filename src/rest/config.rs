@@ -3,9 +3,10 @@
 
 use super::auth::{Auth, KeyLocation, resolve_secret};
 use super::origin::{AllowedHost, Origins};
+pub use super::paginate::NEXT_URL_PATHS;
 use super::paginate::{
-    Cursor, CursorSource, HeaderLink, JsonLink, Offset, PageNumber, Paginator, RequestSpec,
-    SinglePage, StopRules,
+    AUTO_CURSORS, CURSOR_FIELDS, Cursor, CursorSource, HeaderLink, JsonLink, Look, Offset,
+    PageNumber, Paginator, RequestSpec, SinglePage, StopRules, more_signal, parse_link_next,
 };
 use super::redact::{Secrets, looks_secret, percent_decode, percent_encode};
 use super::retry::RetryPolicy;
@@ -286,16 +287,6 @@ pub enum PaginatorConfig {
     HeaderLink,
 }
 
-pub const NEXT_URL_PATHS: &[&str] = &[
-    "next",
-    "links.next",
-    "@odata.nextLink",
-    "_links.next.href",
-    "paging.next",
-    "next_page_url",
-    "nextLink",
-];
-
 impl PaginatorConfig {
     /// Whether pages can be computed ahead and fetched concurrently.
     pub fn computable(&self) -> bool {
@@ -347,9 +338,81 @@ impl PaginatorConfig {
             PaginatorConfig::JsonLink { next_url_paths } => {
                 Box::new(JsonLink::new(next_url_paths, rules.clone()))
             }
-            PaginatorConfig::HeaderLink => Box::new(HeaderLink::default()),
+            PaginatorConfig::HeaderLink => Box::new(HeaderLink::new(rules.clone())),
         }
     }
+}
+
+/// What `paginator := 'auto'` makes of the first response: a `Link: rel="next"` header, a
+/// next-URL field, or a cursor whose request parameter is part of the API's shape (HubSpot,
+/// Slack); otherwise one page, unless the response says more pages follow (a total above the
+/// records, `has_more: true`, a cursor auto cannot send back): then an error naming the field.
+/// `records` is None when the body itself is the one record.
+pub fn resolve_auto(
+    body: &Value,
+    link_header: Option<&str>,
+    records: Option<u64>,
+    next_url_paths: &[String],
+    rules: &StopRules,
+) -> Result<PaginatorConfig, String> {
+    if link_header.and_then(parse_link_next).is_some() {
+        return Ok(PaginatorConfig::HeaderLink);
+    }
+    for path in next_url_paths {
+        if let Some(Value::String(s)) = super::select::lookup(body, path)
+            && (s.starts_with("http") || s.starts_with('/') || s.starts_with('?'))
+        {
+            return Ok(PaginatorConfig::JsonLink {
+                next_url_paths: vec![path.clone()],
+            });
+        }
+    }
+    for (path, param) in AUTO_CURSORS {
+        if let Some(Value::String(s)) = super::select::lookup(body, path)
+            && !s.is_empty()
+        {
+            return Ok(PaginatorConfig::Cursor {
+                source: CursorSource::Body(path.to_string()),
+                cursor_param: param.to_string(),
+            });
+        }
+    }
+    let Some(n) = records else {
+        return Ok(PaginatorConfig::SinglePage);
+    };
+    // A total larger than the page means there are more pages we do not know how to get.
+    for key in &rules.total_paths {
+        if let Some(total) = super::select::lookup(body, key).and_then(Value::as_u64)
+            && total > n
+        {
+            return Err(format!(
+                "the response says {key} = {total} but holds {n} records, and no next link was found; \
+                 set paginator := 'offset', 'page_number' or 'cursor' (see docs/rest_scan.md)"
+            ));
+        }
+    }
+    if let Some(signal) = more_signal(body, n, rules, Look::Markers) {
+        let field = signal.field.as_str();
+        let cursor = format!(
+            "paginator := 'cursor', cursor_path := '{field}' and cursor_param := <the parameter the API reads it from>"
+        );
+        let hint = if CURSOR_FIELDS.contains(&field) {
+            format!("set {cursor}")
+        } else if NEXT_URL_PATHS.contains(&field) {
+            format!(
+                "set paginator := 'json_link', next_url_path := '{field}' if it is a link, or {cursor} if it is a cursor"
+            )
+        } else {
+            "set paginator := 'cursor' (with cursor_path or cursor_record_field, and cursor_param), \
+             'offset' or 'page_number'"
+                .to_string()
+        };
+        return Err(format!(
+            "the first page has no next link that auto can follow, but {}; {hint} (see docs/rest_scan.md)",
+            signal.text
+        ));
+    }
+    Ok(PaginatorConfig::SinglePage)
 }
 
 /// The schema: inferred from a sample, or fixed by the user.
@@ -673,10 +736,11 @@ pub fn scan_config(
         ));
     }
 
-    let rules = StopRules {
-        has_more_path: non_empty(o, "has_more_path"),
-        stop_on_short_page: o.bool("stop_on_short_page").unwrap_or(true),
-    };
+    let rules = StopRules::new(
+        o.text("has_more_path"),
+        o.text("total_path"),
+        o.bool("stop_on_short_page").unwrap_or(true),
+    );
     let page_size = o.int("page_size").map(|n| n as u64);
     let next_url_paths = match non_empty(o, "next_url_path") {
         Some(p) => vec![p],
@@ -1080,6 +1144,177 @@ mod tests {
             e.starts_with("rest_scan: option columns, column 'id': cannot read type 'MONEY'"),
             "{e}"
         );
+    }
+
+    fn auto(
+        body: serde_json::Value,
+        link: Option<&str>,
+        n: u64,
+    ) -> Result<PaginatorConfig, String> {
+        let paths: Vec<String> = NEXT_URL_PATHS.iter().map(|s| s.to_string()).collect();
+        resolve_auto(
+            &body,
+            link,
+            Some(n),
+            &paths,
+            &StopRules::new(None, None, true),
+        )
+    }
+
+    #[test]
+    fn auto_follows_links_next_urls_and_known_cursors_of_public_apis() {
+        use serde_json::json;
+        // GitHub / Shopify: the Link header
+        assert_eq!(
+            auto(json!([]), Some("<http://h/r?page=2>; rel=\"next\""), 30),
+            Ok(PaginatorConfig::HeaderLink)
+        );
+        let link = |path: &str| {
+            Ok(PaginatorConfig::JsonLink {
+                next_url_paths: vec![path.to_string()],
+            })
+        };
+        // Graph / OData, Salesforce, Zendesk (offset and cursor), JSON:API (plain and link objects)
+        assert_eq!(
+            auto(
+                json!({"@odata.nextLink": "http://h/u?$skiptoken=x"}),
+                None,
+                100
+            ),
+            link("@odata.nextLink")
+        );
+        assert_eq!(
+            auto(
+                json!({"done": false, "totalSize": 30, "nextRecordsUrl": "/q/01g-10"}),
+                None,
+                10
+            ),
+            link("nextRecordsUrl")
+        );
+        assert_eq!(
+            auto(
+                json!({"next_page": "http://h/t.json?page=2", "count": 30}),
+                None,
+                10
+            ),
+            link("next_page")
+        );
+        assert_eq!(
+            auto(
+                json!({"meta": {"has_more": true}, "links": {"next": "http://h/u?page[after]=x"}}),
+                None,
+                10
+            ),
+            link("links.next")
+        );
+        assert_eq!(
+            auto(json!({"links": {"next": {"href": "/a?page=2"}}}), None, 10),
+            link("links.next.href")
+        );
+        // [L6] HubSpot: paging.next.after, sent back as `after`
+        assert_eq!(
+            auto(
+                json!({"paging": {"next": {"after": "100", "link": "?after=100"}}}),
+                None,
+                100
+            ),
+            Ok(PaginatorConfig::Cursor {
+                source: CursorSource::Body("paging.next.after".into()),
+                cursor_param: "after".into()
+            })
+        );
+        // Slack: response_metadata.next_cursor, sent back as `cursor` ("" on the last page)
+        assert_eq!(
+            auto(
+                json!({"ok": true, "response_metadata": {"next_cursor": "dXNlcjpV"}}),
+                None,
+                100
+            ),
+            Ok(PaginatorConfig::Cursor {
+                source: CursorSource::Body("response_metadata.next_cursor".into()),
+                cursor_param: "cursor".into()
+            })
+        );
+        assert_eq!(
+            auto(
+                json!({"ok": true, "response_metadata": {"next_cursor": ""}}),
+                None,
+                100
+            ),
+            Ok(PaginatorConfig::SinglePage)
+        );
+    }
+
+    #[test]
+    fn auto_fails_naming_the_field_when_a_page_says_more_but_has_no_link_it_can_follow() {
+        use serde_json::json;
+        // Stripe and Notion: has_more without a link
+        let e = auto(
+            json!({"object": "list", "url": "/v1/customers", "has_more": true}),
+            None,
+            10,
+        )
+        .unwrap_err();
+        assert!(
+            e.starts_with("the first page has no next link that auto can follow, but 'has_more' = true says more pages follow; set paginator := 'cursor'"),
+            "{e}"
+        );
+        let e = auto(json!({"next_cursor": "abc", "has_more": true}), None, 10).unwrap_err();
+        assert!(e.contains("'has_more' = true"), "{e}");
+        // a next field that is not a URL auto recognises: a relative link, or a cursor
+        let e = auto(json!({"next": "users?page=2"}), None, 10).unwrap_err();
+        assert!(
+            e.contains("set paginator := 'json_link', next_url_path := 'next' if it is a link, or paginator := 'cursor', cursor_path := 'next'"),
+            "{e}"
+        );
+        // a cursor without has_more
+        let e = auto(json!({"nextPageToken": "abc"}), None, 10).unwrap_err();
+        assert!(
+            e.contains("'nextPageToken' = \"abc\" looks like the next page; set paginator := 'cursor', cursor_path := 'nextPageToken'"),
+            "{e}"
+        );
+        // Jira: a total, and isLast
+        let e = auto(
+            json!({"startAt": 0, "maxResults": 50, "total": 120}),
+            None,
+            50,
+        )
+        .unwrap_err();
+        assert!(
+            e.starts_with("the response says total = 120 but holds 50 records"),
+            "{e}"
+        );
+        let e = auto(json!({"startAt": 0, "isLast": false}), None, 50).unwrap_err();
+        assert!(e.contains("'isLast' = false says more pages follow"), "{e}");
+        // a last page says so: one page
+        assert_eq!(
+            auto(json!({"has_more": false, "next_cursor": "x"}), None, 3),
+            Ok(PaginatorConfig::SinglePage)
+        );
+        assert_eq!(
+            auto(json!({"done": true, "totalSize": 3}), None, 3),
+            Ok(PaginatorConfig::SinglePage)
+        );
+        assert_eq!(
+            auto(json!({"results": []}), None, 0),
+            Ok(PaginatorConfig::SinglePage)
+        );
+    }
+
+    #[test]
+    fn has_more_path_and_total_path_default_to_the_known_fields_and_empty_turns_them_off() {
+        let r = StopRules::new(None, None, true);
+        assert_eq!(
+            r.has_more_paths,
+            vec!["has_more", "meta.has_more", "hasMore"]
+        );
+        assert!(r.known_flags);
+        assert_eq!(r.total_paths[0], "total");
+        let r = StopRules::new(Some("meta.more"), Some("meta.n"), true);
+        assert_eq!(r.has_more_paths, vec!["meta.more"]);
+        assert_eq!(r.total_paths[0], "meta.n");
+        let r = StopRules::new(Some(""), Some(""), true);
+        assert!(r.has_more_paths.is_empty() && r.total_paths.is_empty() && !r.known_flags);
     }
 
     #[test]

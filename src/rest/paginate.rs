@@ -98,7 +98,24 @@ pub enum PaginationError {
     PageSize {
         returned: usize,
         asked: u64,
-        why: &'static str,
+        why: String,
+    },
+    /// Too many empty pages in a row, each pointing to yet another page.
+    EmptyRun {
+        pages: u64,
+        what: &'static str,
+    },
+    /// The paginator would stop here, but the response says more pages follow: stopping would
+    /// lose rows silently.
+    Unfollowed {
+        /// The page, e.g. `page 3` or `the page at offset 30`.
+        at: String,
+        /// What the page lacks, e.g. `returned no records`.
+        problem: String,
+        /// Why more pages follow ([`Signal::text`]).
+        reason: String,
+        /// What to do.
+        hint: String,
     },
 }
 
@@ -135,6 +152,20 @@ impl fmt::Display for PaginationError {
                 "the API returned {returned} records for a page size of {asked}; offsets would skip or repeat \
                  rows: check limit_param, or set page_size to what the API returns"
             ),
+            PaginationError::Unfollowed {
+                at,
+                problem,
+                reason,
+                hint,
+            } => write!(
+                f,
+                "{at} {problem}, but {reason}; stopping here would lose rows silently: {hint}"
+            ),
+            PaginationError::EmptyRun { pages, what } => write!(
+                f,
+                "{pages} pages in a row returned no records, each with a new {what}; stopping \
+                 instead of fetching forever (an API that waits for new records? set max_pages)"
+            ),
             PaginationError::MissingCursorField { field } => write!(
                 f,
                 "the last record of the page has no field '{field}' to continue from (cursor_record_field)"
@@ -145,30 +176,317 @@ impl fmt::Display for PaginationError {
 
 impl std::error::Error for PaginationError {}
 
+impl PaginationError {
+    /// An empty page in the middle of a scan, while `reason` says more follow.
+    fn empty_page(at: String, reason: String) -> Self {
+        PaginationError::Unfollowed {
+            at,
+            problem: "returned no records".into(),
+            reason,
+            hint: EMPTY_PAGE_HINT.into(),
+        }
+    }
+}
+
 /// Stop and continuation rules shared by styles that read them.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct StopRules {
-    /// Boolean field saying whether more pages exist (false stops).
-    pub has_more_path: Option<String>,
+    /// Boolean fields saying whether more pages exist (false stops), tried in order; the first
+    /// present one counts. Default: `has_more`, `meta.has_more`, `hasMore`.
+    pub has_more_paths: Vec<String>,
     /// Stop when a page has fewer records than the page size.
     pub stop_on_short_page: bool,
+    /// Fields with the total record count, read to notice a scan that would end early.
+    pub total_paths: Vec<String>,
+    /// Also read the flags of common APIs ([`MORE_FLAGS`]) for that (off with has_more_path '').
+    pub known_flags: bool,
+}
+
+impl Default for StopRules {
+    fn default() -> Self {
+        StopRules {
+            has_more_paths: Vec::new(),
+            stop_on_short_page: true,
+            total_paths: Vec::new(),
+            known_flags: false,
+        }
+    }
 }
 
 impl StopRules {
-    fn has_more(&self, body: &Value) -> Result<Option<bool>, PaginationError> {
-        let Some(path) = &self.has_more_path else {
-            return Ok(None);
+    /// The rules for the options `has_more_path` and `total_path` (None: not given, '': off).
+    pub fn new(has_more_path: Option<&str>, total_path: Option<&str>, short: bool) -> Self {
+        let has_more_paths = match has_more_path {
+            None | Some("has_more") => DEFAULT_HAS_MORE.iter().map(|s| s.to_string()).collect(),
+            Some("") => Vec::new(),
+            Some(p) => vec![p.to_string()],
         };
-        match lookup(body, path) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::Bool(b)) => Ok(Some(*b)),
-            Some(other) => Err(PaginationError::BadValue {
-                path: path.clone(),
-                value: other.to_string(),
-                expected: "true or false",
-            }),
+        let total_paths = match total_path {
+            Some("") => Vec::new(),
+            given => {
+                let mut paths: Vec<String> = TOTAL_FIELDS.iter().map(|s| s.to_string()).collect();
+                if let Some(p) = given
+                    && !paths.iter().any(|q| q == p)
+                {
+                    paths.insert(0, p.to_string());
+                }
+                paths
+            }
+        };
+        StopRules {
+            has_more_paths,
+            stop_on_short_page: short,
+            total_paths,
+            known_flags: has_more_path != Some(""),
         }
     }
+
+    fn has_more(&self, body: &Value) -> Result<Option<bool>, PaginationError> {
+        for path in &self.has_more_paths {
+            match lookup(body, path) {
+                None | Some(Value::Null) => continue,
+                Some(Value::Bool(b)) => return Ok(Some(*b)),
+                Some(other) => {
+                    return Err(PaginationError::BadValue {
+                        path: path.clone(),
+                        value: other.to_string(),
+                        expected: "true or false",
+                    });
+                }
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// Where `has_more` is looked up when has_more_path is not given.
+const DEFAULT_HAS_MORE: &[&str] = &["has_more", "meta.has_more", "hasMore"];
+
+/// Fields of common APIs that hold the total number of records.
+pub const TOTAL_FIELDS: &[&str] = &[
+    "total",
+    "total_count",
+    "totalCount",
+    "total_results",
+    "totalResults",
+    "totalSize",
+    "totalElements",
+    "count",
+    "@odata.count",
+    "meta.total",
+    "meta.total_count",
+];
+
+/// Boolean fields of common APIs, with the value that means "more pages follow" (Salesforce
+/// `done`, Jira `isLast`, Spring `last`, GraphQL `pageInfo.hasNextPage`).
+pub const MORE_FLAGS: &[(&str, bool)] = &[
+    ("has_more", true),
+    ("meta.has_more", true),
+    ("hasMore", true),
+    ("has_next", true),
+    ("hasNextPage", true),
+    ("pageInfo.hasNextPage", true),
+    ("done", false),
+    ("isLast", false),
+    ("last", false),
+];
+
+/// Fields that hold the next page's URL, tried in order (json_link and auto).
+pub const NEXT_URL_PATHS: &[&str] = &[
+    "next",
+    "links.next",
+    "links.next.href",
+    "@odata.nextLink",
+    "odata.nextLink",
+    "_links.next.href",
+    "paging.next",
+    "next_page_url",
+    "next_page",
+    "nextLink",
+    "nextRecordsUrl",
+    "nextPage",
+];
+
+/// Fields of common APIs that hold a next-page cursor (a value to send, not a URL).
+pub const CURSOR_FIELDS: &[&str] = &[
+    "next_cursor",
+    "nextCursor",
+    "paging.next.after",
+    "meta.next_cursor",
+    "response_metadata.next_cursor",
+    "next_page_token",
+    "nextPageToken",
+    "next_token",
+    "nextToken",
+    "NextToken",
+    "continuation",
+    "continuationToken",
+];
+
+/// Cursor shapes whose request parameter is part of the shape, so `auto` can follow them:
+/// HubSpot (`paging.next.after` -> `after`), Slack (`response_metadata.next_cursor` -> `cursor`).
+pub const AUTO_CURSORS: &[(&str, &str)] = &[
+    ("paging.next.after", "after"),
+    ("response_metadata.next_cursor", "cursor"),
+];
+
+/// cursor_path's default.
+pub const DEFAULT_CURSOR_PATH: &str = "next_cursor";
+
+/// Request parameters that set the page size, to tell a full page (cursor style).
+const LIMIT_PARAMS: &[&str] = &[
+    "limit",
+    "per_page",
+    "page_size",
+    "pageSize",
+    "size",
+    "maxResults",
+    "max_results",
+    "$top",
+    "page[size]",
+    "page[limit]",
+];
+
+/// How hard to look for signs that more pages follow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Look {
+    /// `has_more`-like flags and totals.
+    Flags,
+    /// Also next links and cursors of common APIs.
+    Markers,
+    /// Also any field whose name looks like a next-page marker (`*next*`, `*cursor*`, ...),
+    /// for a configured marker that never appeared.
+    Anything,
+}
+
+/// A sign in a response that more pages follow.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Signal {
+    pub field: String,
+    /// Says why, e.g. `'has_more' = true says more pages follow`.
+    pub text: String,
+}
+
+/// A field's value for a message: links with their credentials hidden, cut at 80 characters.
+fn shown(v: &Value) -> String {
+    let s = match v {
+        Value::String(u) if u.contains("://") || u.starts_with('/') || u.starts_with('?') => {
+            Value::String(super::redact::redact_url(u, &[])).to_string()
+        }
+        other => other.to_string(),
+    };
+    if s.chars().count() > 80 {
+        format!("{}...", s.chars().take(80).collect::<String>())
+    } else {
+        s
+    }
+}
+
+fn non_empty_marker(v: &Value) -> bool {
+    match v {
+        Value::String(s) => !s.is_empty(),
+        Value::Number(_) => true,
+        _ => false,
+    }
+}
+
+/// Finds a field, at most three objects deep and outside arrays (records), whose name looks
+/// like a next-page marker and that holds a value.
+fn marker_like<'a>(body: &'a Value, prefix: &str, depth: usize) -> Option<(String, &'a Value)> {
+    let map = body.as_object()?;
+    for (key, v) in map {
+        let path = if prefix.is_empty() {
+            key.clone()
+        } else {
+            format!("{prefix}.{key}")
+        };
+        let lower = key.to_ascii_lowercase();
+        let named = [
+            "next",
+            "cursor",
+            "continuation",
+            "token",
+            "after",
+            "scroll",
+            "marker",
+        ]
+        .iter()
+        .any(|w| lower.contains(w))
+            && !["prev", "before", "self", "first"]
+                .iter()
+                .any(|w| lower.contains(w));
+        if named && non_empty_marker(v) {
+            return Some((path, v));
+        }
+        if depth > 0
+            && v.is_object()
+            && let Some(found) = marker_like(v, &path, depth - 1)
+        {
+            return Some(found);
+        }
+    }
+    None
+}
+
+/// Whether a page says that more pages follow, although the paginator found nothing it can
+/// follow: the check that keeps a scan from ending silently. `read` is the number of records
+/// from the start of the list up to and including this page. An explicit end (`has_more` false,
+/// `done` true, `isLast` true, ...) wins: then nothing says more.
+pub fn more_signal(body: &Value, read: u64, rules: &StopRules, look: Look) -> Option<Signal> {
+    let flags: Vec<(&str, bool)> = rules
+        .has_more_paths
+        .iter()
+        .map(|p| (p.as_str(), true))
+        .chain(MORE_FLAGS.iter().copied().filter(|_| rules.known_flags))
+        .collect();
+    let mut said = None;
+    for (path, more) in &flags {
+        if let Some(Value::Bool(b)) = lookup(body, path) {
+            if *b != *more {
+                return None;
+            }
+            said.get_or_insert(Signal {
+                field: path.to_string(),
+                text: format!("'{path}' = {b} says more pages follow"),
+            });
+        }
+    }
+    if said.is_some() {
+        return said;
+    }
+    for path in &rules.total_paths {
+        if let Some(total) = lookup(body, path).and_then(|v| {
+            v.as_u64()
+                .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+        }) && total > read
+        {
+            return Some(Signal {
+                field: path.clone(),
+                text: format!("'{path}' = {total} says more records exist ({read} read so far)"),
+            });
+        }
+    }
+    if look >= Look::Markers {
+        for path in NEXT_URL_PATHS.iter().chain(CURSOR_FIELDS) {
+            if let Some(v) = lookup(body, path)
+                && non_empty_marker(v)
+            {
+                return Some(Signal {
+                    field: path.to_string(),
+                    text: format!("'{path}' = {} looks like the next page", shown(v)),
+                });
+            }
+        }
+    }
+    if look >= Look::Anything
+        && let Some((path, v)) = marker_like(body, "", 3)
+    {
+        return Some(Signal {
+            text: format!("'{path}' = {} looks like the next page", shown(v)),
+            field: path,
+        });
+    }
+    None
 }
 
 pub trait Paginator: Send {
@@ -221,6 +539,11 @@ impl Paginator for SinglePage {
         !self.done
     }
 }
+
+/// What to do about an empty page in the middle of a scan (offset, page number, cursor).
+const EMPTY_PAGE_HINT: &str = "the API may have changed during the scan (run it again), or its \
+     total / has_more does not match the records it serves (set total_path := '' or \
+     has_more_path := '' to ignore that field)";
 
 /// `?offset=0&limit=100`, then offset 100, 200, ...
 #[derive(Debug)]
@@ -277,26 +600,41 @@ impl Paginator for Offset {
             return Err(PaginationError::PageSize {
                 returned: r.records,
                 asked: self.limit,
-                why: "",
+                why: String::new(),
             });
         }
-        if records > 0 && records < self.limit {
-            if self.total.is_some_and(|t| self.offset + records < t) {
+        let end = has_more == Some(false);
+        let position = self.offset + records;
+        if records > 0 && records < self.limit && !end {
+            let why = if self.total.is_some_and(|t| position < t) {
+                Some("its total says more records follow".to_string())
+            } else {
+                more_signal(r.body, position, &self.rules, Look::Flags).map(|s| s.text)
+            };
+            if let Some(why) = why {
                 return Err(PaginationError::PageSize {
                     returned: r.records,
                     asked: self.limit,
-                    why: "its total says more records follow",
-                });
-            }
-            if has_more == Some(true) {
-                return Err(PaginationError::PageSize {
-                    returned: r.records,
-                    asked: self.limit,
-                    why: "it says has_more = true",
+                    why,
                 });
             }
         }
-        self.more = if records == 0 || has_more == Some(false) {
+        if records == 0 && !end {
+            let reason = match (self.total, &self.total_path) {
+                (Some(t), Some(path)) if self.offset < t => Some(format!(
+                    "'{path}' = {t} says more records exist ({} read so far)",
+                    self.offset
+                )),
+                _ => more_signal(r.body, position, &self.rules, Look::Flags).map(|s| s.text),
+            };
+            if let Some(reason) = reason {
+                return Err(PaginationError::empty_page(
+                    format!("the page at offset {}", self.offset),
+                    reason,
+                ));
+            }
+        }
+        self.more = if records == 0 || end {
             false
         } else if let Some(total) = self.total {
             next < total
@@ -343,6 +681,10 @@ pub struct PageNumber {
     pub rules: StopRules,
     page: u64,
     total_pages: Option<u64>,
+    /// The field the page count came from (for messages).
+    pages_field: String,
+    /// Records read so far.
+    read: u64,
     more: bool,
 }
 
@@ -367,6 +709,8 @@ impl PageNumber {
             rules,
             page: base_page,
             total_pages: None,
+            pages_field: String::new(),
+            read: 0,
             more: true,
         }
     }
@@ -387,33 +731,55 @@ impl Paginator for PageNumber {
     fn update_state(&mut self, r: &PageResponse<'_>) -> Result<(), PaginationError> {
         if let Some(pages) = optional_count(r.body, &self.total_pages_path)? {
             self.total_pages = Some(pages);
+            self.pages_field = format!(
+                "'{}' = {pages} says more pages follow",
+                self.total_pages_path.as_deref().unwrap_or("")
+            );
         } else if let (Some(total), Some(size)) =
             (optional_count(r.body, &self.total_path)?, self.page_size)
         {
-            self.total_pages = Some(total.div_ceil(size.max(1)));
+            let pages = total.div_ceil(size.max(1));
+            self.total_pages = Some(pages);
+            self.pages_field = format!(
+                "'{}' = {total} says {pages} pages exist",
+                self.total_path.as_deref().unwrap_or("")
+            );
         }
         let has_more = self.rules.has_more(r.body)?;
+        let end = has_more == Some(false);
         let pages_done = self.page - self.base_page + 1;
+        self.read += r.records as u64;
+        let more_pages = self.total_pages.is_some_and(|pages| pages_done < pages);
         let short =
             matches!(self.page_size, Some(size) if r.records > 0 && (r.records as u64) < size);
-        if short {
-            let asked = self.page_size.unwrap_or(0);
-            if self.total_pages.is_some_and(|pages| pages_done < pages) {
+        if short && !end {
+            let why = if more_pages {
+                Some("its page count says more pages follow".to_string())
+            } else {
+                more_signal(r.body, self.read, &self.rules, Look::Flags).map(|s| s.text)
+            };
+            if let Some(why) = why {
                 return Err(PaginationError::PageSize {
                     returned: r.records,
-                    asked,
-                    why: "its page count says more pages follow",
-                });
-            }
-            if has_more == Some(true) {
-                return Err(PaginationError::PageSize {
-                    returned: r.records,
-                    asked,
-                    why: "it says has_more = true",
+                    asked: self.page_size.unwrap_or(0),
+                    why,
                 });
             }
         }
-        self.more = if r.records == 0 || has_more == Some(false) {
+        if r.records == 0 && !end {
+            let reason = if more_pages {
+                Some(self.pages_field.clone())
+            } else {
+                more_signal(r.body, self.read, &self.rules, Look::Flags).map(|s| s.text)
+            };
+            if let Some(reason) = reason {
+                return Err(PaginationError::empty_page(
+                    format!("page {}", self.page),
+                    reason,
+                ));
+            }
+        }
+        self.more = if r.records == 0 || end {
             false
         } else if let Some(pages) = self.total_pages {
             pages_done < pages
@@ -456,6 +822,14 @@ pub struct Cursor {
     pub rules: StopRules,
     cursor: Option<String>,
     seen: HashSet<String>,
+    pages: u64,
+    read: u64,
+    /// Consecutive empty pages up to this one.
+    empty_run: u64,
+    /// Whether the cursor field (Body) appeared in any response, even as null.
+    marker_seen: bool,
+    /// The page size the request asks for (a `limit`-like parameter), to tell a full page.
+    asked: Option<(String, u64)>,
 }
 
 impl Cursor {
@@ -466,8 +840,44 @@ impl Cursor {
             rules,
             cursor: None,
             seen: HashSet::new(),
+            pages: 0,
+            read: 0,
+            empty_run: 0,
+            marker_seen: false,
+            asked: None,
         }
     }
+
+    /// Why there is no cursor to follow on this page.
+    fn missing(&self, value: Option<&Value>) -> String {
+        match (&self.source, value) {
+            (CursorSource::Body(path), None) => {
+                format!("has no field '{path}' (cursor_path) to take the next cursor from")
+            }
+            (CursorSource::Body(path), Some(v)) => {
+                format!("has no next cursor ('{path}' = {})", shown(v))
+            }
+            (CursorSource::LastRecord(field), _) => format!(
+                "is empty, so there is no last record to take the cursor from (cursor_record_field '{field}')"
+            ),
+        }
+    }
+}
+
+/// The page size a request asks for, from a `limit`-like parameter in its query or body.
+fn asked_page_size(request: &RequestSpec) -> Option<(String, u64)> {
+    LIMIT_PARAMS.iter().find_map(|name| {
+        let value = request
+            .query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.trim().to_string())
+            .or_else(|| {
+                let v = request.body.as_ref()?.get(*name)?;
+                Some(v.as_str().map_or_else(|| v.to_string(), str::to_string))
+            })?;
+        Some((name.to_string(), value.parse().ok()?))
+    })
 }
 
 fn scalar_text(v: &Value) -> Option<String> {
@@ -482,31 +892,100 @@ fn scalar_text(v: &Value) -> Option<String> {
 }
 
 impl Paginator for Cursor {
-    fn init_request(&mut self, _request: &mut RequestSpec) {}
+    fn init_request(&mut self, request: &mut RequestSpec) {
+        self.asked = asked_page_size(request);
+    }
     fn update_state(&mut self, r: &PageResponse<'_>) -> Result<(), PaginationError> {
-        let next = match &self.source {
-            CursorSource::Body(path) => lookup(r.body, path).and_then(scalar_text),
+        self.pages += 1;
+        self.read += r.records as u64;
+        self.cursor = None;
+        let (next, value) = match &self.source {
+            CursorSource::Body(path) => {
+                let v = lookup(r.body, path);
+                self.marker_seen |= v.is_some();
+                (v.and_then(scalar_text), v)
+            }
             CursorSource::LastRecord(field) => match r.last_record {
-                None => None,
-                Some(record) => {
+                None => (None, None),
+                Some(record) => (
                     Some(lookup(record, field).and_then(scalar_text).ok_or_else(|| {
                         PaginationError::MissingCursorField {
                             field: field.clone(),
                         }
-                    })?)
-                }
+                    })?),
+                    None,
+                ),
             },
         };
-        let stop = r.records == 0 || self.rules.has_more(r.body)? == Some(false);
-        self.cursor = if stop { None } else { next };
-        if let Some(c) = &self.cursor
-            && !self.seen.insert(c.clone())
-        {
+        let has_more = self.rules.has_more(r.body)?;
+        if has_more == Some(false) {
+            return Ok(());
+        }
+        let at = format!("page {}", self.pages);
+        self.empty_run = if r.records == 0 {
+            self.empty_run + 1
+        } else {
+            0
+        };
+        if r.records == 0 && next.is_none() && has_more != Some(true) {
+            // An empty page without a cursor ends the scan, unless the response says more follow.
+            return match more_signal(r.body, self.read, &self.rules, Look::Flags) {
+                Some(signal) => Err(PaginationError::empty_page(at, signal.text)),
+                None => Ok(()),
+            };
+        }
+        let Some(next) = next else {
+            let never_seen = matches!(self.source, CursorSource::Body(_)) && !self.marker_seen;
+            let look = if never_seen {
+                Look::Anything
+            } else {
+                Look::Markers
+            };
+            let hint = match &self.source {
+                CursorSource::Body(_) => {
+                    "set cursor_path to the field that holds the next cursor (and cursor_param to \
+                     the parameter that sends it), or has_more_path := '' / total_path := '' if \
+                     that field cannot be trusted"
+                }
+                CursorSource::LastRecord(_) => EMPTY_PAGE_HINT,
+            };
+            if let Some(signal) = more_signal(r.body, self.read, &self.rules, look) {
+                return Err(PaginationError::Unfollowed {
+                    at,
+                    problem: self.missing(value),
+                    reason: signal.text,
+                    hint: hint.into(),
+                });
+            }
+            // A full page without the default cursor field: the API names it otherwise (a
+            // path the user chose may be one that the API omits on its last page).
+            if never_seen
+                && self.source == CursorSource::Body(DEFAULT_CURSOR_PATH.into())
+                && let Some((param, size)) = &self.asked
+                && r.records as u64 >= *size
+            {
+                return Err(PaginationError::Unfollowed {
+                    at,
+                    problem: self.missing(value),
+                    reason: format!(
+                        "it is full ({} records for {param} = {size}) and the field never appeared, \
+                         so more pages probably follow",
+                        r.records
+                    ),
+                    hint: hint.into(),
+                });
+            }
+            return Ok(());
+        };
+        // An empty page with a cursor is followed (Slack may return empty pages mid-list).
+        empty_run_guard(self.empty_run, "cursor")?;
+        if !self.seen.insert(next.clone()) {
             return Err(PaginationError::Loop {
                 what: "cursor",
-                value: c.clone(),
+                value: next,
             });
         }
+        self.cursor = Some(next);
         Ok(())
     }
     fn update_request(&mut self, request: &mut RequestSpec) {
@@ -517,6 +996,16 @@ impl Paginator for Cursor {
     fn has_next_page(&self) -> bool {
         self.cursor.is_some()
     }
+}
+
+/// How many empty pages in a row a cursor or link style follows before it gives up.
+pub const MAX_EMPTY_PAGES: u64 = 100;
+
+fn empty_run_guard(run: u64, what: &'static str) -> Result<(), PaginationError> {
+    if run >= MAX_EMPTY_PAGES {
+        return Err(PaginationError::EmptyRun { pages: run, what });
+    }
+    Ok(())
 }
 
 /// Resolves a possibly relative link against the URL it came from.
@@ -565,6 +1054,11 @@ pub struct JsonLink {
     pub rules: StopRules,
     next: Option<String>,
     seen: HashSet<String>,
+    pages: u64,
+    read: u64,
+    empty_run: u64,
+    /// Whether any candidate field appeared in a response, even as null.
+    marker_seen: bool,
 }
 
 impl JsonLink {
@@ -574,9 +1068,17 @@ impl JsonLink {
             rules,
             next: None,
             seen: HashSet::new(),
+            pages: 0,
+            read: 0,
+            empty_run: 0,
+            marker_seen: false,
         }
     }
 }
+
+/// The hint for a link style that found no next link although the response says more follow.
+const LINK_HINT: &str = "set paginator and its options to how this API pages (see docs/rest_scan.md, \
+     Pagination), or total_path := '' / has_more_path := '' if that field cannot be trusted";
 
 fn check_loop(
     seen: &mut HashSet<String>,
@@ -600,24 +1102,71 @@ fn check_loop(
 impl Paginator for JsonLink {
     fn init_request(&mut self, _request: &mut RequestSpec) {}
     fn update_state(&mut self, r: &PageResponse<'_>) -> Result<(), PaginationError> {
-        let found = self
+        self.pages += 1;
+        self.read += r.records as u64;
+        // A link object (JSON:API, HAL: `{"href": ...}`) stands for its href.
+        let present: Vec<(&String, &Value)> = self
             .next_url_paths
             .iter()
-            .find_map(|p| lookup(r.body, p).map(|v| (p, v)));
+            .filter_map(|p| lookup(r.body, p).map(|v| (p, v.get("href").unwrap_or(v))))
+            .collect();
+        self.marker_seen |= !present.is_empty();
+        // The first candidate holding a URL or null.
+        let found = present
+            .iter()
+            .find(|(_, v)| v.is_string() || v.is_null())
+            .or(present.first());
         let link = match found {
             None | Some((_, Value::Null)) => None,
             Some((_, Value::String(s))) if s.is_empty() => None,
             Some((_, Value::String(s))) => Some(resolve_link(r.url, s)),
             Some((path, other)) => {
                 return Err(PaginationError::BadValue {
-                    path: path.clone(),
+                    path: path.to_string(),
                     value: other.to_string(),
                     expected: "a URL string or null",
                 });
             }
         };
-        let stop = self.rules.has_more(r.body)? == Some(false);
-        self.next = if stop { None } else { link };
+        if self.rules.has_more(r.body)? == Some(false) {
+            self.next = None;
+            return Ok(());
+        }
+        if link.is_none() {
+            let look = if self.marker_seen {
+                Look::Markers
+            } else {
+                Look::Anything
+            };
+            if let Some(signal) = more_signal(r.body, self.read, &self.rules, look) {
+                let problem = match found {
+                    Some((path, v)) => format!("has no next link ('{path}' = {})", shown(v)),
+                    None => format!(
+                        "has no next link (no field {})",
+                        self.next_url_paths
+                            .iter()
+                            .map(|p| format!("'{p}'"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                };
+                return Err(PaginationError::Unfollowed {
+                    at: format!("page {}", self.pages),
+                    problem,
+                    reason: signal.text,
+                    hint: format!("set next_url_path to the field that holds it; {LINK_HINT}"),
+                });
+            }
+        }
+        self.empty_run = if r.records == 0 {
+            self.empty_run + 1
+        } else {
+            0
+        };
+        if link.is_some() {
+            empty_run_guard(self.empty_run, "next page URL")?;
+        }
+        self.next = link;
         check_loop(&mut self.seen, &self.next, r.url)
     }
     fn update_request(&mut self, request: &mut RequestSpec) {
@@ -679,17 +1228,50 @@ pub fn parse_link_next(header: &str) -> Option<String> {
 /// The `Link: <url>; rel="next"` header (GitHub style).
 #[derive(Debug, Default)]
 pub struct HeaderLink {
+    pub rules: StopRules,
     next: Option<String>,
     seen: HashSet<String>,
+    pages: u64,
+    read: u64,
+    empty_run: u64,
+}
+
+impl HeaderLink {
+    pub fn new(rules: StopRules) -> Self {
+        HeaderLink {
+            rules,
+            ..Default::default()
+        }
+    }
 }
 
 impl Paginator for HeaderLink {
     fn init_request(&mut self, _request: &mut RequestSpec) {}
     fn update_state(&mut self, r: &PageResponse<'_>) -> Result<(), PaginationError> {
+        self.pages += 1;
+        self.read += r.records as u64;
         self.next = r
             .link_header
             .and_then(parse_link_next)
             .map(|u| resolve_link(r.url, &u));
+        if self.next.is_none()
+            && let Some(signal) = more_signal(r.body, self.read, &self.rules, Look::Markers)
+        {
+            return Err(PaginationError::Unfollowed {
+                at: format!("page {}", self.pages),
+                problem: "has no Link header with rel=\"next\"".into(),
+                reason: signal.text,
+                hint: LINK_HINT.into(),
+            });
+        }
+        self.empty_run = if r.records == 0 {
+            self.empty_run + 1
+        } else {
+            0
+        };
+        if self.next.is_some() {
+            empty_run_guard(self.empty_run, "next page URL")?;
+        }
         check_loop(&mut self.seen, &self.next, r.url)
     }
     fn update_request(&mut self, request: &mut RequestSpec) {
@@ -729,10 +1311,7 @@ mod tests {
     }
 
     fn rules(short: bool) -> StopRules {
-        StopRules {
-            has_more_path: Some("has_more".into()),
-            stop_on_short_page: short,
-        }
+        StopRules::new(None, None, short)
     }
 
     fn offset(total: Option<&str>, short: bool) -> Offset {
@@ -842,17 +1421,22 @@ mod tests {
         );
     }
 
-    #[test]
-    fn page_number_uses_total_pages_then_total() {
-        let mut p = PageNumber::new(
+    /// Pages of 10 with total_pages and total.
+    fn page_number(short: bool) -> PageNumber {
+        PageNumber::new(
             "page".into(),
             Some("per_page".into()),
             Some(10),
             1,
             Some("total_pages".into()),
             Some("total".into()),
-            rules(true),
-        );
+            rules(short),
+        )
+    }
+
+    #[test]
+    fn page_number_uses_total_pages_then_total() {
+        let mut p = page_number(true);
         let mut req = base();
         p.init_request(&mut req);
         assert_eq!(
@@ -986,6 +1570,387 @@ mod tests {
         assert_eq!(
             resolve_link("http://h:1/a/b?x=1", "c?x=2"),
             "http://h:1/a/c?x=2"
+        );
+    }
+
+    fn cursor(path: &str) -> Cursor {
+        Cursor::new(
+            CursorSource::Body(path.into()),
+            "cursor".into(),
+            rules(false),
+        )
+    }
+
+    /// Runs a paginator over pages (body, records) and returns how many pages it read, or the
+    /// first error.
+    fn run(p: &mut dyn Paginator, pages: &[(Value, usize)]) -> Result<usize, String> {
+        let mut req = base();
+        p.init_request(&mut req);
+        for (i, (body, n)) in pages.iter().enumerate() {
+            p.update_state(&resp(body, *n)).map_err(|e| e.to_string())?;
+            if !p.has_next_page() {
+                return Ok(i + 1);
+            }
+            p.update_request(&mut req);
+        }
+        Ok(pages.len())
+    }
+
+    /// Three full pages of 10, then an empty one, all with `body`: the error.
+    fn empty_fourth_page(p: &mut dyn Paginator, body: Value) -> String {
+        let full = (body.clone(), 10);
+        run(p, &[full.clone(), full.clone(), full, (body, 0)]).unwrap_err()
+    }
+
+    #[test]
+    fn offset_empty_page_mid_scan_fails_when_total_says_more_records_exist() {
+        // [L2] 30 of 100 rows, then an empty page: an error, also with the short-page rule off
+        for short in [true, false] {
+            let mut p = offset(Some("total"), short);
+            let err = empty_fourth_page(&mut p, json!({"total": 100}));
+            assert!(
+                err.starts_with(
+                    "the page at offset 30 returned no records, but 'total' = 100 says more records exist (30 read so far)"
+                ),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn offset_empty_page_mid_scan_fails_when_has_more_is_true() {
+        let mut p = offset(None, false);
+        let more = json!({"has_more": true});
+        let err = run(&mut p, &[(more.clone(), 10), (more, 0)]).unwrap_err();
+        assert!(
+            err.starts_with(
+                "the page at offset 10 returned no records, but 'has_more' = true says more pages follow"
+            ),
+            "{err}"
+        );
+        // an empty page without any sign of more is the end
+        let mut p = offset(Some("total"), false);
+        assert_eq!(run(&mut p, &[(json!({}), 10), (json!({}), 0)]), Ok(2));
+        // has_more false ends it even when total disagrees
+        let mut p = offset(Some("total"), false);
+        let body = json!({"total": 100, "has_more": false});
+        assert_eq!(run(&mut p, &[(body, 0)]), Ok(1));
+    }
+
+    #[test]
+    fn offset_short_page_fails_when_a_known_flag_says_more() {
+        // Jira's isLast = false on a short page: the API caps the page size
+        let mut p = offset(None, true);
+        let err = run(&mut p, &[(json!({"isLast": false}), 4)]).unwrap_err();
+        assert!(
+            err.contains("although 'isLast' = false says more pages follow"),
+            "{err}"
+        );
+        // has_more_path := '' turns the flags off
+        let mut p = Offset::new(
+            "offset".into(),
+            "limit".into(),
+            10,
+            0,
+            None,
+            StopRules::new(Some(""), Some(""), true),
+        );
+        assert_eq!(run(&mut p, &[(json!({"isLast": false}), 4)]), Ok(1));
+    }
+
+    #[test]
+    fn page_number_empty_page_mid_scan_fails_when_total_pages_says_more() {
+        let mut p = page_number(false);
+        let err = empty_fourth_page(&mut p, json!({"total_pages": 10}));
+        assert!(
+            err.starts_with(
+                "page 4 returned no records, but 'total_pages' = 10 says more pages follow"
+            ),
+            "{err}"
+        );
+        // without a page size, has_more still counts
+        let mut p = PageNumber::new("page".into(), None, None, 1, None, None, rules(false));
+        let more = json!({"has_more": true});
+        assert!(
+            run(&mut p, &[(more.clone(), 7), (more, 0)])
+                .unwrap_err()
+                .starts_with("page 2 returned no records, but 'has_more' = true")
+        );
+    }
+
+    #[test]
+    fn cursor_blank_or_null_with_has_more_true_fails_naming_the_field() {
+        // [L2] a cursor "" with has_more: true is not the end
+        for (value, shown) in [(json!(""), "\"\""), (json!(null), "null")] {
+            let mut p = cursor("next_cursor");
+            let pages = [
+                (json!({"next_cursor": "a", "has_more": true}), 20),
+                (json!({"next_cursor": value, "has_more": true}), 20),
+            ];
+            let err = run(&mut p, &pages).unwrap_err();
+            assert!(
+                err.starts_with(&format!(
+                    "page 2 has no next cursor ('next_cursor' = {shown}), but 'has_more' = true says more pages follow"
+                )),
+                "{err}"
+            );
+        }
+        // null with has_more false, or with nothing else said, is the end
+        let mut p = cursor("next_cursor");
+        let end = json!({"next_cursor": null, "has_more": false});
+        assert_eq!(run(&mut p, &[(end, 20)]), Ok(1));
+        let mut p = cursor("next_cursor");
+        assert_eq!(run(&mut p, &[(json!({"next_cursor": ""}), 20)]), Ok(1));
+    }
+
+    #[test]
+    fn cursor_follows_an_empty_page_that_carries_a_cursor_but_not_forever() {
+        // Slack: pages may be empty mid-list while next_cursor goes on
+        let mut p = cursor("next_cursor");
+        let pages = [
+            (json!({"next_cursor": "a"}), 0),
+            (json!({"next_cursor": "b"}), 5),
+            (json!({"next_cursor": ""}), 0),
+        ];
+        assert_eq!(run(&mut p, &pages), Ok(3));
+        let mut p = cursor("next_cursor");
+        let endless: Vec<(Value, usize)> = (0..200)
+            .map(|i| (json!({ "next_cursor": format!("c{i}") }), 0))
+            .collect();
+        let err = run(&mut p, &endless).unwrap_err();
+        assert!(
+            err.starts_with("100 pages in a row returned no records, each with a new cursor"),
+            "{err}"
+        );
+        let mut p = JsonLink::new(vec!["next".into()], rules(false));
+        let endless: Vec<(Value, usize)> = (0..200)
+            .map(|i| (json!({ "next": format!("/u?p={i}") }), 0))
+            .collect();
+        assert!(
+            run(&mut p, &endless).unwrap_err().starts_with(
+                "100 pages in a row returned no records, each with a new next page URL"
+            )
+        );
+    }
+
+    #[test]
+    fn cursor_follows_an_empty_page_when_has_more_is_true() {
+        let mut p = cursor("next_cursor");
+        let pages = [
+            (json!({"next_cursor": "a", "has_more": true}), 0),
+            (json!({"next_cursor": "b", "has_more": true}), 5),
+            (json!({"next_cursor": null, "has_more": false}), 5),
+        ];
+        assert_eq!(run(&mut p, &pages), Ok(3));
+        // empty, has_more true, nothing to continue from: an error
+        let mut p = Cursor::new(
+            CursorSource::LastRecord("id".into()),
+            "starting_after".into(),
+            rules(false),
+        );
+        let err = run(&mut p, &[(json!({"has_more": true}), 0)]).unwrap_err();
+        assert!(
+            err.starts_with("page 1 is empty, so there is no last record to take the cursor from"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn cursor_path_that_never_appears_fails_naming_the_field_that_looks_like_the_cursor() {
+        // [L6] a typo: has_more says more
+        let mut p = cursor("next_cursr");
+        let err = run(
+            &mut p,
+            &[(json!({"next_cursor": "abc", "has_more": true}), 10)],
+        )
+        .unwrap_err();
+        assert!(
+            err.starts_with(
+                "page 1 has no field 'next_cursr' (cursor_path) to take the next cursor from, but 'has_more' = true"
+            ),
+            "{err}"
+        );
+        // [L6] the default next_cursor against HubSpot's shape
+        let mut p = cursor("next_cursor");
+        let body = json!({"paging": {"next": {"after": "100", "link": "?after=100"}}});
+        let err = run(&mut p, &[(body, 100)]).unwrap_err();
+        assert!(
+            err.contains("but 'paging.next.after' = \"100\" looks like the next page"),
+            "{err}"
+        );
+        // a name of no known API, but it looks like a marker
+        let mut p = cursor("next_cursor");
+        let err = run(&mut p, &[(json!({"scroll_ptr": "xyz"}), 3)]).unwrap_err();
+        assert!(err.contains("'scroll_ptr' = \"xyz\""), "{err}");
+    }
+
+    #[test]
+    fn cursor_path_never_seen_on_a_full_page_fails() {
+        let mut p = cursor("next_cursor");
+        let mut req = base();
+        req.query.push(("limit".into(), "10".into()));
+        p.init_request(&mut req);
+        let err = p.update_state(&resp(&json!({"zz": 1}), 10)).unwrap_err();
+        assert!(
+            err.to_string().contains(
+                "but it is full (10 records for limit = 10) and the field never appeared"
+            ),
+            "{err}"
+        );
+        // a short page, or a one-page result with nothing else in it, is the end
+        let mut p = cursor("next_cursor");
+        p.init_request(&mut req);
+        p.update_state(&resp(&json!({"zz": 1}), 4)).unwrap();
+        assert!(!p.has_next_page());
+        // a path the user chose may be one the API leaves out of its last page (HubSpot)
+        let mut p = cursor("paging.next.after");
+        p.init_request(&mut req);
+        p.update_state(&resp(&json!({}), 10)).unwrap();
+        assert!(!p.has_next_page());
+    }
+
+    #[test]
+    fn cursor_missing_on_the_last_page_after_it_was_seen_is_the_end() {
+        // HubSpot: no "paging" on the last page
+        let mut p = cursor("paging.next.after");
+        let pages = [
+            (json!({"paging": {"next": {"after": "10"}}}), 10),
+            (json!({}), 10),
+        ];
+        assert_eq!(run(&mut p, &pages), Ok(2));
+    }
+
+    #[test]
+    fn json_link_without_a_link_fails_when_the_response_says_more() {
+        let mut p = JsonLink::new(vec!["next".into()], rules(false));
+        let err = run(&mut p, &[(json!({"next": null, "has_more": true}), 10)]).unwrap_err();
+        assert!(
+            err.starts_with("page 1 has no next link ('next' = null), but 'has_more' = true"),
+            "{err}"
+        );
+        // Salesforce: done = false without nextRecordsUrl
+        let mut p = JsonLink::new(vec!["nextRecordsUrl".into()], rules(false));
+        let pages = [
+            (
+                json!({"nextRecordsUrl": "/q/2", "done": false, "totalSize": 30}),
+                10,
+            ),
+            (json!({"done": false, "totalSize": 30}), 10),
+        ];
+        let err = run(&mut p, &pages).unwrap_err();
+        assert!(
+            err.contains("but 'done' = false says more pages follow"),
+            "{err}"
+        );
+        // a total above what was read
+        let mut p = JsonLink::new(vec!["links.next".into()], rules(false));
+        let pages = [
+            (
+                json!({"links": {"next": "/u?p=2"}, "meta": {"total": 30}}),
+                10,
+            ),
+            (json!({"links": {"next": null}, "meta": {"total": 30}}), 10),
+        ];
+        let err = run(&mut p, &pages).unwrap_err();
+        assert!(
+            err.contains("'meta.total' = 30 says more records exist (20 read so far)"),
+            "{err}"
+        );
+        // a configured link field that never appears, next to one that looks like it
+        let mut p = JsonLink::new(vec!["links.nxt".into()], rules(false));
+        let err = run(&mut p, &[(json!({"links": {"next": "/u?p=2"}}), 10)]).unwrap_err();
+        assert!(err.contains("'links.next' = \"/u?p=2\""), "{err}");
+    }
+
+    #[test]
+    fn json_link_stops_on_meta_has_more_false_although_a_next_link_is_given() {
+        // Zendesk cursor pagination gives links.next on its last page too
+        let mut p = JsonLink::new(vec!["links.next".into()], rules(false));
+        let body = json!({"links": {"next": "/u?after=x"}, "meta": {"has_more": false}});
+        assert_eq!(run(&mut p, &[(body, 10)]), Ok(1));
+    }
+
+    #[test]
+    fn json_link_reads_link_objects_at_the_configured_path() {
+        let mut p = JsonLink::new(vec!["links.next".into()], rules(false));
+        let body = json!({"links": {"next": {"href": "/a?page=2", "meta": {}}}});
+        p.update_state(&resp(&body, 10)).unwrap();
+        let mut req = base();
+        p.update_request(&mut req);
+        assert_eq!(req.url, "http://h/a?page=2");
+        // an object without href is still an error naming the field
+        let mut p = JsonLink::new(vec!["links.next".into()], rules(false));
+        let err = p
+            .update_state(&resp(&json!({"links": {"next": {"url": "/a"}}}), 10))
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("the response field 'links.next' is {"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn json_link_reads_link_objects_through_a_later_candidate() {
+        // JSON:API allows {"href": ...} link objects
+        let mut p = JsonLink::new(
+            vec!["links.next".into(), "links.next.href".into()],
+            rules(false),
+        );
+        let body = json!({"links": {"next": {"href": "/a?page=2"}}});
+        p.update_state(&resp(&body, 10)).unwrap();
+        let mut req = base();
+        p.update_request(&mut req);
+        assert_eq!(req.url, "http://h/a?page=2");
+    }
+
+    #[test]
+    fn header_link_without_next_fails_when_a_total_says_more() {
+        // GitHub search serves 1000 results while total_count says more
+        let mut p = HeaderLink::new(rules(false));
+        let err = run(&mut p, &[(json!({"total_count": 5000}), 1000)]).unwrap_err();
+        assert!(
+            err.starts_with(
+                "page 1 has no Link header with rel=\"next\", but 'total_count' = 5000 says more records exist (1000 read so far)"
+            ),
+            "{err}"
+        );
+        let mut p = HeaderLink::new(StopRules::new(None, Some(""), false));
+        assert_eq!(run(&mut p, &[(json!({"total_count": 5000}), 1000)]), Ok(1));
+    }
+
+    #[test]
+    fn links_in_messages_hide_their_credentials() {
+        let mut p = JsonLink::new(vec!["links.nxt".into()], rules(false));
+        let body =
+            json!({"links": {"next": "https://u:pw-123456789@h/a?page=2&api_key=k-123456789"}});
+        let err = run(&mut p, &[(body, 10)]).unwrap_err();
+        assert!(err.contains("'links.next' = \"https://"), "{err}");
+        assert!(!err.contains("123456789"), "{err}");
+    }
+
+    #[test]
+    fn an_explicit_end_flag_wins_over_markers_and_totals() {
+        let r = rules(false);
+        let body = json!({"meta": {"has_more": false}, "links": {"next": "/x"}, "total": 99});
+        assert_eq!(more_signal(&body, 1, &r, Look::Anything), None);
+        let body = json!({"done": true, "nextRecordsUrl": "/x"});
+        assert_eq!(more_signal(&body, 1, &r, Look::Anything), None);
+        let body = json!({"isLast": false});
+        assert_eq!(
+            more_signal(&body, 1, &r, Look::Flags).map(|s| s.field),
+            Some("isLast".to_string())
+        );
+        // markers are looked for only when asked; previous links never count
+        let body = json!({"links": {"prev": "/p", "self": "/s"}, "next_cursor": "c"});
+        assert_eq!(more_signal(&body, 1, &r, Look::Flags), None);
+        assert_eq!(
+            more_signal(&body, 1, &r, Look::Markers).map(|s| s.field),
+            Some("next_cursor".to_string())
+        );
+        assert_eq!(
+            more_signal(&json!({"links": {"prev": "/p"}}), 1, &r, Look::Anything),
+            None
         );
     }
 

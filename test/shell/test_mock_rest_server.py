@@ -437,3 +437,90 @@ def test_records_are_deterministic_compact_json_of_about_210_bytes(base_url):
     assert set(rec["address"]["geo"]) == {"lat", "lon"}
     served = call(base_url, "/single/users?n=300").body
     assert served == b"[" + b",".join(mock.render_record(k) for k in range(1, 301)) + b"]"
+
+
+# --- misbehaving pages and API shapes (rest_scan's L2 / L6 tests) -------------------------
+
+
+def test_empty_pages_in_the_middle_keep_their_totals(base_url):
+    page = call(base_url, f"/offset/users?n={N}&offset=10&limit={PAGE}&empty_at=10&has_more=1").json()
+    assert page["data"] == [] and page["total"] == N and page["has_more"] is True
+    assert ids(call(base_url, f"/offset/users?n={N}&offset=20&limit={PAGE}&empty_at=10").json()["data"]) == ALL_IDS[20:]
+    page = call(base_url, f"/page/users?n={N}&page=2&per_page={PAGE}&empty_page=2").json()
+    assert page["items"] == [] and page["total_pages"] == 3
+
+
+def test_cursor_can_be_blank_renamed_or_come_without_has_more(base_url):
+    page = call(base_url, f"/cursor/users?n={N}&limit={PAGE}&blank_at=10").json()
+    assert page["next_cursor"] == "" and page["has_more"] is True
+    page = call(base_url, f"/cursor/users?n={N}&limit={PAGE}&cursor_key=zz&omit_has_more=1").json()
+    assert set(page) == {"results", "zz"} and page["zz"]
+    assert call(base_url, "/cursor/users?cursor_key=a-b").status == 400
+    first = call(base_url, f"/cursor/users?n={N}&limit={PAGE}&empty_at=0").json()
+    assert first["results"] == [] and first["has_more"] is True
+    again = call(base_url, f"/cursor/users?n={N}&limit={PAGE}&empty_at=0&cursor={first['next_cursor']}").json()
+    assert ids(again["results"]) == ALL_IDS[:10]
+
+
+def _follow_shape(base_url, target, step):
+    """Pages through a shape with its own documented rule; returns the ids read."""
+    seen = []
+    for _ in range(20):
+        resp = call(base_url, target)
+        assert resp.status == 200, resp.body
+        records, target = step(resp)
+        seen += ids(records)
+        if target is None:
+            return seen
+    raise AssertionError("too many pages")
+
+
+def _link_next(resp):
+    for part in resp.headers.get("Link", "").split(", "):
+        url, _, rel = part.partition(">; ")
+        if rel == 'rel="next"':
+            return url.lstrip("<")
+    return None
+
+
+SHAPES = {
+    "github/repos?per_page=10": lambda r: (r.json(), _link_next(r)),
+    "shopify/products.json?limit=10": lambda r: (r.json()["products"], _link_next(r)),
+    "graph/users?%24top=10": lambda r: (r.json()["value"], r.json().get("@odata.nextLink")),
+    "salesforce/query?q=x": lambda r: (r.json()["records"], None if r.json()["done"] else r.json()["nextRecordsUrl"]),
+    "zendesk/tickets.json?per_page=10": lambda r: (r.json()["tickets"], r.json()["next_page"]),
+    "zendesk/users.json?page%5Bsize%5D=10": lambda r: (
+        r.json()["users"], r.json()["links"]["next"] if r.json()["meta"]["has_more"] else None),
+    "jsonapi/articles?page%5Bsize%5D=10": lambda r: (
+        [{"id": int(d["id"])} for d in r.json()["data"]], r.json()["links"]["next"]),
+}
+
+
+@pytest.mark.parametrize("shape", sorted(SHAPES))
+def test_api_shapes_page_through_every_record_by_their_own_rule(base_url, shape):
+    assert _follow_shape(base_url, f"/shapes/{shape}&n={N}", SHAPES[shape]) == ALL_IDS
+
+
+def test_api_shapes_with_cursors_and_offsets(base_url):
+    # HubSpot: paging.next.after, no paging on the last page
+    seen, after = [], None
+    while True:
+        page = call(base_url, f"/shapes/hubspot/contacts?n={N}&limit=10" + (f"&after={after}" if after else "")).json()
+        seen += ids(page["results"])
+        if "paging" not in page:
+            break
+        after = page["paging"]["next"]["after"]
+        assert page["paging"]["next"]["link"] == f"?after={after}"
+    assert seen == ALL_IDS
+    # Stripe and Notion: has_more
+    first = call(base_url, f"/shapes/stripe/customers?n={N}&limit=10").json()
+    assert first["object"] == "list" and first["has_more"] is True and ids(first["data"]) == ALL_IDS[:10]
+    page = call(base_url, f"/shapes/notion/users?n={N}&page_size=10").json()
+    last = call(base_url, f"/shapes/notion/users?n={N}&page_size=20&start_cursor={page['next_cursor']}").json()
+    assert ids(last["results"]) == ALL_IDS[10:] and last["has_more"] is False and last["next_cursor"] is None
+    # Jira caps maxResults at 50; GitHub search serves `cap` results of its total_count
+    jira = call(base_url, "/shapes/jira/search?n=120&maxResults=100").json()
+    assert (jira["maxResults"], jira["total"], jira["isLast"], len(jira["values"])) == (50, 120, False, 50)
+    search = call(base_url, "/shapes/github/search?n=30&cap=20&per_page=10&page=2")
+    assert search.json()["total_count"] == 30 and _link_next(search) is None
+    assert call(base_url, "/shapes/nope").status == 404
