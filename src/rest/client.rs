@@ -397,6 +397,15 @@ impl Client {
     }
 
     fn not_json(&self, raw: &Raw, detail: &str) -> RestError {
+        if detail.contains("recursion limit exceeded") {
+            // serde_json stops at 128 nested arrays/objects (its stack guard): valid JSON, but
+            // not readable here.
+            return self.error(format!(
+                "the response from {} nests arrays/objects more than 128 levels deep ({detail}), \
+                 more than rest_scan can read; ask the API for a flatter shape",
+                self.shown_url(&raw.url)
+            ));
+        }
         let start: String = String::from_utf8_lossy(&raw.bytes[..raw.bytes.len().min(240)])
             .chars()
             .take(60)
