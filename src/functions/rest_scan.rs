@@ -77,6 +77,34 @@ fn json_type_of(t: &JType) -> LogicalType {
     }
 }
 
+/// Two columns (or two fields of one STRUCT) whose names differ only in case: DuckDB's names
+/// are case-insensitive, so it would refuse the schema with a bare "duplicate column" error.
+fn name_clash(columns: &[(String, JType)]) -> Option<String> {
+    fn clash_in(fields: &[(String, JType)], at: &str) -> Option<String> {
+        let mut seen: std::collections::HashMap<String, &str> = Default::default();
+        for (name, ty) in fields {
+            if let Some(other) = seen.insert(name.to_lowercase(), name) {
+                return Some(format!(
+                    "the fields '{at}{other}' and '{at}{name}' differ only in case, and DuckDB \
+                     names are case-insensitive; pick the fields you need with \
+                     columns := {{'{other}': 'TYPE', ...}} or read whole records with json_column := true"
+                ));
+            }
+            let mut inner = ty;
+            while let JType::List(child) = inner {
+                inner = child;
+            }
+            if let JType::Struct(members) = inner
+                && let Some(found) = clash_in(members, &format!("{at}{name}."))
+            {
+                return Some(found);
+            }
+        }
+        None
+    }
+    clash_in(columns, "")
+}
+
 /// DuckDB type of a named parameter: every option is taken as ANY and checked by our own
 /// option table, so errors name the option and the accepted values.
 fn parameter_type(_kind: &OptionKind) -> LogicalType {
@@ -112,7 +140,7 @@ impl TableFunction for RestScan {
             SchemaMode::Infer { sample_size } => *sample_size,
             _ => 0,
         };
-        let prefetch = runtime()?.block_on(client.prefetch(sample))?;
+        let mut prefetch = runtime()?.block_on(client.prefetch(sample))?;
         let (columns, json_column) = match schema_mode {
             SchemaMode::JsonColumn => (vec![("json".to_string(), JType::Json)], true),
             SchemaMode::Fixed(cols) => (cols, false),
@@ -130,6 +158,9 @@ impl TableFunction for RestScan {
                 (cols, false)
             }
         };
+        if let Some(clash) = name_clash(&columns) {
+            return Err(client.error(clash).into());
+        }
         if let Some(column) = &client.cfg.cursor_column
             && !json_column
             && !columns.iter().any(|(n, _)| n == column)
@@ -155,6 +186,8 @@ impl TableFunction for RestScan {
         } else {
             0
         };
+        // The sample's values were only needed for inference; the rows come from the bodies.
+        prefetch.pages = Vec::new();
         Ok(RestScanBindData {
             client,
             columns,
@@ -194,6 +227,7 @@ impl TableFunction for RestScan {
                 _ => None,
             },
             incremental: cfg.cursor_column.clone().zip(cfg.incremental_value.clone()),
+            inferred: bind.sampled > 0,
         });
         let (tx, rx) = mpsc::channel(cfg.concurrency.max(2));
         let task = rt.spawn(Arc::clone(&bind.client).run(state, plan, bind.sampled, tx));

@@ -228,6 +228,67 @@ pub fn infer<'a>(records: impl Iterator<Item = &'a Value>) -> Vec<(String, JType
     }
 }
 
+/// JSON text with every integer literal beyond 64 bits (below `i64::MIN`, above `u64::MAX`)
+/// turned into a string holding its digits, or `None` when there is none (the usual case:
+/// one linear scan, no copy). serde_json would read such integers as rounded f64s; as
+/// strings, the sample types their column VARCHAR and their digits survive.
+pub fn quote_big_integers(json: &[u8]) -> Option<Vec<u8>> {
+    let n = json.len();
+    let mut out: Option<Vec<u8>> = None;
+    let mut copied = 0;
+    let mut i = 0;
+    while i < n {
+        match json[i] {
+            b'"' => {
+                i += 1;
+                while i < n {
+                    match json[i] {
+                        b'\\' => i += 2,
+                        b'"' => {
+                            i += 1;
+                            break;
+                        }
+                        _ => i += 1,
+                    }
+                }
+            }
+            b'-' | b'0'..=b'9' => {
+                let start = i;
+                i += usize::from(json[i] == b'-');
+                while i < n && json[i].is_ascii_digit() {
+                    i += 1;
+                }
+                let end = i;
+                let integer = !(i < n && matches!(json[i], b'.' | b'e' | b'E'));
+                while i < n && matches!(json[i], b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-') {
+                    i += 1;
+                }
+                let text = std::str::from_utf8(&json[start..end]).unwrap_or("");
+                let digits = end - start - usize::from(json[start] == b'-');
+                let fits = digits < 19
+                    || if json[start] == b'-' {
+                        text.parse::<i64>().is_ok()
+                    } else {
+                        text.parse::<u64>().is_ok()
+                    };
+                if integer && !fits && digits > 0 {
+                    let o = out.get_or_insert_with(|| Vec::with_capacity(n + 64));
+                    o.extend_from_slice(&json[copied..start]);
+                    o.push(b'"');
+                    o.extend_from_slice(&json[start..end]);
+                    o.push(b'"');
+                    copied = end;
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    out.map(|mut o| {
+        o.extend_from_slice(&json[copied.min(n)..]);
+        o
+    })
+}
+
 /// Parses a declared column type (`BIGINT`, `VARCHAR[]`, `STRUCT(a BIGINT, b VARCHAR)`, ...).
 pub fn parse_type(text: &str) -> Result<JType, String> {
     let mut p = TypeParser {
@@ -571,5 +632,28 @@ mod tests {
             };
         }
         assert_eq!(inner, &JType::Json);
+    }
+
+    #[test]
+    fn integers_beyond_64_bits_become_strings_only_outside_strings() {
+        assert_eq!(quote_big_integers(br#"{"a": 1, "b": [2.5, -3e400]}"#), None);
+        assert_eq!(
+            quote_big_integers(br#"{"u": 18446744073709551615, "i": -9223372036854775808}"#),
+            None
+        );
+        let q = quote_big_integers(
+            br#"{"a": 123456789012345678901234567890, "s": "99999999999999999999", "b": [-9223372036854775809], "f": 123456789012345678901.5}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            std::str::from_utf8(&q).unwrap(),
+            r#"{"a": "123456789012345678901234567890", "s": "99999999999999999999", "b": ["-9223372036854775809"], "f": 123456789012345678901.5}"#
+        );
+        let v: Value = serde_json::from_slice(&q).unwrap();
+        assert_eq!(type_of(&v["a"]), JType::Varchar);
+        assert_eq!(
+            quote_big_integers(br#"["a\"b", 18446744073709551616]"#).unwrap(),
+            br#"["a\"b", "18446744073709551616"]"#
+        );
     }
 }
