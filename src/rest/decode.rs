@@ -3,7 +3,7 @@
 //! the query needs are kept; the rest is skipped while parsing. The fields around the records
 //! (`total`, `links.next`, ...) are kept as a small JSON value for the paginator.
 
-use super::schema::{JType, parse_date, parse_timestamp};
+use super::schema::{JType, number_text, parse_date, parse_timestamp};
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
@@ -481,16 +481,6 @@ fn timestamp_micros(s: &str, ty: &JType) -> Option<i64> {
         Some(_) => None,
         None => parse_date(s).map(|d| d as i64 * 86_400_000_000),
     }
-}
-
-/// A number written as text (`"3.25"`, `" 10 "`): JSON number syntax only, finite; `NaN`,
-/// `inf` and the like are not numbers.
-fn number_text(s: &str) -> Option<f64> {
-    let t = s.trim();
-    let syntax = !t.is_empty()
-        && t.bytes()
-            .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'+' | b'e' | b'E'));
-    t.parse::<f64>().ok().filter(|x| syntax && x.is_finite())
 }
 
 /// An integer from a JSON number (whole floats accepted) or, unless `inferred`, a numeric

@@ -4,7 +4,7 @@
 //! as instants, and a number against a timestamp as epoch seconds. Values that cannot be
 //! compared with the watermark are kept (a duplicate is recoverable, a lost record is not).
 
-use super::schema::{parse_date, parse_timestamp};
+use super::schema::{number_text, parse_date, parse_timestamp};
 use serde_json::Value;
 use std::cmp::Ordering;
 
@@ -91,20 +91,11 @@ fn epoch_seconds_micros(seconds: f64) -> Option<i64> {
     (us.is_finite() && us.abs() < 9.2e18).then_some(us.round() as i64)
 }
 
-/// A number given as text, beyond plain decimals: exponent forms (`1e3`), read as f64.
-fn float_text(text: &str) -> Option<f64> {
-    let t = text.trim();
-    let syntax = !t.is_empty()
-        && t.bytes()
-            .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'+' | b'e' | b'E'));
-    t.parse::<f64>().ok().filter(|x| syntax && x.is_finite())
-}
-
 /// Whether a record's cursor value is strictly older than the watermark `bound`. Missing or
 /// null values are kept, so are values of a kind the watermark cannot be compared with.
 pub fn older_than(value: Option<&Value>, bound: &str) -> bool {
     let bound_decimal = Decimal::parse(bound);
-    let bound_number = float_text(bound);
+    let bound_number = number_text(bound);
     let bound_instant = || instant(bound);
     match value {
         None | Some(Value::Null) => false,
@@ -129,7 +120,7 @@ pub fn older_than(value: Option<&Value>, bound: &str) -> bool {
             if let (Some(v), Some(b)) = (Decimal::parse(s), bound_decimal) {
                 return v.cmp(&b) == Ordering::Less;
             }
-            let v_number = float_text(s);
+            let v_number = number_text(s);
             if let (Some(v), Some(b)) = (v_number, bound_number) {
                 return v < b;
             }

@@ -118,6 +118,16 @@ impl JType {
     }
 }
 
+/// A number written as text (`"3.25"`, `" 10 "`): JSON number syntax only, finite; `NaN`,
+/// `inf` and the like are not numbers.
+pub fn number_text(s: &str) -> Option<f64> {
+    let t = s.trim();
+    let syntax = !t.is_empty()
+        && t.bytes()
+            .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'+' | b'e' | b'E'));
+    t.parse::<f64>().ok().filter(|x| syntax && x.is_finite())
+}
+
 /// The type of one value, looking inside strings for dates and timestamps.
 pub fn type_of(value: &Value) -> JType {
     type_at(value, 0)

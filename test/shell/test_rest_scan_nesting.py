@@ -59,3 +59,13 @@ def test_deeply_nested_bodies_are_an_error_or_json_not_a_crash(extension, mock_u
     assert "ROWS [('JSON" in out, out
     out = run(extension, f"FROM rest_scan('{mock_url}/fixture/deep_200.json')")
     assert "nests arrays/objects more than 128 levels deep" in out, out
+
+
+def test_objects_nested_to_the_limit_scan_on_every_path(extension, mock_url):
+    # 110 levels of objects: the inferred STRUCT stops at 100 levels, the rest is JSON; rows are
+    # decoded on the HTTP runtime's threads and written into nested DuckDB vectors.
+    url = f"{mock_url}/fixture/deep_objects_110.json"
+    out = run(extension, f"SELECT count(*), min(length(o::VARCHAR)) > 1000 FROM rest_scan('{url}')")
+    assert "ROWS [(2, True)]" in out, out
+    out = run(extension, f"SELECT count(*) FROM rest_scan('{url}', json_column := true)")
+    assert "ROWS [(2,)]" in out, out
