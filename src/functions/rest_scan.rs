@@ -10,7 +10,7 @@ use crate::rest::client::{Client, Prefetch, RestError, runtime};
 use crate::rest::config::{FUNCTION, OPTIONS, PaginatorConfig, SchemaMode, scan_config};
 use crate::rest::decode::{Batch, Column, Plan};
 use crate::rest::paginate::CursorSource;
-use crate::rest::schema::{JType, infer};
+use crate::rest::schema::{JType, infer, name_clash};
 use duckdb::ffi;
 use std::error::Error;
 use std::sync::{Arc, Mutex};
@@ -75,34 +75,6 @@ fn json_type_of(t: &JType) -> LogicalType {
             LogicalType::structure(&members)
         }
     }
-}
-
-/// Two columns (or two fields of one STRUCT) whose names differ only in case: DuckDB's names
-/// are case-insensitive, so it would refuse the schema with a bare "duplicate column" error.
-fn name_clash(columns: &[(String, JType)]) -> Option<String> {
-    fn clash_in(fields: &[(String, JType)], at: &str) -> Option<String> {
-        let mut seen: std::collections::HashMap<String, &str> = Default::default();
-        for (name, ty) in fields {
-            if let Some(other) = seen.insert(name.to_lowercase(), name) {
-                return Some(format!(
-                    "the fields '{at}{other}' and '{at}{name}' differ only in case, and DuckDB \
-                     names are case-insensitive; pick the fields you need with \
-                     columns := {{'{other}': 'TYPE', ...}} or read whole records with json_column := true"
-                ));
-            }
-            let mut inner = ty;
-            while let JType::List(child) = inner {
-                inner = child;
-            }
-            if let JType::Struct(members) = inner
-                && let Some(found) = clash_in(members, &format!("{at}{name}."))
-            {
-                return Some(found);
-            }
-        }
-        None
-    }
-    clash_in(columns, "")
 }
 
 /// DuckDB type of a named parameter: every option is taken as ANY and checked by our own

@@ -299,6 +299,36 @@ pub fn quote_big_integers(json: &[u8]) -> Option<Vec<u8>> {
     })
 }
 
+/// Two columns (or two fields of one STRUCT) whose names differ only in case: DuckDB's names
+/// are case-insensitive, so it would refuse the schema with a bare "duplicate column" error.
+pub fn name_clash(columns: &[(String, JType)]) -> Option<String> {
+    fn clash_in(fields: &[(String, JType)], at: &str) -> Option<String> {
+        let mut seen: std::collections::HashMap<String, &str> = Default::default();
+        for (name, ty) in fields {
+            // As DuckDB will see the name: without NULs (add_result_column drops them).
+            if let Some(other) = seen.insert(name.replace('\0', "").to_lowercase(), name) {
+                let (other, name) = (other.replace('\0', "\\0"), name.replace('\0', "\\0"));
+                return Some(format!(
+                    "the fields '{at}{other}' and '{at}{name}' differ only in case, and DuckDB \
+                     names are case-insensitive; pick the fields you need with \
+                     columns := {{'{other}': 'TYPE', ...}} or read whole records with json_column := true"
+                ));
+            }
+            let mut inner = ty;
+            while let JType::List(child) = inner {
+                inner = child;
+            }
+            if let JType::Struct(members) = inner
+                && let Some(found) = clash_in(members, &format!("{at}{name}."))
+            {
+                return Some(found);
+            }
+        }
+        None
+    }
+    clash_in(columns, "")
+}
+
 /// Parses a declared column type (`BIGINT`, `VARCHAR[]`, `STRUCT(a BIGINT, b VARCHAR)`, ...).
 pub fn parse_type(text: &str) -> Result<JType, String> {
     let mut p = TypeParser {
@@ -665,5 +695,31 @@ mod tests {
             quote_big_integers(br#"["a\"b", 18446744073709551616]"#).unwrap(),
             br#"["a\"b", "18446744073709551616"]"#
         );
+    }
+
+    #[test]
+    fn names_that_differ_only_in_case_are_found_at_any_level() {
+        let t = |names: &[&str]| -> Vec<(String, JType)> {
+            names
+                .iter()
+                .map(|n| (n.to_string(), JType::BigInt))
+                .collect()
+        };
+        assert_eq!(name_clash(&t(&["a", "b", "c"])), None);
+        assert!(
+            name_clash(&t(&["id", "name", "Name"]))
+                .unwrap()
+                .starts_with("the fields 'name' and 'Name' differ only in case")
+        );
+        let nested = vec![(
+            "o".to_string(),
+            JType::List(Box::new(JType::Struct(t(&["ab", "a\0B"])))),
+        )];
+        let e = name_clash(&nested).unwrap();
+        assert!(e.contains("'o.ab' and 'o.a\\0B'"), "{e}");
+        // linear: 100,000 distinct names
+        let many: Vec<String> = (0..100_000).map(|i| format!("f{i}")).collect();
+        let refs: Vec<&str> = many.iter().map(String::as_str).collect();
+        assert_eq!(name_clash(&t(&refs)), None);
     }
 }
