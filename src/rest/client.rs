@@ -6,7 +6,7 @@
 use super::auth::{AccessToken, Auth, KeyLocation};
 use super::breaker::CircuitBreaker;
 use super::config::{BodyFormat, FUNCTION, PaginatorConfig, ScanConfig};
-use super::decode::{Batch, Decoded, Fault, Plan, decode_json, decode_ndjson};
+use super::decode::{Batch, Decoded, Fault, Plan, decode_json, decode_ndjson, exact_misfit};
 use super::incremental::older_than;
 use super::paginate::{PageResponse, Paginator, RequestSpec, parse_link_next};
 use super::ratelimit::RateLimiter;
@@ -801,10 +801,11 @@ impl Client {
     }
 
     fn decode(&self, bytes: &[u8], path: &[String], plan: &Plan) -> Result<Decoded, Fault> {
-        match self.cfg.format {
+        let run = |plan: &Plan| match self.cfg.format {
             BodyFormat::Json => decode_json(bytes, path, plan),
             BodyFormat::Ndjson => decode_ndjson(bytes, plan),
-        }
+        };
+        run(plan).map_err(|f| exact_misfit(f, plan, run))
     }
 
     /// Pagination state from a decoded page; returns its rows.

@@ -310,6 +310,86 @@ fn shown(text: String) -> String {
     }
 }
 
+/// A number that does not fit its column is shown as serde_json read it, which for integers
+/// beyond 64 bits is a rounded f64. On this error path only, the page is decoded again with
+/// that field as text (a fresh plan with only its column), to show the value's own digits.
+/// Fields inside lists, or not found, keep the message as it was.
+pub fn exact_misfit(
+    fault: Fault,
+    plan: &Plan,
+    decode: impl Fn(&Plan) -> Result<Decoded, Fault>,
+) -> Fault {
+    let Fault::Misfit {
+        record,
+        path,
+        kind: "number",
+        ty,
+        ..
+    } = &fault
+    else {
+        return fault;
+    };
+    let segments: Vec<&str> = path.split('.').collect();
+    let Some(top) = plan.columns.iter().position(|(n, _)| n == segments[0]) else {
+        return fault;
+    };
+    let mut columns = plan.columns.clone();
+    if !as_text_at(&mut columns[top].1, &segments[1..]) {
+        return fault;
+    }
+    let probe = Plan {
+        columns,
+        projected: vec![top],
+        unknown_error: false,
+        json_column: false,
+        cursor_field: None,
+        incremental: None,
+        inferred: false,
+    };
+    let Ok(decoded) = decode(&probe) else {
+        return fault;
+    };
+    let mut column = decoded.batch.columns.first();
+    let mut ty_at = &probe.columns[top].1;
+    for segment in &segments[1..] {
+        let (Some(Column::Struct { fields, .. }), JType::Struct(types)) = (column, ty_at) else {
+            return fault;
+        };
+        let Some(i) = types.iter().position(|(n, _)| n == segment) else {
+            return fault;
+        };
+        column = fields.get(i);
+        ty_at = &types[i].1;
+    }
+    match column {
+        Some(c @ Column::Text { .. }) if c.valid().get(*record) == Some(&true) => Fault::Misfit {
+            record: *record,
+            path: path.clone(),
+            kind: "number",
+            shown: shown(c.text(*record).to_string()),
+            ty: ty.clone(),
+        },
+        _ => fault,
+    }
+}
+
+/// Makes the field at `path` (STRUCT field names) of `t` VARCHAR; false when there is none.
+fn as_text_at(t: &mut JType, path: &[&str]) -> bool {
+    match path.split_first() {
+        None => {
+            *t = JType::Varchar;
+            true
+        }
+        Some((segment, rest)) => match t {
+            JType::Struct(fields) => fields
+                .iter_mut()
+                .find(|(n, _)| n == segment)
+                .is_some_and(|(_, ft)| as_text_at(ft, rest)),
+            _ => false,
+        },
+    }
+}
+
 /// Shared state of one page decode: the first fault, and the current record number.
 struct Ctx<'p> {
     plan: &'p Plan,
@@ -1765,5 +1845,37 @@ mod tests {
         p.columns = vec![("json".into(), JType::Json)];
         let d = decode_json(body.as_bytes(), &["data".to_string()], &p).unwrap();
         assert_eq!(d.last_cursor, Some(json!(BIG)));
+    }
+
+    #[test]
+    fn a_number_misfit_shows_the_digits_of_integers_beyond_64_bits() {
+        let p = plan(
+            vec![
+                ("id", JType::BigInt),
+                ("o", JType::Struct(vec![("n".into(), JType::BigInt)])),
+            ],
+            vec![0, 1],
+        );
+        for (body, path) in [
+            (format!(r#"[{{"id": 1}}, {{"id": {BIG}}}]"#), "id"),
+            (
+                format!(r#"[{{"id": 1, "o": {{"n": 2}}}}, {{"o": {{"n": -{BIG}}}}}]"#),
+                "o.n",
+            ),
+        ] {
+            let run = |p: &Plan| decode_json(body.as_bytes(), &[], p);
+            let fault = exact_misfit(run(&p).unwrap_err(), &p, run);
+            let Fault::Misfit {
+                record,
+                path: at,
+                shown,
+                ..
+            } = fault
+            else {
+                panic!("{fault:?}")
+            };
+            assert_eq!((record, at.as_str()), (1, path));
+            assert!(shown.trim_start_matches('-') == BIG, "{shown}");
+        }
     }
 }
