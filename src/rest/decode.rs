@@ -919,6 +919,25 @@ struct Records<'a, 'p> {
 }
 
 impl<'p> Records<'_, 'p> {
+    fn one<E: de::Error>(self, v: Value) -> Result<(), E> {
+        self.ctx.record.set(*self.count);
+        if self.ctx.plan.json_column {
+            if let Some(c) = self.batch.columns.first_mut() {
+                c.push_text(&v.to_string());
+            }
+            self.batch.rows += 1;
+        } else {
+            Record {
+                ctx: self.ctx,
+                batch: self.batch,
+                layout: self.layout,
+                last_cursor: self.last_cursor,
+            }
+            .scalar(v)?;
+        }
+        *self.count += 1;
+        Ok(())
+    }
     fn reborrow(&mut self) -> Records<'_, 'p> {
         Records {
             ctx: self.ctx,
@@ -944,6 +963,26 @@ impl<'de> Visitor<'de> for Records<'_, '_> {
     }
     fn visit_unit<E: de::Error>(self) -> Result<(), E> {
         Ok(())
+    }
+    // A scalar where the records are expected is the one record (as for the sample's values).
+    fn visit_bool<E: de::Error>(self, b: bool) -> Result<(), E> {
+        self.one(Value::Bool(b))
+    }
+    fn visit_i64<E: de::Error>(self, n: i64) -> Result<(), E> {
+        self.one(Value::from(n))
+    }
+    fn visit_u64<E: de::Error>(self, n: u64) -> Result<(), E> {
+        self.one(Value::from(n))
+    }
+    fn visit_f64<E: de::Error>(self, x: f64) -> Result<(), E> {
+        self.one(
+            serde_json::Number::from_f64(x)
+                .map(Value::Number)
+                .unwrap_or(Value::Null),
+        )
+    }
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<(), E> {
+        self.one(Value::String(s.to_string()))
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         let Records {
@@ -1877,5 +1916,17 @@ mod tests {
             assert_eq!((record, at.as_str()), (1, path));
             assert!(shown.trim_start_matches('-') == BIG, "{shown}");
         }
+    }
+
+    #[test]
+    fn a_scalar_at_the_selector_is_one_record_as_in_the_sample() {
+        let p = plan(vec![("value", JType::BigInt)], vec![0]);
+        let d = decode_json(br#"{"data": 7}"#, &["data".to_string()], &p).unwrap();
+        assert_eq!((d.records, d.batch.rows), (1, 1));
+        let body: Value = serde_json::from_slice(br#"{"data": 7}"#).unwrap();
+        assert_eq!(
+            crate::rest::select::take_at(body, &["data".to_string()]),
+            vec![json!(7)]
+        );
     }
 }
