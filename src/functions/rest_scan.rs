@@ -10,7 +10,7 @@ use crate::rest::client::{Client, Prefetch, RestError, runtime};
 use crate::rest::config::{FUNCTION, OPTIONS, PaginatorConfig, SchemaMode, scan_config};
 use crate::rest::decode::{Batch, Column, Plan};
 use crate::rest::paginate::CursorSource;
-use crate::rest::schema::{JType, infer};
+use crate::rest::schema::{JType, infer, name_clash};
 use duckdb::ffi;
 use std::error::Error;
 use std::sync::{Arc, Mutex};
@@ -112,7 +112,7 @@ impl TableFunction for RestScan {
             SchemaMode::Infer { sample_size } => *sample_size,
             _ => 0,
         };
-        let prefetch = runtime()?.block_on(client.prefetch(sample))?;
+        let mut prefetch = runtime()?.block_on(client.prefetch(sample))?;
         let (columns, json_column) = match schema_mode {
             SchemaMode::JsonColumn => (vec![("json".to_string(), JType::Json)], true),
             SchemaMode::Fixed(cols) => (cols, false),
@@ -130,6 +130,9 @@ impl TableFunction for RestScan {
                 (cols, false)
             }
         };
+        if let Some(clash) = name_clash(&columns) {
+            return Err(client.error(clash).into());
+        }
         if let Some(column) = &client.cfg.cursor_column
             && !json_column
             && !columns.iter().any(|(n, _)| n == column)
@@ -155,6 +158,8 @@ impl TableFunction for RestScan {
         } else {
             0
         };
+        // The sample's values were only needed for inference; the rows come from the bodies.
+        prefetch.pages = Vec::new();
         Ok(RestScanBindData {
             client,
             columns,
@@ -194,6 +199,7 @@ impl TableFunction for RestScan {
                 _ => None,
             },
             incremental: cfg.cursor_column.clone().zip(cfg.incremental_value.clone()),
+            inferred: bind.sampled > 0,
         });
         let (tx, rx) = mpsc::channel(cfg.concurrency.max(2));
         let task = rt.spawn(Arc::clone(&bind.client).run(state, plan, bind.sampled, tx));

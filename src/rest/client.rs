@@ -6,13 +6,14 @@
 use super::auth::{AccessToken, Auth, KeyLocation};
 use super::breaker::CircuitBreaker;
 use super::config::{BodyFormat, FUNCTION, PaginatorConfig, ScanConfig};
-use super::decode::{Batch, Decoded, Fault, Plan, decode_json, decode_ndjson, from_values};
+use super::decode::{Batch, Decoded, Fault, Plan, decode_json, decode_ndjson, exact_misfit};
+use super::incremental::older_than;
 use super::origin::{Origins, origin_of, same_origin};
 use super::paginate::{PageResponse, Paginator, RequestSpec};
 use super::ratelimit::RateLimiter;
 use super::redact::{Secrets, redact_url};
 use super::retry::{Decision, Failure, parse_retry_after};
-use super::schema::{parse_date, parse_timestamp};
+use super::schema::quote_big_integers;
 use super::select::{records_at, take_at};
 use serde_json::Value;
 use std::collections::{BTreeMap, VecDeque};
@@ -63,6 +64,8 @@ pub struct Raw {
 /// A parsed response (pages read during bind, to infer the schema).
 pub struct Fetched {
     pub body: Value,
+    /// The body as received: its rows are decoded from it like any later page's.
+    pub bytes: bytes::Bytes,
     pub link_header: Option<String>,
     pub url: String,
     /// Hash of the body bytes (repeat guard).
@@ -80,9 +83,22 @@ fn body_hash(bytes: &[u8]) -> u64 {
 /// Records of one page, in order.
 pub type PageRecords = Vec<Value>;
 
+/// A page fetched during bind, whose rows the scan emits first.
+pub struct PrefetchedPage {
+    pub bytes: bytes::Bytes,
+    pub url: String,
+    /// Rows to emit (after the incremental filter, within max_records).
+    pub kept: usize,
+}
+
 /// State after the pages fetched during bind (to infer the schema).
 pub struct Prefetch {
+    /// The sampled records as JSON values, before the incremental filter (the schema
+    /// describes the API's records, whichever of them are new); only for inference.
     pub pages: Vec<PageRecords>,
+    /// The same pages as bodies: their rows go through the streaming decoder, like every
+    /// later page (one set of rules for exact text, duplicate keys and conversions).
+    pub bodies: Vec<PrefetchedPage>,
     pub paginator: Box<dyn Paginator>,
     /// The request the sequential loop sends next.
     pub request: RequestSpec,
@@ -472,6 +488,15 @@ impl Client {
     }
 
     fn not_json(&self, raw: &Raw, detail: &str) -> RestError {
+        if detail.contains("recursion limit exceeded") {
+            // serde_json stops at 128 nested arrays/objects (its stack guard): valid JSON, but
+            // not readable here.
+            return self.error(format!(
+                "the response from {} nests arrays/objects more than 128 levels deep ({detail}), \
+                 more than rest_scan can read; ask the API for a flatter shape",
+                self.shown_url(&raw.url)
+            ));
+        }
         // The head of the body, scrubbed before it is cut to 60 characters (a secret that
         // straddles the cut is still seen whole within the first 4096 bytes).
         let head = String::from_utf8_lossy(&raw.bytes[..raw.bytes.len().min(4096)]).into_owned();
@@ -491,13 +516,18 @@ impl Client {
     }
 
     /// Parses a raw body into JSON (NDJSON: an array of its lines).
+    /// Integers beyond 64 bits become strings in this value tree (serde_json would round
+    /// them through f64): the schema sample types them VARCHAR and a cursor keeps its digits;
+    /// rows are decoded from the bytes, exactly.
     fn parse(&self, raw: Raw) -> Result<Fetched, RestError> {
+        let quoted = quote_big_integers(&raw.bytes);
+        let text: &[u8] = quoted.as_deref().unwrap_or(&raw.bytes);
         let body = match self.cfg.format {
-            BodyFormat::Json => serde_json::from_slice::<Value>(&raw.bytes)
+            BodyFormat::Json => serde_json::from_slice::<Value>(text)
                 .map_err(|e| self.not_json(&raw, &e.to_string()))?,
             BodyFormat::Ndjson => {
                 let mut records = Vec::new();
-                for (n, line) in raw.bytes.split(|b| *b == b'\n').enumerate() {
+                for (n, line) in text.split(|b| *b == b'\n').enumerate() {
                     if line.iter().all(u8::is_ascii_whitespace) {
                         continue;
                     }
@@ -511,6 +541,7 @@ impl Client {
         Ok(Fetched {
             body,
             hash: body_hash(&raw.bytes),
+            bytes: raw.bytes,
             link_header: raw.link_header,
             url: raw.url,
         })
@@ -664,6 +695,7 @@ impl Client {
         paginator.init_request(&mut request);
         let mut state = Prefetch {
             pages: Vec::new(),
+            bodies: Vec::new(),
             paginator,
             request,
             base,
@@ -730,26 +762,31 @@ impl Client {
                     .map_err(|e| self.error(format!("{e} ({})", self.shown_url(&fetched.url))))?;
             }
             self.check_repeat(&mut state, fetched.hash, &fetched.url)?;
-            let mut records =
-                self.process(fetched, &state.path.clone(), state.paginator.as_mut())?;
+            let bytes = fetched.bytes.clone();
+            let url = fetched.url.clone();
+            let records = self.process(fetched, &state.path.clone(), state.paginator.as_mut())?;
             state.raw_records += records.len() as u64;
             // max_records counts kept rows, here as on later pages.
-            if let (Some(column), Some(bound)) =
-                (&self.cfg.cursor_column, &self.cfg.incremental_value)
-            {
-                records.retain(|r| !older_than(r.get(column.as_str()), bound));
-            }
+            let kept = match (&self.cfg.cursor_column, &self.cfg.incremental_value) {
+                (Some(column), Some(bound)) => records
+                    .iter()
+                    .filter(|r| !older_than(r.get(column.as_str()), bound))
+                    .count(),
+                _ => records.len(),
+            };
             let before = state.records;
-            let done = self.accept(&mut state, records.len());
-            records.truncate((state.records - before) as usize);
-            if done {
+            let done = self.accept(&mut state, kept);
+            let kept = (state.records - before) as usize;
+            state.bodies.push(PrefetchedPage { bytes, url, kept });
+            if sample > 0 {
                 state.pages.push(records);
+            }
+            if done {
                 state.done = true;
                 return Ok(state);
             }
-            state.pages.push(records);
             state.paginator.update_request(&mut state.request);
-            if state.records as usize >= sample.max(1) {
+            if state.raw_records as usize >= sample.max(1) {
                 return Ok(state);
             }
         }
@@ -815,11 +852,12 @@ impl Client {
         }
     }
 
-    fn decode(&self, raw: &Raw, path: &[String], plan: &Plan) -> Result<Decoded, Fault> {
-        match self.cfg.format {
-            BodyFormat::Json => decode_json(&raw.bytes, path, plan),
-            BodyFormat::Ndjson => decode_ndjson(&raw.bytes, plan),
-        }
+    fn decode(&self, bytes: &[u8], path: &[String], plan: &Plan) -> Result<Decoded, Fault> {
+        let run = |plan: &Plan| match self.cfg.format {
+            BodyFormat::Json => decode_json(bytes, path, plan),
+            BodyFormat::Ndjson => decode_ndjson(bytes, plan),
+        };
+        run(plan).map_err(|f| exact_misfit(f, plan, run))
     }
 
     /// Pagination state from a decoded page; returns its rows.
@@ -899,10 +937,14 @@ impl Client {
         tx: &mpsc::Sender<Result<Batch, RestError>>,
     ) -> Result<(), RestError> {
         let mut base = 0u64;
-        for page in std::mem::take(&mut state.pages) {
-            let batch = from_values(&page, plan)
-                .map_err(|f| self.fault(f, base, sampled, &state.request.url, None))?;
-            base += page.len() as u64;
+        state.pages.clear();
+        for page in std::mem::take(&mut state.bodies) {
+            let decoded = self
+                .decode(&page.bytes, &state.path, plan)
+                .map_err(|f| self.fault(f, base, sampled, &page.url, None))?;
+            base += decoded.records as u64;
+            let mut batch = decoded.batch;
+            batch.truncate(page.kept);
             if tx.send(Ok(batch)).await.is_err() {
                 return Ok(());
             }
@@ -916,7 +958,7 @@ impl Client {
         loop {
             let raw = self.fetch_raw(&state.request).await?;
             let decoded = self
-                .decode(&raw, &state.path, plan)
+                .decode(&raw.bytes, &state.path, plan)
                 .map_err(|f| self.fault(f, state.raw_records, sampled, &raw.url, Some(&raw)))?;
             let (batch, done) = self.advance(state, &raw, decoded, plan)?;
             if tx.send(Ok(batch)).await.is_err() || done {
@@ -962,7 +1004,7 @@ impl Client {
                 tasks.spawn(async move {
                     let page = match client.fetch_raw(&request).await {
                         Ok(raw) => {
-                            let decoded = client.decode(&raw, &path, &plan);
+                            let decoded = client.decode(&raw.bytes, &path, &plan);
                             Ok((raw, decoded))
                         }
                         Err(e) => Err(e),
@@ -995,34 +1037,6 @@ impl Client {
             }
             state.paginator.update_request(&mut scratch);
         }
-    }
-}
-
-/// Whether a record's cursor value is strictly older than the incremental bound (numbers
-/// compare as numbers, timestamps and dates as instants, anything else as text). Missing or
-/// null values are kept.
-pub fn older_than(value: Option<&Value>, bound: &str) -> bool {
-    match value {
-        None | Some(Value::Null) => false,
-        Some(Value::Number(n)) => match (n.as_f64(), bound.trim().parse::<f64>()) {
-            (Some(v), Ok(b)) => v < b,
-            _ => false,
-        },
-        Some(Value::String(s)) => {
-            if let (Ok(v), Ok(b)) = (s.trim().parse::<f64>(), bound.trim().parse::<f64>()) {
-                return v < b;
-            }
-            let instant = |t: &str| {
-                parse_timestamp(t)
-                    .map(|(us, _)| us)
-                    .or_else(|| parse_date(t).map(|d| d as i64 * 86_400_000_000))
-            };
-            match (instant(s), instant(bound.trim())) {
-                (Some(v), Some(b)) => v < b,
-                _ => s.as_str() < bound,
-            }
-        }
-        Some(_) => false,
     }
 }
 
@@ -1074,39 +1088,5 @@ fn describe_reqwest_error(e: &reqwest::Error) -> String {
         what
     } else {
         format!("{what}: {}", causes.join(": "))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn older_than_compares_numbers_instants_and_text() {
-        assert!(older_than(Some(&json!(5)), "6"));
-        assert!(!older_than(Some(&json!(6)), "6"));
-        assert!(older_than(
-            Some(&json!("2026-01-01T00:00:00Z")),
-            "2026-01-02"
-        ));
-        assert!(!older_than(
-            Some(&json!("2026-01-02T00:00:00+00:00")),
-            "2026-01-02"
-        ));
-        assert!(older_than(Some(&json!("abc")), "abd"));
-        // numbers sent as strings compare as numbers, not as text
-        assert!(!older_than(Some(&json!("1000")), "999"));
-        // DuckDB renders TIMESTAMPTZ with an hour-only offset
-        assert!(!older_than(
-            Some(&json!("2026-01-01T21:00:00Z")),
-            "2026-01-02 05:00:00+09"
-        ));
-        assert!(older_than(
-            Some(&json!("2026-01-01T19:00:00Z")),
-            "2026-01-02 05:00:00+09"
-        ));
-        assert!(!older_than(None, "x"));
-        assert!(!older_than(Some(&Value::Null), "x"));
     }
 }

@@ -3,7 +3,7 @@
 //! the query needs are kept; the rest is skipped while parsing. The fields around the records
 //! (`total`, `links.next`, ...) are kept as a small JSON value for the paginator.
 
-use super::schema::{JType, parse_date, parse_timestamp};
+use super::schema::{JType, number_text, parse_date, parse_timestamp};
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
@@ -26,6 +26,10 @@ pub struct Plan {
     pub cursor_field: Option<String>,
     /// Skip records whose `.0` field is older than `.1` (incremental loads).
     pub incremental: Option<(String, String)>,
+    /// The schema was inferred from a sample: a value fits a column only as it would have in
+    /// the sample (a string never fits a number or boolean column: in the sample it would
+    /// have made the column VARCHAR). Declared columns also convert numeric strings.
+    pub inferred: bool,
 }
 
 /// Why a page could not be decoded. `record` is 0-based within the page.
@@ -306,6 +310,86 @@ fn shown(text: String) -> String {
     }
 }
 
+/// A number that does not fit its column is shown as serde_json read it, which for integers
+/// beyond 64 bits is a rounded f64. On this error path only, the page is decoded again with
+/// that field as text (a fresh plan with only its column), to show the value's own digits.
+/// Fields inside lists, or not found, keep the message as it was.
+pub fn exact_misfit(
+    fault: Fault,
+    plan: &Plan,
+    decode: impl Fn(&Plan) -> Result<Decoded, Fault>,
+) -> Fault {
+    let Fault::Misfit {
+        record,
+        path,
+        kind: "number",
+        ty,
+        ..
+    } = &fault
+    else {
+        return fault;
+    };
+    let segments: Vec<&str> = path.split('.').collect();
+    let Some(top) = plan.columns.iter().position(|(n, _)| n == segments[0]) else {
+        return fault;
+    };
+    let mut columns = plan.columns.clone();
+    if !as_text_at(&mut columns[top].1, &segments[1..]) {
+        return fault;
+    }
+    let probe = Plan {
+        columns,
+        projected: vec![top],
+        unknown_error: false,
+        json_column: false,
+        cursor_field: None,
+        incremental: None,
+        inferred: false,
+    };
+    let Ok(decoded) = decode(&probe) else {
+        return fault;
+    };
+    let mut column = decoded.batch.columns.first();
+    let mut ty_at = &probe.columns[top].1;
+    for segment in &segments[1..] {
+        let (Some(Column::Struct { fields, .. }), JType::Struct(types)) = (column, ty_at) else {
+            return fault;
+        };
+        let Some(i) = types.iter().position(|(n, _)| n == segment) else {
+            return fault;
+        };
+        column = fields.get(i);
+        ty_at = &types[i].1;
+    }
+    match column {
+        Some(c @ Column::Text { .. }) if c.valid().get(*record) == Some(&true) => Fault::Misfit {
+            record: *record,
+            path: path.clone(),
+            kind: "number",
+            shown: shown(c.text(*record).to_string()),
+            ty: ty.clone(),
+        },
+        _ => fault,
+    }
+}
+
+/// Makes the field at `path` (STRUCT field names) of `t` VARCHAR; false when there is none.
+fn as_text_at(t: &mut JType, path: &[&str]) -> bool {
+    match path.split_first() {
+        None => {
+            *t = JType::Varchar;
+            true
+        }
+        Some((segment, rest)) => match t {
+            JType::Struct(fields) => fields
+                .iter_mut()
+                .find(|(n, _)| n == segment)
+                .is_some_and(|(_, ft)| as_text_at(ft, rest)),
+            _ => false,
+        },
+    }
+}
+
 /// Shared state of one page decode: the first fault, and the current record number.
 struct Ctx<'p> {
     plan: &'p Plan,
@@ -356,18 +440,20 @@ fn push_value(
         (JType::Boolean, Column::Bool { values, valid }) => {
             let b = match v {
                 Value::Bool(b) => *b,
-                Value::String(s) if s == "true" || s == "false" => s == "true",
+                Value::String(s) if !ctx.plan.inferred && (s == "true" || s == "false") => {
+                    s == "true"
+                }
                 _ => return Err(misfit()),
             };
             values.push(b);
             valid.push(true);
         }
         (JType::BigInt, Column::Int { values, valid }) => {
-            values.push(as_i64(v).ok_or_else(misfit)?);
+            values.push(as_i64(v, ctx.plan.inferred).ok_or_else(misfit)?);
             valid.push(true);
         }
         (JType::Integer, Column::Int32 { values, valid }) => {
-            let n = as_i64(v)
+            let n = as_i64(v, ctx.plan.inferred)
                 .and_then(|n| i32::try_from(n).ok())
                 .ok_or_else(misfit)?;
             values.push(n);
@@ -376,7 +462,7 @@ fn push_value(
         (JType::Double, Column::Double { values, valid }) => {
             let x = match v {
                 Value::Number(n) => n.as_f64().ok_or_else(misfit)?,
-                Value::String(s) => s.trim().parse::<f64>().map_err(|_| misfit())?,
+                Value::String(s) if !ctx.plan.inferred => number_text(s).ok_or_else(misfit)?,
                 _ => return Err(misfit()),
             };
             values.push(x);
@@ -388,7 +474,10 @@ fn push_value(
             valid.push(true);
         }
         (JType::Timestamp | JType::TimestampTz, Column::Int { values, valid }) => {
-            let us = v.as_str().and_then(timestamp_micros).ok_or_else(misfit)?;
+            let us = v
+                .as_str()
+                .and_then(|s| timestamp_micros(s, ty))
+                .ok_or_else(misfit)?;
             values.push(us);
             valid.push(true);
         }
@@ -447,20 +536,42 @@ fn push_value(
     Ok(())
 }
 
-fn timestamp_micros(s: &str) -> Option<i64> {
-    parse_timestamp(s)
-        .map(|(us, _)| us)
-        .or_else(|| parse_date(s).map(|d| d as i64 * 86_400_000_000))
+/// Pushes a field read both as a value and as its JSON text: text columns take the text.
+fn push_field(
+    ctx: &Ctx<'_>,
+    col: &mut Column,
+    ty: &JType,
+    v: &Value,
+    raw: &str,
+    path: &str,
+) -> Result<(), Fault> {
+    if matches!(ty, JType::Null | JType::Varchar | JType::Json) {
+        return push_raw_text(col, ty, raw).map_err(|e| Fault::Json(e.to_string()));
+    }
+    push_value(ctx, col, ty, v, path)
 }
 
-/// An integer from a JSON number (whole floats accepted) or a numeric string.
-pub fn as_i64(v: &Value) -> Option<i64> {
+/// Microseconds for a TIMESTAMP (`ty`) or TIMESTAMPTZ column: a TIMESTAMP column takes only
+/// timestamps without a zone, a TIMESTAMPTZ column only ones with a zone (as in the sample,
+/// where the two never share a type), so no value is shifted silently. A date is midnight
+/// (UTC) in both.
+fn timestamp_micros(s: &str, ty: &JType) -> Option<i64> {
+    match parse_timestamp(s) {
+        Some((us, zoned)) if zoned == (*ty == JType::TimestampTz) => Some(us),
+        Some(_) => None,
+        None => parse_date(s).map(|d| d as i64 * 86_400_000_000),
+    }
+}
+
+/// An integer from a JSON number (whole floats accepted) or, unless `inferred`, a numeric
+/// string.
+pub fn as_i64(v: &Value, inferred: bool) -> Option<i64> {
     match v {
         Value::Number(n) => n.as_i64().or_else(|| {
             let f = n.as_f64()?;
             (f.fract() == 0.0 && f.abs() < 9.0e15).then_some(f as i64)
         }),
-        Value::String(s) => s.trim().parse::<i64>().ok(),
+        Value::String(s) if !inferred => s.trim().parse::<i64>().ok(),
         _ => None,
     }
 }
@@ -479,7 +590,70 @@ struct Into<'a, 'p> {
 impl<'de> DeserializeSeed<'de> for Into<'_, '_> {
     type Value = ();
     fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        if matches!(self.ty, JType::Null | JType::Varchar | JType::Json) {
+            // Text columns keep the value's own text: a number is never re-printed (integers
+            // beyond 64 bits would come back rounded through f64).
+            let raw: &'de RawValue = Deserialize::deserialize(d)?;
+            push_raw_text(self.col, self.ty, raw.get()).map_err(de::Error::custom)?;
+            return Ok(());
+        }
         d.deserialize_any(self)
+    }
+}
+
+/// Pushes the JSON text `raw` of one value into a VARCHAR or JSON column: null is NULL; a
+/// JSON column keeps the text (without insignificant whitespace); a VARCHAR column keeps a
+/// string's content and any other value's text.
+fn push_raw_text(col: &mut Column, ty: &JType, raw: &str) -> Result<(), serde_json::Error> {
+    let b = raw.as_bytes();
+    if b == b"null" {
+        col.push_null();
+        return Ok(());
+    }
+    let Column::Text { bytes, ends, valid } = col else {
+        return Ok(());
+    };
+    if *ty != JType::Json && b.first() == Some(&b'"') {
+        if b.contains(&b'\\') {
+            let text: String = serde_json::from_str(raw)?;
+            bytes.extend_from_slice(text.as_bytes());
+        } else {
+            bytes.extend_from_slice(&b[1..b.len() - 1]);
+        }
+    } else {
+        compact_into(bytes, b);
+    }
+    ends.push(bytes.len());
+    valid.push(true);
+    Ok(())
+}
+
+/// Appends JSON text without the whitespace between tokens (strings are copied unchanged).
+fn compact_into(out: &mut Vec<u8>, json: &[u8]) {
+    if !json
+        .iter()
+        .any(|c| matches!(c, b' ' | b'\n' | b'\r' | b'\t'))
+    {
+        out.extend_from_slice(json);
+        return;
+    }
+    let mut in_string = false;
+    let mut escaped = false;
+    for &c in json {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if c == b'\\' {
+                escaped = true;
+            } else if c == b'"' {
+                in_string = false;
+            }
+        } else if c == b'"' {
+            in_string = true;
+        } else if matches!(c, b' ' | b'\n' | b'\r' | b'\t') {
+            continue;
+        }
+        out.push(c);
     }
 }
 
@@ -555,7 +729,7 @@ impl<'de> Visitor<'de> for Into<'_, '_> {
                 Ok(())
             }
             (JType::Timestamp | JType::TimestampTz, Column::Int { values, valid }) => {
-                match timestamp_micros(s) {
+                match timestamp_micros(s, self.ty) {
                     Some(us) => {
                         values.push(us);
                         valid.push(true);
@@ -626,11 +800,8 @@ impl<'de> Visitor<'de> for Into<'_, '_> {
                 while let Some(key) = map.next_key_seed(KeySeed)? {
                     match fields.iter().position(|(n, _)| n.as_str() == key.as_ref()) {
                         Some(i) => {
-                            if cols[i].len() > start {
-                                // A duplicate key: JSON's last value wins elsewhere; keep the first.
-                                map.next_value::<IgnoredAny>()?;
-                                continue;
-                            }
+                            // A repeated key: the last value counts (as in the sample).
+                            cols[i].truncate(start);
                             let path = format!("{}.{}", self.path, key);
                             map.next_value_seed(Into {
                                 ctx: self.ctx,
@@ -695,30 +866,48 @@ impl<'de> Visitor<'de> for KeySeed {
 // Streaming: records
 // ---------------------------------------------------------------------------------------------
 
+/// A JSON value from its text, with integers beyond 64 bits as strings of their digits (a
+/// cursor or watermark value is sent back or compared exactly, never through f64).
+pub fn exact_value(raw: &str) -> Result<Value, serde_json::Error> {
+    match super::schema::quote_big_integers(raw.as_bytes()) {
+        Some(quoted) => serde_json::from_slice(&quoted),
+        None => serde_json::from_str(raw),
+    }
+}
+
 /// A record kept whole as JSON text (json_column). The cursor and incremental fields are read
 /// from it when pagination or filtering needs them.
-fn push_raw(plan: &Plan, batch: &mut Batch, last_cursor: &mut Option<Value>, raw: &RawValue) {
+fn push_raw(
+    plan: &Plan,
+    batch: &mut Batch,
+    last_cursor: &mut Option<Value>,
+    raw: &RawValue,
+) -> Result<(), serde_json::Error> {
     if plan.cursor_field.is_some() || plan.incremental.is_some() {
-        let record: Value = serde_json::from_str(raw.get()).unwrap_or(Value::Null);
+        let record = exact_value(raw.get())?;
         if let Some(field) = &plan.cursor_field {
             *last_cursor = record.get(field.as_str()).cloned();
         }
         if let Some((column, bound)) = &plan.incremental
-            && super::client::older_than(record.get(column.as_str()), bound)
+            && super::incremental::older_than(record.get(column.as_str()), bound)
         {
-            return;
+            return Ok(());
         }
     }
     if let Some(c) = batch.columns.first_mut() {
         c.push_text(raw.get());
     }
     batch.rows += 1;
+    Ok(())
 }
 
 /// Where each schema column goes (output position), per plan.
 struct Layout {
     slot: Vec<Option<usize>>,
     seen: Vec<bool>,
+    /// The schema is the one column `value` (records that are not objects): each record is
+    /// decoded as that column's value.
+    value_only: bool,
 }
 
 struct Records<'a, 'p> {
@@ -727,6 +916,37 @@ struct Records<'a, 'p> {
     layout: &'a mut Layout,
     count: &'a mut usize,
     last_cursor: &'a mut Option<Value>,
+}
+
+impl<'p> Records<'_, 'p> {
+    fn one<E: de::Error>(self, v: Value) -> Result<(), E> {
+        self.ctx.record.set(*self.count);
+        if self.ctx.plan.json_column {
+            if let Some(c) = self.batch.columns.first_mut() {
+                c.push_text(&v.to_string());
+            }
+            self.batch.rows += 1;
+        } else {
+            Record {
+                ctx: self.ctx,
+                batch: self.batch,
+                layout: self.layout,
+                last_cursor: self.last_cursor,
+            }
+            .scalar(v)?;
+        }
+        *self.count += 1;
+        Ok(())
+    }
+    fn reborrow(&mut self) -> Records<'_, 'p> {
+        Records {
+            ctx: self.ctx,
+            batch: self.batch,
+            layout: self.layout,
+            count: self.count,
+            last_cursor: self.last_cursor,
+        }
+    }
 }
 
 impl<'de> DeserializeSeed<'de> for Records<'_, '_> {
@@ -744,6 +964,26 @@ impl<'de> Visitor<'de> for Records<'_, '_> {
     fn visit_unit<E: de::Error>(self) -> Result<(), E> {
         Ok(())
     }
+    // A scalar where the records are expected is the one record (as for the sample's values).
+    fn visit_bool<E: de::Error>(self, b: bool) -> Result<(), E> {
+        self.one(Value::Bool(b))
+    }
+    fn visit_i64<E: de::Error>(self, n: i64) -> Result<(), E> {
+        self.one(Value::from(n))
+    }
+    fn visit_u64<E: de::Error>(self, n: u64) -> Result<(), E> {
+        self.one(Value::from(n))
+    }
+    fn visit_f64<E: de::Error>(self, x: f64) -> Result<(), E> {
+        self.one(
+            serde_json::Number::from_f64(x)
+                .map(Value::Number)
+                .unwrap_or(Value::Null),
+        )
+    }
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<(), E> {
+        self.one(Value::String(s.to_string()))
+    }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         let Records {
             ctx,
@@ -757,7 +997,7 @@ impl<'de> Visitor<'de> for Records<'_, '_> {
             let more = if ctx.plan.json_column {
                 match seq.next_element::<&'de RawValue>()? {
                     Some(raw) => {
-                        push_raw(ctx.plan, batch, last_cursor, raw);
+                        push_raw(ctx.plan, batch, last_cursor, raw).map_err(de::Error::custom)?;
                         true
                     }
                     None => false,
@@ -811,14 +1051,47 @@ impl<'de> DeserializeSeed<'de> for Record<'_, '_> {
     fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
         if self.ctx.plan.json_column {
             let raw: &RawValue = Deserialize::deserialize(d)?;
-            push_raw(self.ctx.plan, self.batch, self.last_cursor, raw);
+            push_raw(self.ctx.plan, self.batch, self.last_cursor, raw)
+                .map_err(de::Error::custom)?;
             return Ok(());
+        }
+        if self.layout.value_only {
+            // Records that are not objects are the column `value`: decode them like any
+            // field (text columns keep their text). Objects are read as records.
+            let raw: &'de RawValue = Deserialize::deserialize(d)?;
+            let mut inner = serde_json::Deserializer::from_str(raw.get());
+            let result = if raw.get().starts_with('{') {
+                de::Deserializer::deserialize_any(&mut inner, self)
+            } else {
+                self.scalar_raw(&mut inner)
+            };
+            return result.map_err(de::Error::custom);
         }
         d.deserialize_any(self)
     }
 }
 
 impl Record<'_, '_> {
+    /// A record that is not an object, streamed into the column `value`.
+    fn scalar_raw<'de>(
+        self,
+        inner: &mut serde_json::Deserializer<serde_json::de::StrRead<'de>>,
+    ) -> Result<(), serde_json::Error> {
+        let plan = self.ctx.plan;
+        for (out, &i) in plan.projected.iter().enumerate() {
+            let (name, ty) = &plan.columns[i];
+            Into {
+                ctx: self.ctx,
+                col: &mut self.batch.columns[out],
+                ty,
+                path: name,
+            }
+            .deserialize(&mut *inner)?;
+        }
+        self.batch.rows += 1;
+        Ok(())
+    }
+
     /// A record that is not an object is the single column `value`.
     fn scalar<E: de::Error>(self, v: Value) -> Result<(), E> {
         let plan = self.ctx.plan;
@@ -891,28 +1164,28 @@ impl<'de> Visitor<'de> for Record<'_, '_> {
                 .incremental
                 .as_ref()
                 .filter(|(c, _)| c.as_str() == key.as_ref());
-            if i.is_some_and(|i| layout.seen[i]) {
-                // A repeated key: the first value counts.
-                map.next_value::<IgnoredAny>()?;
-                continue;
-            }
             if let Some(i) = i {
+                // A repeated key: the last value counts (as in the sample and in meta).
+                if layout.seen[i]
+                    && let Some(out) = layout.slot[i]
+                {
+                    batch.columns[out].truncate(row);
+                }
                 layout.seen[i] = true;
             }
             if is_cursor || incremental.is_some() {
                 // Needed as a value (pagination, incremental filter), even when the column is
-                // not in a fixed schema: read it once, then push it.
-                let v: Value = map.next_value()?;
-                if let Some((_, bound)) = incremental
-                    && super::client::older_than(Some(&v), bound)
-                {
-                    drop_record = true;
+                // not in a fixed schema: read it once as text, then push it.
+                let raw: &'de RawValue = map.next_value()?;
+                let v = exact_value(raw.get()).map_err(de::Error::custom)?;
+                if let Some((_, bound)) = incremental {
+                    drop_record = super::incremental::older_than(Some(&v), bound);
                 }
                 if let Some(i) = i
                     && let Some(out) = layout.slot[i]
                 {
                     let (name, ty) = &plan.columns[i];
-                    push_value(ctx, &mut batch.columns[out], ty, &v, name)
+                    push_field(ctx, &mut batch.columns[out], ty, &v, raw.get(), name)
                         .map_err(|f| ctx.fail(f))?;
                 }
                 if is_cursor {
@@ -992,29 +1265,35 @@ impl<'de> Visitor<'de> for Body<'_, '_> {
         )
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let Body { path, records } = self;
+        let Body { path, mut records } = self;
         let mut meta = Map::new();
-        let mut records = Some(records);
+        let mut found = false;
         while let Some(key) = map.next_key::<String>()? {
             if key == path[0] {
-                let Some(r) = records.take() else {
-                    map.next_value::<IgnoredAny>()?;
-                    continue;
-                };
+                if found {
+                    // The key again: the last value counts, as in the sample's value tree.
+                    records.batch.truncate(0);
+                    *records.count = 0;
+                    *records.last_cursor = None;
+                    meta.remove(&key);
+                }
+                found = true;
                 let inner = map.next_value_seed(Body {
                     path: &path[1..],
-                    records: r,
+                    records: records.reborrow(),
                 })?;
                 if !inner.is_null() {
                     meta.insert(key, inner);
                 }
             } else {
-                let v: Value = map.next_value()?;
+                // Around the records (total, cursors, links): small, read exactly.
+                let raw: &'de RawValue = map.next_value()?;
+                let v = exact_value(raw.get()).map_err(de::Error::custom)?;
                 meta.insert(key, v);
             }
         }
-        if let Some(r) = records {
-            return Err(r.ctx.fail(Fault::Missing {
+        if !found {
+            return Err(records.ctx.fail(Fault::Missing {
                 at: path[0].clone(),
                 keys: meta.keys().cloned().collect(),
             }));
@@ -1042,9 +1321,11 @@ fn layout(plan: &Plan) -> Layout {
             *s = Some(out);
         }
     }
+    let value_only = plan.columns.len() == 1 && plan.columns[0].0 == "value";
     Layout {
         slot,
         seen: vec![false; plan.columns.len()],
+        value_only: value_only && plan.projected.len() == 1,
     }
 }
 
@@ -1127,67 +1408,6 @@ pub fn decode_ndjson(bytes: &[u8], plan: &Plan) -> Result<Decoded, Fault> {
     })
 }
 
-/// Converts already parsed records (the pages fetched during bind) into a batch.
-pub fn from_values(records: &[Value], plan: &Plan) -> Result<Batch, Fault> {
-    let ctx = Ctx {
-        plan,
-        fault: RefCell::new(None),
-        record: std::cell::Cell::new(0),
-    };
-    let mut batch = Batch::new(plan);
-    for (n, record) in records.iter().enumerate() {
-        ctx.record.set(n);
-        if plan.json_column {
-            if let Some((column, bound)) = &plan.incremental
-                && super::client::older_than(record.get(column.as_str()), bound)
-            {
-                continue;
-            }
-            if let Some(c) = batch.columns.first_mut() {
-                c.push_text(&record.to_string());
-            }
-            batch.rows += 1;
-            continue;
-        }
-        let row = batch.rows;
-        let obj = match record {
-            Value::Object(map) => Some(map),
-            _ => None,
-        };
-        if let (Some(map), true) = (obj, plan.unknown_error)
-            && let Some(extra) = map
-                .keys()
-                .find(|k| !plan.columns.iter().any(|(n, _)| n == *k))
-        {
-            return Err(Fault::Unknown {
-                record: n,
-                path: extra.clone(),
-            });
-        }
-        if let Some((column, bound)) = &plan.incremental
-            && super::client::older_than(obj.and_then(|m| m.get(column)), bound)
-        {
-            continue;
-        }
-        for (out, &i) in plan.projected.iter().enumerate() {
-            let (name, ty) = &plan.columns[i];
-            let field = match obj {
-                Some(map) => map.get(name),
-                None if name == "value" => Some(record),
-                None => None,
-            };
-            let col = &mut batch.columns[out];
-            match field {
-                Some(v) => push_value(&ctx, col, ty, v, name)?,
-                None => col.push_null(),
-            }
-        }
-        debug_assert!(batch.columns.iter().all(|c| c.len() == row + 1));
-        batch.rows += 1;
-    }
-    Ok(batch)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1204,6 +1424,7 @@ mod tests {
             json_column: false,
             cursor_field: None,
             incremental: None,
+            inferred: false,
         }
     }
 
@@ -1274,14 +1495,6 @@ mod tests {
                 valid: vec![true, false]
             }
         );
-    }
-
-    #[test]
-    fn streaming_and_value_paths_agree() {
-        let d = decode_json(BODY.as_bytes(), &["data".to_string()], &users_plan()).unwrap();
-        let body: Value = serde_json::from_str(BODY).unwrap();
-        let b = from_values(body["data"].as_array().unwrap(), &users_plan()).unwrap();
-        assert_eq!(d.batch, b);
     }
 
     #[test]
@@ -1463,5 +1676,257 @@ mod tests {
             Column::List { child, .. } => assert_eq!(child.len(), 2),
             other => panic!("{other:?}"),
         }
+    }
+
+    const BIG: &str = "123456789012345678901234567890";
+
+    #[test]
+    fn integers_beyond_64_bits_keep_their_digits_in_text_columns() {
+        // L3: they came back as 1.2345678901234568e+29.
+        let p = plan(
+            vec![
+                ("v", JType::Varchar),
+                ("j", JType::Json),
+                ("s", JType::Struct(vec![("n".into(), JType::Varchar)])),
+                ("l", JType::List(Box::new(JType::Varchar))),
+            ],
+            vec![0, 1, 2, 3],
+        );
+        let body = format!(
+            r#"[{{"v": {BIG}, "j": {{"n": -{BIG}, "x": [ 1 , 2.50 ]}}, "s": {{"n": {BIG}}}, "l": [{BIG}, "a\"b"]}}]"#
+        );
+        let d = decode_json(body.as_bytes(), &[], &p).unwrap();
+        assert_eq!(d.batch.columns[0].text(0), BIG);
+        assert_eq!(
+            d.batch.columns[1].text(0),
+            format!(r#"{{"n":-{BIG},"x":[1,2.50]}}"#)
+        );
+        match (&d.batch.columns[2], &d.batch.columns[3]) {
+            (Column::Struct { fields, .. }, Column::List { child, .. }) => {
+                assert_eq!(fields[0].text(0), BIG);
+                assert_eq!((child.text(0), child.text(1)), (BIG, "a\"b"));
+            }
+            other => panic!("{other:?}"),
+        }
+        // json_column and records that are not objects keep them too
+        let mut j = plan(vec![("json", JType::Json)], vec![0]);
+        j.json_column = true;
+        let d = decode_json(format!(r#"[{{"a": {BIG}}}]"#).as_bytes(), &[], &j).unwrap();
+        assert_eq!(d.batch.columns[0].text(0), format!(r#"{{"a": {BIG}}}"#));
+        let v = plan(vec![("value", JType::Varchar)], vec![0]);
+        let d = decode_json(format!(r#"[{BIG}, "x", null]"#).as_bytes(), &[], &v).unwrap();
+        assert_eq!(
+            (d.batch.columns[0].text(0), d.batch.columns[0].text(1)),
+            (BIG, "x")
+        );
+        assert_eq!(d.batch.columns[0].valid(), &[true, true, false]);
+        // a BIGINT column refuses them instead of rounding
+        let b = plan(vec![("id", JType::BigInt)], vec![0]);
+        assert!(matches!(
+            decode_json(format!(r#"[{{"id": {BIG}}}]"#).as_bytes(), &[], &b),
+            Err(Fault::Misfit { .. })
+        ));
+    }
+
+    #[test]
+    fn a_repeated_key_keeps_its_last_value_everywhere() {
+        // L4: the sample (serde_json values) kept the last value, later pages the first.
+        let p = plan(
+            vec![
+                ("id", JType::BigInt),
+                (
+                    "o",
+                    JType::Struct(vec![("a".into(), JType::List(Box::new(JType::BigInt)))]),
+                ),
+            ],
+            vec![0, 1],
+        );
+        let body =
+            br#"{"data": [{"id": 0}], "data": [{"id": 1, "o": {"a": [1, 2], "a": [3]}, "id": 2}]}"#;
+        let d = decode_json(body, &["data".to_string()], &p).unwrap();
+        assert_eq!(d.records, 1);
+        assert_eq!(
+            d.batch.columns[0],
+            Column::Int {
+                values: vec![2],
+                valid: vec![true]
+            }
+        );
+        match &d.batch.columns[1] {
+            Column::Struct { fields, .. } => match &fields[0] {
+                Column::List { entries, child, .. } => {
+                    assert_eq!(entries, &vec![(0, 1)]);
+                    assert_eq!(
+                        **child,
+                        Column::Int {
+                            values: vec![3],
+                            valid: vec![true]
+                        }
+                    );
+                }
+                other => panic!("{other:?}"),
+            },
+            other => panic!("{other:?}"),
+        }
+        let value: Value = serde_json::from_slice(body).unwrap();
+        assert_eq!(value["data"][0]["id"], json!(2), "serde_json's rule");
+        // the incremental filter reads the last value too
+        let mut f = plan(vec![("at", JType::BigInt)], vec![0]);
+        f.incremental = Some(("at".into(), "5".into()));
+        let d = decode_json(br#"[{"at": 9, "at": 1}, {"at": 1, "at": 9}]"#, &[], &f).unwrap();
+        assert_eq!(
+            d.batch.columns[0],
+            Column::Int {
+                values: vec![9],
+                valid: vec![true]
+            }
+        );
+    }
+
+    #[test]
+    fn zoned_and_naive_timestamps_never_mix_silently() {
+        // U11: "...+02:00" was shifted into a TIMESTAMP column.
+        let p = plan(
+            vec![("ts", JType::Timestamp), ("tz", JType::TimestampTz)],
+            vec![0, 1],
+        );
+        let ok = decode_json(
+            br#"[{"ts": "2026-01-01 10:00:00", "tz": "2026-01-01T10:00:00+02:00"}, {"ts": "2026-01-01", "tz": "2026-01-01"}]"#,
+            &[],
+            &p,
+        )
+        .unwrap();
+        assert_eq!(ok.batch.rows, 2);
+        for body in [
+            br#"[{"ts": "2026-01-01T10:00:00+02:00"}]"#.as_slice(),
+            br#"[{"tz": "2026-01-01T10:00:00"}]"#.as_slice(),
+        ] {
+            assert!(
+                matches!(decode_json(body, &[], &p), Err(Fault::Misfit { .. })),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
+    }
+
+    #[test]
+    fn strings_fit_number_columns_only_when_declared_and_numeric() {
+        // U11: "NaN" and "inf" entered an inferred DOUBLE column after the sample.
+        let mut p = plan(
+            vec![
+                ("x", JType::Double),
+                ("n", JType::BigInt),
+                ("b", JType::Boolean),
+            ],
+            vec![0, 1, 2],
+        );
+        p.inferred = true;
+        for body in [
+            br#"[{"x": "NaN"}]"#.as_slice(),
+            br#"[{"x": "inf"}]"#.as_slice(),
+            br#"[{"x": "1.5"}]"#.as_slice(),
+            br#"[{"n": "5"}]"#.as_slice(),
+            br#"[{"b": "true"}]"#.as_slice(),
+        ] {
+            assert!(
+                matches!(decode_json(body, &[], &p), Err(Fault::Misfit { .. })),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
+        p.inferred = false;
+        let d = decode_json(br#"[{"x": " 1.5 ", "n": "5", "b": "true"}]"#, &[], &p).unwrap();
+        assert_eq!(
+            d.batch.columns[0],
+            Column::Double {
+                values: vec![1.5],
+                valid: vec![true]
+            }
+        );
+        for bad in ["NaN", "inf", "-Infinity", "0x10", "1e999"] {
+            let body = format!(r#"[{{"x": "{bad}"}}]"#);
+            assert!(
+                matches!(
+                    decode_json(body.as_bytes(), &[], &p),
+                    Err(Fault::Misfit { .. })
+                ),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn bodies_nested_beyond_serde_json_limit_are_an_error_or_json_text_never_a_crash() {
+        let deep = format!(r#"[{{"a": {}1{}}}]"#, "[".repeat(5000), "]".repeat(5000));
+        // a JSON column keeps the text (serde_json skips values without recursing)
+        let p = plan(vec![("a", JType::Json)], vec![0]);
+        let d = decode_json(deep.as_bytes(), &[], &p).unwrap();
+        assert_eq!(d.batch.columns[0].text(0).len(), 10_001);
+        // a typed column reads values: serde_json's recursion limit is an error
+        let p = plan(vec![("a", JType::List(Box::new(JType::BigInt)))], vec![0]);
+        match decode_json(deep.as_bytes(), &[], &p) {
+            Err(Fault::Json(detail)) => assert!(detail.contains("recursion limit"), "{detail}"),
+            Err(other) => panic!("{other:?}"),
+            Ok(_) => panic!("decoded"),
+        }
+    }
+
+    #[test]
+    fn cursors_and_meta_beyond_64_bits_keep_their_digits() {
+        // L3 class: a cursor read back through f64 would ask the API for the wrong page.
+        let mut p = plan(vec![("id", JType::Varchar)], vec![0]);
+        p.cursor_field = Some("id".into());
+        let body = format!(r#"{{"data": [{{"id": {BIG}}}], "next_cursor": {BIG}}}"#);
+        let d = decode_json(body.as_bytes(), &["data".to_string()], &p).unwrap();
+        assert_eq!(d.last_cursor, Some(json!(BIG)));
+        assert_eq!(d.meta, json!({"next_cursor": BIG}));
+        p.json_column = true;
+        p.columns = vec![("json".into(), JType::Json)];
+        let d = decode_json(body.as_bytes(), &["data".to_string()], &p).unwrap();
+        assert_eq!(d.last_cursor, Some(json!(BIG)));
+    }
+
+    #[test]
+    fn a_number_misfit_shows_the_digits_of_integers_beyond_64_bits() {
+        let p = plan(
+            vec![
+                ("id", JType::BigInt),
+                ("o", JType::Struct(vec![("n".into(), JType::BigInt)])),
+            ],
+            vec![0, 1],
+        );
+        for (body, path) in [
+            (format!(r#"[{{"id": 1}}, {{"id": {BIG}}}]"#), "id"),
+            (
+                format!(r#"[{{"id": 1, "o": {{"n": 2}}}}, {{"o": {{"n": -{BIG}}}}}]"#),
+                "o.n",
+            ),
+        ] {
+            let run = |p: &Plan| decode_json(body.as_bytes(), &[], p);
+            let fault = exact_misfit(run(&p).unwrap_err(), &p, run);
+            let Fault::Misfit {
+                record,
+                path: at,
+                shown,
+                ..
+            } = fault
+            else {
+                panic!("{fault:?}")
+            };
+            assert_eq!((record, at.as_str()), (1, path));
+            assert!(shown.trim_start_matches('-') == BIG, "{shown}");
+        }
+    }
+
+    #[test]
+    fn a_scalar_at_the_selector_is_one_record_as_in_the_sample() {
+        let p = plan(vec![("value", JType::BigInt)], vec![0]);
+        let d = decode_json(br#"{"data": 7}"#, &["data".to_string()], &p).unwrap();
+        assert_eq!((d.records, d.batch.rows), (1, 1));
+        let body: Value = serde_json::from_slice(br#"{"data": 7}"#).unwrap();
+        assert_eq!(
+            crate::rest::select::take_at(body, &["data".to_string()]),
+            vec![json!(7)]
+        );
     }
 }

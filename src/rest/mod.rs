@@ -7,6 +7,7 @@ pub mod breaker;
 pub mod client;
 pub mod config;
 pub mod decode;
+pub mod incremental;
 pub mod origin;
 pub mod paginate;
 pub mod ratelimit;

@@ -100,8 +100,45 @@ pub fn parse_timestamp(s: &str) -> Option<(i64, bool)> {
     None
 }
 
+/// The deepest nesting of LIST and STRUCT levels rest_scan builds, in declared types
+/// (`columns`) and in inferred schemas. DuckDB's own parser stops at 1,000; nesting is bounded
+/// far below so that building types, decoding and writing vectors (all recursive) stay within
+/// a thread's stack and linear in the type's size. Inferred values nested deeper keep their
+/// JSON text (type JSON) from this level on.
+pub const MAX_DEPTH: usize = 100;
+
+impl JType {
+    /// LIST and STRUCT levels, counting this one.
+    pub fn depth(&self) -> usize {
+        match self {
+            JType::List(child) => 1 + child.depth(),
+            JType::Struct(fields) => 1 + fields.iter().map(|(_, t)| t.depth()).max().unwrap_or(0),
+            _ => 0,
+        }
+    }
+}
+
+/// A number written as text (`"3.25"`, `" 10 "`): JSON number syntax only, finite; `NaN`,
+/// `inf` and the like are not numbers.
+pub fn number_text(s: &str) -> Option<f64> {
+    let t = s.trim();
+    let syntax = !t.is_empty()
+        && t.bytes()
+            .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'+' | b'e' | b'E'));
+    t.parse::<f64>().ok().filter(|x| syntax && x.is_finite())
+}
+
 /// The type of one value, looking inside strings for dates and timestamps.
 pub fn type_of(value: &Value) -> JType {
+    type_at(value, 0)
+}
+
+/// The type of a value nested in `depth` LIST/STRUCT levels: at [`MAX_DEPTH`] a nested value
+/// is JSON text.
+fn type_at(value: &Value, depth: usize) -> JType {
+    if depth >= MAX_DEPTH && (value.is_array() || value.is_object()) {
+        return JType::Json;
+    }
     match value {
         Value::Null => JType::Null,
         Value::Bool(_) => JType::Boolean,
@@ -131,12 +168,14 @@ pub fn type_of(value: &Value) -> JType {
         Value::Array(items) => {
             let child = items
                 .iter()
-                .fold(JType::Null, |acc, v| widen(&acc, &type_of(v)));
+                .fold(JType::Null, |acc, v| widen(&acc, &type_at(v, depth + 1)));
             JType::List(Box::new(child))
         }
-        Value::Object(map) => {
-            JType::Struct(map.iter().map(|(k, v)| (k.clone(), type_of(v))).collect())
-        }
+        Value::Object(map) => JType::Struct(
+            map.iter()
+                .map(|(k, v)| (k.clone(), type_at(v, depth + 1)))
+                .collect(),
+        ),
     }
 }
 
@@ -199,14 +238,106 @@ pub fn infer<'a>(records: impl Iterator<Item = &'a Value>) -> Vec<(String, JType
     }
 }
 
+/// JSON text with every integer literal beyond 64 bits (below `i64::MIN`, above `u64::MAX`)
+/// turned into a string holding its digits, or `None` when there is none (the usual case:
+/// one linear scan, no copy). serde_json would read such integers as rounded f64s; as
+/// strings, the sample types their column VARCHAR and their digits survive.
+pub fn quote_big_integers(json: &[u8]) -> Option<Vec<u8>> {
+    let n = json.len();
+    let mut out: Option<Vec<u8>> = None;
+    let mut copied = 0;
+    let mut i = 0;
+    while i < n {
+        match json[i] {
+            b'"' => {
+                i += 1;
+                while i < n {
+                    match json[i] {
+                        b'\\' => i += 2,
+                        b'"' => {
+                            i += 1;
+                            break;
+                        }
+                        _ => i += 1,
+                    }
+                }
+            }
+            b'-' | b'0'..=b'9' => {
+                let start = i;
+                i += usize::from(json[i] == b'-');
+                while i < n && json[i].is_ascii_digit() {
+                    i += 1;
+                }
+                let end = i;
+                let integer = !(i < n && matches!(json[i], b'.' | b'e' | b'E'));
+                while i < n && matches!(json[i], b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-') {
+                    i += 1;
+                }
+                let text = std::str::from_utf8(&json[start..end]).unwrap_or("");
+                let digits = end - start - usize::from(json[start] == b'-');
+                let fits = digits < 19
+                    || if json[start] == b'-' {
+                        text.parse::<i64>().is_ok()
+                    } else {
+                        text.parse::<u64>().is_ok()
+                    };
+                if integer && !fits && digits > 0 {
+                    let o = out.get_or_insert_with(|| Vec::with_capacity(n + 64));
+                    o.extend_from_slice(&json[copied..start]);
+                    o.push(b'"');
+                    o.extend_from_slice(&json[start..end]);
+                    o.push(b'"');
+                    copied = end;
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    out.map(|mut o| {
+        o.extend_from_slice(&json[copied.min(n)..]);
+        o
+    })
+}
+
+/// Two columns (or two fields of one STRUCT) whose names differ only in case: DuckDB's names
+/// are case-insensitive, so it would refuse the schema with a bare "duplicate column" error.
+pub fn name_clash(columns: &[(String, JType)]) -> Option<String> {
+    fn clash_in(fields: &[(String, JType)], at: &str) -> Option<String> {
+        let mut seen: std::collections::HashMap<String, &str> = Default::default();
+        for (name, ty) in fields {
+            // As DuckDB will see the name: without NULs (add_result_column drops them).
+            if let Some(other) = seen.insert(name.replace('\0', "").to_lowercase(), name) {
+                let (other, name) = (other.replace('\0', "\\0"), name.replace('\0', "\\0"));
+                return Some(format!(
+                    "the fields '{at}{other}' and '{at}{name}' differ only in case, and DuckDB \
+                     names are case-insensitive; pick the fields you need with \
+                     columns := {{'{other}': 'TYPE', ...}} or read whole records with json_column := true"
+                ));
+            }
+            let mut inner = ty;
+            while let JType::List(child) = inner {
+                inner = child;
+            }
+            if let JType::Struct(members) = inner
+                && let Some(found) = clash_in(members, &format!("{at}{name}."))
+            {
+                return Some(found);
+            }
+        }
+        None
+    }
+    clash_in(columns, "")
+}
+
 /// Parses a declared column type (`BIGINT`, `VARCHAR[]`, `STRUCT(a BIGINT, b VARCHAR)`, ...).
 pub fn parse_type(text: &str) -> Result<JType, String> {
     let mut p = TypeParser {
         s: text.as_bytes(),
         pos: 0,
         text,
+        depth: 0,
     };
-    let t = p.parse()?;
+    let (t, _) = p.parse()?;
     p.skip_ws();
     if p.pos != p.s.len() {
         return Err(p.error());
@@ -216,17 +347,29 @@ pub fn parse_type(text: &str) -> Result<JType, String> {
 
 pub const SUPPORTED_TYPES: &str = "BOOLEAN, INTEGER, BIGINT, DOUBLE, VARCHAR, JSON, DATE, TIMESTAMP, TIMESTAMPTZ, <type>[] and STRUCT(name type, ...)";
 
+/// A type's text as shown in messages: at most 60 characters (a type may be huge).
+fn shown_type(text: &str) -> String {
+    if text.chars().count() > 60 {
+        format!("{}...", text.chars().take(60).collect::<String>())
+    } else {
+        text.to_string()
+    }
+}
+
+/// Reads a type in one pass (linear in its length); nesting is bounded by [`MAX_DEPTH`].
 struct TypeParser<'a> {
     s: &'a [u8],
     pos: usize,
     text: &'a str,
+    /// LIST/STRUCT levels open around the current position.
+    depth: usize,
 }
 
 impl TypeParser<'_> {
     fn error(&self) -> String {
         format!(
             "cannot read type '{}' (supported: {SUPPORTED_TYPES})",
-            self.text
+            shown_type(self.text)
         )
     }
     fn skip_ws(&mut self) {
@@ -262,38 +405,45 @@ impl TypeParser<'_> {
             false
         }
     }
-    fn parse(&mut self) -> Result<JType, String> {
+    /// One type and its LIST/STRUCT levels. `self.depth` counts the levels around it.
+    fn parse(&mut self) -> Result<(JType, usize), String> {
         let name = self.word().to_ascii_uppercase();
-        let mut t = match name.as_str() {
-            "BOOLEAN" | "BOOL" => JType::Boolean,
-            "INTEGER" | "INT" | "INT4" => JType::Integer,
-            "BIGINT" | "INT8" | "LONG" => JType::BigInt,
-            "DOUBLE" | "FLOAT8" | "REAL" | "FLOAT" => JType::Double,
-            "VARCHAR" | "TEXT" | "STRING" => JType::Varchar,
-            "JSON" => JType::Json,
-            "DATE" => JType::Date,
+        let (mut t, mut levels) = match name.as_str() {
+            "BOOLEAN" | "BOOL" => (JType::Boolean, 0),
+            "INTEGER" | "INT" | "INT4" => (JType::Integer, 0),
+            "BIGINT" | "INT8" | "LONG" => (JType::BigInt, 0),
+            "DOUBLE" | "FLOAT8" | "REAL" | "FLOAT" => (JType::Double, 0),
+            "VARCHAR" | "TEXT" | "STRING" => (JType::Varchar, 0),
+            "JSON" => (JType::Json, 0),
+            "DATE" => (JType::Date, 0),
             "TIMESTAMP" | "DATETIME" => {
                 self.skip_ws();
-                let rest = std::str::from_utf8(&self.s[self.pos..]).unwrap_or("");
-                if rest.to_ascii_uppercase().starts_with("WITH TIME ZONE") {
-                    self.pos += "WITH TIME ZONE".len();
-                    JType::TimestampTz
+                const TZ: &[u8] = b"WITH TIME ZONE";
+                // Only the next bytes are compared: the parser stays linear.
+                let rest = &self.s[self.pos..];
+                if rest.len() >= TZ.len() && rest[..TZ.len()].eq_ignore_ascii_case(TZ) {
+                    self.pos += TZ.len();
+                    (JType::TimestampTz, 0)
                 } else {
-                    JType::Timestamp
+                    (JType::Timestamp, 0)
                 }
             }
-            "TIMESTAMPTZ" => JType::TimestampTz,
+            "TIMESTAMPTZ" => (JType::TimestampTz, 0),
             "STRUCT" => {
                 if !self.eat(b'(') {
                     return Err(self.error());
                 }
+                self.depth += 1;
+                self.check_depth(0)?;
                 let mut fields = Vec::new();
+                let mut inner = 0;
                 loop {
                     let field = self.word();
                     if field.is_empty() {
                         return Err(self.error());
                     }
-                    let ty = self.parse()?;
+                    let (ty, levels) = self.parse()?;
+                    inner = inner.max(levels);
                     fields.push((field, ty));
                     if self.eat(b')') {
                         break;
@@ -302,17 +452,33 @@ impl TypeParser<'_> {
                         return Err(self.error());
                     }
                 }
-                JType::Struct(fields)
+                self.depth -= 1;
+                (JType::Struct(fields), inner + 1)
             }
             _ => return Err(self.error()),
         };
+        // `[]` suffixes wrap the type read so far: each adds a level on top of its own.
         while self.eat(b'[') {
             if !self.eat(b']') {
                 return Err(self.error());
             }
+            levels += 1;
+            self.check_depth(levels)?;
             t = JType::List(Box::new(t));
         }
-        Ok(t)
+        Ok((t, levels))
+    }
+
+    /// An error when `levels` more levels inside the open ones exceed [`MAX_DEPTH`].
+    fn check_depth(&self, levels: usize) -> Result<(), String> {
+        if self.depth + levels > MAX_DEPTH {
+            return Err(format!(
+                "type '{}' nests more than {MAX_DEPTH} LIST/STRUCT levels, the most rest_scan supports; \
+                 declare the deeper part as JSON",
+                shown_type(self.text)
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -455,5 +621,105 @@ mod tests {
     fn huge_unsigned_numbers_stay_text() {
         assert_eq!(type_of(&json!(18446744073709551615u64)), JType::Varchar);
         assert_eq!(type_of(&json!(-5)), JType::BigInt);
+    }
+
+    #[test]
+    fn declared_types_nested_beyond_the_limit_fail_fast_naming_the_limit() {
+        // C1: 10,000 list levels or 20,000 STRUCT( segfaulted the host; 2,000 took 1.8 s.
+        let lists = format!("BIGINT{}", "[]".repeat(10_000));
+        let structs = format!("{}BIGINT", "STRUCT(a ".repeat(20_000));
+        for text in [&lists, &structs] {
+            let started = std::time::Instant::now();
+            let err = parse_type(text).unwrap_err();
+            assert!(started.elapsed() < std::time::Duration::from_millis(200));
+            assert!(
+                err.contains("nests more than 100 LIST/STRUCT levels"),
+                "{err}"
+            );
+            assert!(err.len() < 300, "the type is shown shortened: {err}");
+        }
+        let at_limit = format!("BIGINT{}", "[]".repeat(MAX_DEPTH));
+        assert_eq!(parse_type(&at_limit).unwrap().depth(), MAX_DEPTH);
+        let mixed = format!("{}BIGINT{}[]", "STRUCT(a ".repeat(50), ")".repeat(50));
+        assert!(parse_type(&format!("{mixed}{}", "[]".repeat(49))).is_ok());
+        assert!(parse_type(&format!("{mixed}{}", "[]".repeat(50))).is_err());
+    }
+
+    #[test]
+    fn declared_types_parse_in_linear_time() {
+        // Many TIMESTAMP fields: the zone check must not copy the rest of the text each time.
+        let fields: Vec<String> = (0..20_000).map(|i| format!("f{i} TIMESTAMP")).collect();
+        let text = format!("STRUCT({})", fields.join(", "));
+        let started = std::time::Instant::now();
+        let t = parse_type(&text).unwrap();
+        assert!(started.elapsed() < std::time::Duration::from_millis(500));
+        assert_eq!(t.depth(), 1);
+    }
+
+    #[test]
+    fn values_nested_beyond_the_limit_are_inferred_as_json() {
+        let mut v = json!(1);
+        for _ in 0..120 {
+            v = json!([v]);
+        }
+        let t = type_of(&v);
+        assert_eq!(t.depth(), MAX_DEPTH);
+        let mut inner = &t;
+        for _ in 0..MAX_DEPTH {
+            inner = match inner {
+                JType::List(c) => c,
+                other => panic!("{other:?}"),
+            };
+        }
+        assert_eq!(inner, &JType::Json);
+    }
+
+    #[test]
+    fn integers_beyond_64_bits_become_strings_only_outside_strings() {
+        assert_eq!(quote_big_integers(br#"{"a": 1, "b": [2.5, -3e400]}"#), None);
+        assert_eq!(
+            quote_big_integers(br#"{"u": 18446744073709551615, "i": -9223372036854775808}"#),
+            None
+        );
+        let q = quote_big_integers(
+            br#"{"a": 123456789012345678901234567890, "s": "99999999999999999999", "b": [-9223372036854775809], "f": 123456789012345678901.5}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            std::str::from_utf8(&q).unwrap(),
+            r#"{"a": "123456789012345678901234567890", "s": "99999999999999999999", "b": ["-9223372036854775809"], "f": 123456789012345678901.5}"#
+        );
+        let v: Value = serde_json::from_slice(&q).unwrap();
+        assert_eq!(type_of(&v["a"]), JType::Varchar);
+        assert_eq!(
+            quote_big_integers(br#"["a\"b", 18446744073709551616]"#).unwrap(),
+            br#"["a\"b", "18446744073709551616"]"#
+        );
+    }
+
+    #[test]
+    fn names_that_differ_only_in_case_are_found_at_any_level() {
+        let t = |names: &[&str]| -> Vec<(String, JType)> {
+            names
+                .iter()
+                .map(|n| (n.to_string(), JType::BigInt))
+                .collect()
+        };
+        assert_eq!(name_clash(&t(&["a", "b", "c"])), None);
+        assert!(
+            name_clash(&t(&["id", "name", "Name"]))
+                .unwrap()
+                .starts_with("the fields 'name' and 'Name' differ only in case")
+        );
+        let nested = vec![(
+            "o".to_string(),
+            JType::List(Box::new(JType::Struct(t(&["ab", "a\0B"])))),
+        )];
+        let e = name_clash(&nested).unwrap();
+        assert!(e.contains("'o.ab' and 'o.a\\0B'"), "{e}");
+        // linear: 100,000 distinct names
+        let many: Vec<String> = (0..100_000).map(|i| format!("f{i}")).collect();
+        let refs: Vec<&str> = many.iter().map(String::as_str).collect();
+        assert_eq!(name_clash(&t(&refs)), None);
     }
 }
