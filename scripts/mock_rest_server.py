@@ -60,7 +60,7 @@ GET /cursor/users?cursor=C&limit=L          (no cursor, or cursor=, = start)
     blank_at=<O>: the page whose next offset is O sends "next_cursor":"" (has_more stays true);
     empty_at=<O>: the page at offset O is empty, with a cursor that asks for it again (then it
     is served), as Slack may return empty pages mid-list;
-    cursor_key=<name> names the cursor field otherwise; omit_has_more=1 drops "has_more".
+    cursor_field=<name> names the cursor field otherwise; omit_has_more=1 drops "has_more".
 GET /starting_after/users?starting_after=<id>&limit=L     (Stripe style; no parameter = start)
     {"data":[records id+1..id+L],"has_more":bool}
 GET /link/users?page=P&per_page=S
@@ -517,9 +517,9 @@ class MockApp:
             again = m.group(2) is not None
 
         blank_at = int_param(req.params, "blank_at", -1, 0, 10**12)
-        key = req.params.get("cursor_key", "next_cursor")
+        key = req.params.get("cursor_field", "next_cursor")
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,40}", key):
-            raise BadParam("cursor_key")
+            raise BadParam("cursor_field")
         has_more = not flag(req.params, "omit_has_more")
         if offset == int_param(req.params, "empty_at", -1, 0, 10**12) and not again:
             # An empty page whose cursor asks for the same records again (Slack does this).

@@ -453,9 +453,9 @@ def test_empty_pages_in_the_middle_keep_their_totals(base_url):
 def test_cursor_can_be_blank_renamed_or_come_without_has_more(base_url):
     page = call(base_url, f"/cursor/users?n={N}&limit={PAGE}&blank_at=10").json()
     assert page["next_cursor"] == "" and page["has_more"] is True
-    page = call(base_url, f"/cursor/users?n={N}&limit={PAGE}&cursor_key=zz&omit_has_more=1").json()
+    page = call(base_url, f"/cursor/users?n={N}&limit={PAGE}&cursor_field=zz&omit_has_more=1").json()
     assert set(page) == {"results", "zz"} and page["zz"]
-    assert call(base_url, "/cursor/users?cursor_key=a-b").status == 400
+    assert call(base_url, "/cursor/users?cursor_field=a-b").status == 400
     first = call(base_url, f"/cursor/users?n={N}&limit={PAGE}&empty_at=0").json()
     assert first["results"] == [] and first["has_more"] is True
     again = call(base_url, f"/cursor/users?n={N}&limit={PAGE}&empty_at=0&cursor={first['next_cursor']}").json()
