@@ -19,6 +19,8 @@ use std::collections::HashSet;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Cell<'a> {
     Null,
+    /// An integer (TINYINT ... UBIGINT, HUGEINT), exact.
+    Int(i128),
     Number(f64),
     Text(&'a str),
     Bool(bool),
@@ -38,18 +40,24 @@ pub fn cell(array: &ArrayRef, i: usize) -> Cell<'_> {
             Cell::Number(array.as_primitive::<$t>().value(i) as f64)
         };
     }
+    macro_rules! int {
+        ($t:ty) => {
+            Cell::Int(array.as_primitive::<$t>().value(i) as i128)
+        };
+    }
     match array.data_type() {
         DataType::Boolean => Cell::Bool(array.as_boolean().value(i)),
-        DataType::Int8 => num!(Int8Type),
-        DataType::Int16 => num!(Int16Type),
-        DataType::Int32 => num!(Int32Type),
-        DataType::Int64 => num!(Int64Type),
-        DataType::UInt8 => num!(UInt8Type),
-        DataType::UInt16 => num!(UInt16Type),
-        DataType::UInt32 => num!(UInt32Type),
-        DataType::UInt64 => num!(UInt64Type),
+        DataType::Int8 => int!(Int8Type),
+        DataType::Int16 => int!(Int16Type),
+        DataType::Int32 => int!(Int32Type),
+        DataType::Int64 => int!(Int64Type),
+        DataType::UInt8 => int!(UInt8Type),
+        DataType::UInt16 => int!(UInt16Type),
+        DataType::UInt32 => int!(UInt32Type),
+        DataType::UInt64 => int!(UInt64Type),
         DataType::Float32 => num!(Float32Type),
         DataType::Float64 => num!(Float64Type),
+        DataType::Decimal128(_, 0) => Cell::Int(array.as_primitive::<Decimal128Type>().value(i)),
         DataType::Decimal128(_, scale) => {
             let v = array.as_primitive::<Decimal128Type>().value(i) as f64;
             Cell::Number(v / 10f64.powi(*scale as i32))
@@ -89,6 +97,7 @@ fn literal_matches(cell: &Cell<'_>, lit: &Literal) -> bool {
     match (cell, lit) {
         (Cell::Null, Literal::Null) => true,
         (Cell::Number(x), Literal::Number(y)) => x == y,
+        (Cell::Int(x), Literal::Number(y)) => *x as f64 == *y && y.fract() == 0.0,
         (Cell::Text(s), Literal::Text(t)) => s == t,
         (Cell::Text(s), Literal::Number(y)) => s.parse::<f64>().is_ok_and(|x| x == *y),
         (Cell::Number(x), Literal::Text(t)) => t.parse::<f64>().is_ok_and(|y| *x == y),
@@ -104,11 +113,19 @@ pub fn violates(kind: &CheckKind, c: &Cell<'_>) -> bool {
         CheckKind::Missing(markers) => markers.iter().any(|m| literal_matches(c, m)),
         _ if matches!(c, Cell::Null) => false,
         CheckKind::Min { bound, exclusive } => match c {
-            Cell::Number(x) => x.is_nan() || if *exclusive { x <= bound } else { x < bound },
+            Cell::Int(v) => !IntRange::new(false, *bound, *exclusive, 0).holds(*v),
+            Cell::Number(x) => {
+                let b = bound.value;
+                x.is_nan() || if *exclusive { *x <= b } else { *x < b }
+            }
             _ => false,
         },
         CheckKind::Max { bound, exclusive } => match c {
-            Cell::Number(x) => x.is_nan() || if *exclusive { x >= bound } else { x > bound },
+            Cell::Int(v) => !IntRange::new(true, *bound, *exclusive, 0).holds(*v),
+            Cell::Number(x) => {
+                let b = bound.value;
+                x.is_nan() || if *exclusive { *x >= b } else { *x > b }
+            }
             _ => false,
         },
         CheckKind::MinLength(n) => matches!(c, Cell::Text(s) if s.chars().count() < *n),
@@ -119,6 +136,120 @@ pub fn violates(kind: &CheckKind, c: &Cell<'_>) -> bool {
         CheckKind::ValidValues(_) if matches!(c, Cell::Other) => false,
         CheckKind::ValidValues(values) => !values.iter().any(|v| literal_matches(c, v)),
         CheckKind::Duplicate(_) | CheckKind::RowCount | CheckKind::Freshness { .. } => false,
+    }
+}
+
+/// `m × 10^k` rounded down and up, saturated to i128 (None: below / above every i128).
+fn floor_ceil(m: i128, k: i32) -> (Option<i128>, Option<i128>, i8) {
+    // The third value is the side a saturated result lies on (-1 below, 1 above, 0 exact).
+    if m == 0 {
+        return (Some(0), Some(0), 0);
+    }
+    if k >= 0 {
+        return match 10i128.checked_pow(k as u32).and_then(|p| m.checked_mul(p)) {
+            Some(x) => (Some(x), Some(x), 0),
+            None => (None, None, if m < 0 { -1 } else { 1 }),
+        };
+    }
+    let d = -(k as i64);
+    if d > 38 {
+        // |m| < 10^39 <= 10^d: strictly between -1 and 1.
+        return if m < 0 {
+            (Some(-1), Some(0), 0)
+        } else {
+            (Some(0), Some(1), 0)
+        };
+    }
+    let p = 10i128.pow(d as u32);
+    let (q, r) = (m / p, m % p);
+    (Some(q - (r < 0) as i128), Some(q + (r > 0) as i128), 0)
+}
+
+/// The values that satisfy a bound, for integer-valued data in units of `10^-scale` (integers:
+/// scale 0; DECIMAL(p, s): scale s): `lo <= v <= hi`, exact (review L7).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct IntRange {
+    lo: i128,
+    hi: i128,
+}
+
+impl IntRange {
+    const NONE: IntRange = IntRange {
+        lo: i128::MAX,
+        hi: i128::MIN,
+    };
+    const ALL: IntRange = IntRange {
+        lo: i128::MIN,
+        hi: i128::MAX,
+    };
+
+    fn new(upper: bool, bound: Bound, exclusive: bool, scale: i32) -> IntRange {
+        let Some((m, e)) = bound.exact else {
+            // A non-finite bound: -inf / +inf / NaN.
+            let b = bound.value;
+            let ok = match (upper, exclusive) {
+                (false, false) => b == f64::NEG_INFINITY,
+                (false, true) => false,
+                (true, false) => b == f64::INFINITY,
+                (true, true) => false,
+            };
+            // Anything beyond an infinite bound on the allowed side is every value.
+            let all = if upper {
+                b == f64::INFINITY
+            } else {
+                b == f64::NEG_INFINITY
+            };
+            return if all || ok {
+                IntRange::ALL
+            } else {
+                IntRange::NONE
+            };
+        };
+        let (floor, ceil, side) = floor_ceil(m, e.saturating_add(scale));
+        match (upper, exclusive) {
+            // v >= b  <=>  v >= ceil(b)
+            (false, false) => match ceil {
+                Some(c) => IntRange {
+                    lo: c,
+                    hi: i128::MAX,
+                },
+                None if side < 0 => IntRange::ALL,
+                None => IntRange::NONE,
+            },
+            // v > b  <=>  v >= floor(b) + 1
+            (false, true) => match floor.map(|f| f.checked_add(1)) {
+                Some(Some(c)) => IntRange {
+                    lo: c,
+                    hi: i128::MAX,
+                },
+                Some(None) => IntRange::NONE,
+                None if side < 0 => IntRange::ALL,
+                None => IntRange::NONE,
+            },
+            // v <= b  <=>  v <= floor(b)
+            (true, false) => match floor {
+                Some(f) => IntRange {
+                    lo: i128::MIN,
+                    hi: f,
+                },
+                None if side > 0 => IntRange::ALL,
+                None => IntRange::NONE,
+            },
+            // v < b  <=>  v <= ceil(b) - 1
+            (true, true) => match ceil.map(|c| c.checked_sub(1)) {
+                Some(Some(c)) => IntRange {
+                    lo: i128::MIN,
+                    hi: c,
+                },
+                Some(None) => IntRange::NONE,
+                None if side > 0 => IntRange::ALL,
+                None => IntRange::NONE,
+            },
+        }
+    }
+
+    fn holds(self, v: i128) -> bool {
+        v >= self.lo && v <= self.hi
     }
 }
 
@@ -176,13 +307,42 @@ fn fail_mask(kind: &CheckKind, array: &ArrayRef, out: &mut [bool]) {
             }
         };
     }
+    // Integers and decimals compare exactly with the bound's exact value: no rounding through
+    // f64, no allocation per row.
+    macro_rules! exact {
+        ($t:ty, $range:expr) => {{
+            let values = array.as_primitive::<$t>().values();
+            let IntRange { lo, hi } = $range;
+            for (i, o) in out.iter_mut().enumerate() {
+                let v = values[i] as i128;
+                *o = valid(i) && (v < lo || v > hi);
+            }
+            return;
+        }};
+    }
+    if let CheckKind::Min { bound, exclusive } | CheckKind::Max { bound, exclusive } = kind {
+        let upper = matches!(kind, CheckKind::Max { .. });
+        let range = |scale: i32| IntRange::new(upper, *bound, *exclusive, scale);
+        match array.data_type() {
+            DataType::Int8 => exact!(Int8Type, range(0)),
+            DataType::Int16 => exact!(Int16Type, range(0)),
+            DataType::Int32 => exact!(Int32Type, range(0)),
+            DataType::Int64 => exact!(Int64Type, range(0)),
+            DataType::UInt8 => exact!(UInt8Type, range(0)),
+            DataType::UInt16 => exact!(UInt16Type, range(0)),
+            DataType::UInt32 => exact!(UInt32Type, range(0)),
+            DataType::UInt64 => exact!(UInt64Type, range(0)),
+            DataType::Decimal128(_, scale) => exact!(Decimal128Type, range(*scale as i32)),
+            _ => {}
+        }
+    }
     match kind {
         CheckKind::Min { bound, exclusive } => {
-            let (b, e) = (*bound, *exclusive);
+            let (b, e) = (bound.value, *exclusive);
             by_number_type!(|x: f64| x.is_nan() || if e { x <= b } else { x < b });
         }
         CheckKind::Max { bound, exclusive } => {
-            let (b, e) = (*bound, *exclusive);
+            let (b, e) = (bound.value, *exclusive);
             by_number_type!(|x: f64| x.is_nan() || if e { x >= b } else { x > b });
         }
         CheckKind::Pattern(re) => texts!(|s: &str| !re.is_match(s)),
@@ -239,6 +399,7 @@ impl Marks {
 fn sample_text(c: &Cell<'_>) -> Option<String> {
     Some(match c {
         Cell::Null => return None,
+        Cell::Int(x) => x.to_string(),
         Cell::Number(x) => x.to_string(),
         Cell::Text(s) => s.to_string(),
         Cell::Bool(b) => b.to_string(),
@@ -1204,19 +1365,19 @@ slaProperties:
         let kinds = vec![
             CheckKind::Null,
             CheckKind::Min {
-                bound: 0.0,
+                bound: Bound::float(0.0),
                 exclusive: false,
             },
             CheckKind::Min {
-                bound: 0.0,
+                bound: Bound::float(0.0),
                 exclusive: true,
             },
             CheckKind::Max {
-                bound: 99.5,
+                bound: Bound::float(99.5),
                 exclusive: false,
             },
             CheckKind::Max {
-                bound: 99.5,
+                bound: Bound::float(99.5),
                 exclusive: true,
             },
             CheckKind::MinLength(3),
@@ -1339,5 +1500,91 @@ slaProperties:
                 );
             }
         }
+    }
+
+    #[test]
+    fn bounds_compare_integers_and_decimals_exactly() {
+        use arrow_array::{Decimal128Array, UInt64Array};
+        // Review L7: ge(9007199254740993) as an f64 passed 9007199254740992.
+        let c = parse(
+            "c.yaml",
+            "columns:\n  v: {checks: [\"ge(9007199254740993)\", \"lt(18446744073709551615)\"]}\n",
+        )
+        .unwrap();
+        let mask = |array: ArrayRef, k: usize| {
+            let mut out = vec![false; array.len()];
+            fail_mask(&c.checks[k].kind, &array, &mut out);
+            let generic: Vec<bool> = (0..array.len())
+                .map(|i| violates(&c.checks[k].kind, &cell(&array, i)))
+                .collect();
+            assert_eq!(out, generic, "typed and generic agree");
+            out
+        };
+        let ints: ArrayRef = Arc::new(Int64Array::from(vec![
+            9007199254740992,
+            9007199254740993,
+            i64::MIN,
+        ]));
+        assert_eq!(mask(ints, 0), [true, false, true]);
+        let unsigned: ArrayRef = Arc::new(UInt64Array::from(vec![
+            9007199254740992,
+            u64::MAX - 1,
+            u64::MAX,
+        ]));
+        assert_eq!(mask(unsigned.clone(), 0), [true, false, false]);
+        assert_eq!(mask(unsigned, 1), [false, false, true]);
+        // HUGEINT arrives as DECIMAL(38,0).
+        let huge: ArrayRef = Arc::new(
+            Decimal128Array::from(vec![9007199254740992i128, 9007199254740993, i128::MAX])
+                .with_precision_and_scale(38, 0)
+                .unwrap(),
+        );
+        assert_eq!(mask(huge, 0), [true, false, false]);
+        // DECIMAL(20,2): 900719925474.92 is below 900719925474.93 (a float bound is exact for
+        // up to 15 significant digits).
+        let d = parse(
+            "d.yaml",
+            "columns:\n  v: {checks: [\"ge(900719925474.93)\", \"le(0.1)\"]}\n",
+        )
+        .unwrap();
+        let dec: ArrayRef = Arc::new(
+            Decimal128Array::from(vec![90071992547492i128, 90071992547493, 10])
+                .with_precision_and_scale(20, 2)
+                .unwrap(),
+        );
+        let mut out = vec![false; 3];
+        fail_mask(&d.checks[0].kind, &dec, &mut out);
+        assert_eq!(out, [true, false, true]);
+        fail_mask(&d.checks[1].kind, &dec, &mut out);
+        assert_eq!(out, [true, true, false], "0.10 <= 0.1 exactly");
+    }
+
+    #[test]
+    fn integer_ranges_round_the_bound_the_right_way() {
+        let r = |upper, b: Bound, ex, scale| IntRange::new(upper, b, ex, scale);
+        let half = Bound::float(2.5);
+        assert_eq!(r(false, half, false, 0).lo, 3, "v >= 2.5 <=> v >= 3");
+        assert_eq!(r(false, half, true, 0).lo, 3, "v > 2.5 <=> v >= 3");
+        assert_eq!(r(true, half, false, 0).hi, 2, "v <= 2.5 <=> v <= 2");
+        assert_eq!(r(true, half, true, 0).hi, 2);
+        let neg = Bound::float(-2.5);
+        assert_eq!(r(false, neg, false, 0).lo, -2);
+        assert_eq!(r(true, neg, false, 0).hi, -3);
+        assert_eq!(r(false, Bound::int(5), true, 0).lo, 6);
+        assert_eq!(r(true, Bound::int(5), true, 0).hi, 4);
+        assert_eq!(r(false, Bound::int(5), false, 2).lo, 500, "scale 2: 5.00");
+        // Beyond every 128-bit value.
+        let above = Bound::above_i128(3e38);
+        assert_eq!(r(false, above, false, 0), IntRange::NONE);
+        assert_eq!(r(true, above, false, 0), IntRange::ALL);
+        assert_eq!(r(false, Bound::float(1e300), false, 0), IntRange::NONE);
+        assert_eq!(r(false, Bound::float(-1e300), false, 0), IntRange::ALL);
+        assert_eq!(
+            r(false, Bound::float(f64::NEG_INFINITY), false, 0),
+            IntRange::ALL
+        );
+        assert_eq!(r(true, Bound::float(f64::INFINITY), true, 0), IntRange::ALL);
+        assert_eq!(r(false, Bound::float(1e-300), false, 0).lo, 1);
+        assert_eq!(r(true, Bound::float(1e-300), false, 0).hi, 0);
     }
 }

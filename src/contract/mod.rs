@@ -6,6 +6,7 @@ pub mod diff;
 pub mod engine;
 pub mod model;
 pub mod parse;
+pub mod yaml;
 
 pub use model::Contract;
 pub use parse::{ContractError, parse};
@@ -286,5 +287,55 @@ columns:
         assert!(LogicalType::Array.accepts("VARCHAR[]"));
         assert!(!LogicalType::String.accepts("VARCHAR[]"));
         assert!(LogicalType::Object.accepts("STRUCT(a INTEGER)"));
+    }
+}
+
+#[cfg(test)]
+mod pattern_tests {
+    use super::model::CheckKind;
+    use super::parse;
+
+    fn pattern(text: &str) -> regex::Regex {
+        let c = parse("p.yaml", text).unwrap();
+        match &c.checks[0].kind {
+            CheckKind::Pattern(re) => re.clone(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn simple_str_matches_is_anchored_at_the_start_like_pandera() {
+        // pandera's str_matches is re.match: '1abc' does not match '[a-z]+'.
+        let re = pattern("columns:\n  s: {checks: [\"str_matches('[a-z]+')\"]}\n");
+        assert!(!re.is_match("1abc"));
+        assert!(
+            re.is_match("abc1"),
+            "anchored at the start only, as re.match"
+        );
+        let alt = pattern("columns:\n  s: {checks: [\"str_matches('a|b')\"]}\n");
+        assert!(!alt.is_match("xb"), "the whole alternation is anchored");
+    }
+
+    #[test]
+    fn odcs_pattern_is_a_search_as_json_schema_defines_it() {
+        let odcs = "apiVersion: v3.1.0\nkind: DataContract\nschema:\n  - name: t\n    properties:\n      - name: s\n        logicalTypeOptions: {pattern: '[a-z]+'}\n";
+        assert!(pattern(odcs).is_match("1abc"));
+    }
+
+    #[test]
+    fn distinct_patterns_are_capped_and_identical_ones_shared() {
+        let mut many = String::from("columns:\n");
+        for i in 0..300 {
+            many.push_str(&format!(
+                "  c{i}: {{checks: [\"str_matches('^x{i}$')\"]}}\n"
+            ));
+        }
+        let err = parse("m.yaml", &many).unwrap_err().to_string();
+        assert!(err.contains("more than 256 different patterns"), "{err}");
+        let mut same = String::from("columns:\n");
+        for i in 0..3000 {
+            same.push_str(&format!("  c{i}: {{checks: [\"str_matches('^x$')\"]}}\n"));
+        }
+        assert_eq!(parse("s.yaml", &same).unwrap().checks.len(), 3000);
     }
 }

@@ -187,6 +187,71 @@ pub enum Literal {
     Null,
 }
 
+/// A range bound: the nearest double (for FLOAT/DOUBLE columns, compared as DuckDB compares
+/// them) and, for finite bounds, the exact decimal `mantissa × 10^exponent` the contract wrote,
+/// which integer, HUGEINT and DECIMAL columns are compared with exactly (review L7: a bound
+/// of 9007199254740993 read as a double passed 9007199254740992).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Bound {
+    pub value: f64,
+    pub exact: Option<(i128, i32)>,
+}
+
+impl Bound {
+    /// An exact integer bound.
+    pub fn int(i: i128) -> Bound {
+        Bound {
+            value: i as f64,
+            exact: Some((i, 0)),
+        }
+    }
+
+    /// A bound above every 128-bit value (an integer beyond i128): compares like 1.7e39.
+    pub fn above_i128(value: f64) -> Bound {
+        Bound {
+            value,
+            exact: Some((i128::MAX, 1)),
+        }
+    }
+
+    /// A bound written as a float: exact as the shortest decimal that reads back as `x` (what
+    /// the contract wrote, for up to 15 significant digits).
+    pub fn float(x: f64) -> Bound {
+        if !x.is_finite() {
+            return Bound {
+                value: x,
+                exact: None,
+            };
+        }
+        let text = format!("{x:e}");
+        let (digits, exp) = text.split_once('e').unwrap_or((&text, "0"));
+        let exp: i32 = exp.parse().unwrap_or(0);
+        let negative = digits.starts_with('-');
+        let digits = digits.trim_start_matches('-');
+        let (int_part, frac) = digits.split_once('.').unwrap_or((digits, ""));
+        let mantissa: Option<i128> = format!("{int_part}{frac}").parse().ok();
+        Bound {
+            value: x,
+            exact: mantissa.map(|m| (if negative { -m } else { m }, exp - frac.len() as i32)),
+        }
+    }
+}
+
+impl PartialEq<f64> for Bound {
+    fn eq(&self, other: &f64) -> bool {
+        self.value == *other
+    }
+}
+
+impl std::fmt::Display for Bound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.exact {
+            Some((m, 0)) => write!(f, "{m}"),
+            _ => write!(f, "{}", self.value),
+        }
+    }
+}
+
 /// What is counted or tested, per check.
 #[derive(Debug, Clone)]
 pub enum CheckKind {
@@ -196,11 +261,11 @@ pub enum CheckKind {
     Missing(Vec<Literal>),
     /// Non-NULL values below/above a bound (`minimum`, `ge(0)`, ...).
     Min {
-        bound: f64,
+        bound: Bound,
         exclusive: bool,
     },
     Max {
-        bound: f64,
+        bound: Bound,
         exclusive: bool,
     },
     /// Non-NULL text shorter/longer than a length.

@@ -7,8 +7,8 @@
 //!   `strict`, `violation_handling`).
 
 use super::model::*;
+use super::yaml::Value;
 use regex::Regex;
-use serde_yaml_ng::Value;
 use std::fmt;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -46,7 +46,6 @@ fn describe(v: &Value) -> String {
         Value::String(s) => format!("'{s}'"),
         Value::Sequence(_) => "a list".into(),
         Value::Mapping(_) => "a mapping".into(),
-        Value::Tagged(_) => "a tagged value".into(),
     }
 }
 
@@ -113,6 +112,14 @@ impl<'a> Node<'a> {
         self.v.as_f64().ok_or_else(|| self.expected("a number"))
     }
 
+    /// A range bound, exact for integers of up to 128 bits.
+    fn bound(&self) -> Result<Bound, ContractError> {
+        match self.v {
+            Value::Number(n) => Ok(number_bound(n)),
+            _ => Err(self.expected("a number")),
+        }
+    }
+
     fn count(&self) -> Result<usize, ContractError> {
         self.v
             .as_u64()
@@ -134,6 +141,15 @@ impl<'a> Node<'a> {
     }
 }
 
+fn number_bound(n: &super::yaml::Number) -> Bound {
+    use super::yaml::Number;
+    match *n {
+        Number::Int(i) => Bound::int(i),
+        Number::BigUint(u) => Bound::above_i128(u as f64),
+        Number::Float(x) => Bound::float(x),
+    }
+}
+
 /// Runs `f` on child `key` when present.
 fn with_key<'a, T>(
     node: &Node<'a>,
@@ -151,7 +167,7 @@ fn literal(node: &Node<'_>) -> Result<Literal, ContractError> {
     Ok(match node.v {
         Value::Null => Literal::Null,
         Value::Bool(b) => Literal::Bool(*b),
-        Value::Number(n) => Literal::Number(n.as_f64().unwrap_or(f64::NAN)),
+        Value::Number(n) => Literal::Number(n.as_f64()),
         Value::String(s) => Literal::Text(s.clone()),
         _ => return Err(node.expected("a text, number, boolean or null")),
     })
@@ -172,20 +188,67 @@ fn literals(node: &Node<'_>) -> Result<Vec<Literal>, ContractError> {
 }
 
 fn regex(node: &Node<'_>) -> Result<Regex, ContractError> {
-    let pattern = node.text()?;
-    Regex::new(pattern).map_err(|e| {
-        node.err(format!(
-            "'{pattern}' is not a valid regular expression: {e}"
-        ))
+    compile_pattern(node, node.text()?, false)
+}
+
+/// Most distinct patterns in one contract, and the compiled size each may reach: a compiled
+/// regex costs kilobytes, so 45,000 patterns in a 4 MB contract took 570 MB (review C3).
+pub const MAX_PATTERNS: usize = 256;
+const PATTERN_SIZE_LIMIT: usize = 1 << 20;
+
+thread_local! {
+    /// The patterns compiled by the parse running on this thread (identical ones share one
+    /// compiled regex); cleared when the parse starts.
+    static PATTERNS: std::cell::RefCell<std::collections::HashMap<String, Regex>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+/// Compiles `pattern`; `anchored` matches it at the start of the text only (pandera's
+/// `str_matches`, Python's `re.match`), otherwise it is a search anywhere in the text (ODCS
+/// `pattern`, as JSON Schema defines it).
+fn compile_pattern(node: &Node<'_>, pattern: &str, anchored: bool) -> Result<Regex, ContractError> {
+    let source = if anchored {
+        format!("^(?:{pattern})")
+    } else {
+        pattern.to_string()
+    };
+    PATTERNS.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if let Some(re) = cache.get(&source) {
+            return Ok(re.clone());
+        }
+        if cache.len() >= MAX_PATTERNS {
+            return Err(node.err(format!(
+                "more than {MAX_PATTERNS} different patterns in one contract; share patterns \
+                 between columns or split the contract"
+            )));
+        }
+        let re = regex::RegexBuilder::new(&source)
+            .size_limit(PATTERN_SIZE_LIMIT)
+            .build()
+            .map_err(|e| {
+                node.err(format!(
+                    "'{pattern}' is not a valid regular expression: {e}"
+                ))
+            })?;
+        cache.insert(source, re.clone());
+        Ok(re)
     })
 }
 
 /// Parses a contract from YAML text; `file` names it in errors.
 pub fn parse(file: &str, text: &str) -> Result<Contract, ContractError> {
-    let root: Value = serde_yaml_ng::from_str(text).map_err(|e| ContractError {
+    PATTERNS.with(|cache| cache.borrow_mut().clear());
+    let result = parse_document(file, text);
+    PATTERNS.with(|cache| cache.borrow_mut().clear());
+    result
+}
+
+fn parse_document(file: &str, text: &str) -> Result<Contract, ContractError> {
+    let root: Value = super::yaml::parse(text).map_err(|e| ContractError {
         file: file.to_string(),
         path: String::new(),
-        message: format!("not valid YAML: {e}"),
+        message: e.to_string(),
     })?;
     let node = Node {
         v: &root,
@@ -421,16 +484,16 @@ fn parse_property(prop: &Node<'_>, contract: &mut Contract) -> Result<(), Contra
             return Err(opts.expected("a mapping"));
         }
         opts.only_keys(TYPE_OPTION_KEYS)?;
-        let exclusive = |key: &str| -> Result<Option<Result<bool, f64>>, ContractError> {
+        let exclusive = |key: &str| -> Result<Option<Result<bool, Bound>>, ContractError> {
             // ODCS allows exclusiveMinimum as a flag (with minimum) or as the bound itself.
             with_key(&opts, key, |n| match n.v {
                 Value::Bool(b) => Ok(Ok(*b)),
-                _ => n.number().map(Err),
+                _ => n.bound().map(Err),
             })
         };
         let ex_min = exclusive("exclusiveMinimum")?;
         let ex_max = exclusive("exclusiveMaximum")?;
-        if let Some(bound) = with_key(&opts, "minimum", |n| n.number())? {
+        if let Some(bound) = with_key(&opts, "minimum", |n| n.bound())? {
             let exclusive = matches!(ex_min, Some(Ok(true)));
             add(
                 CheckKind::Min { bound, exclusive },
@@ -448,7 +511,7 @@ fn parse_property(prop: &Node<'_>, contract: &mut Contract) -> Result<(), Contra
                 true,
             );
         }
-        if let Some(bound) = with_key(&opts, "maximum", |n| n.number())? {
+        if let Some(bound) = with_key(&opts, "maximum", |n| n.bound())? {
             let exclusive = matches!(ex_max, Some(Ok(true)));
             add(
                 CheckKind::Max { bound, exclusive },
@@ -863,7 +926,7 @@ fn simple_check(node: &Node<'_>) -> Result<CheckKind, ContractError> {
             })?;
             let inner = &s[open + 1..s.len() - 1];
             // The arguments are YAML flow values: numbers, 'quoted text', [lists].
-            let parsed: Value = serde_yaml_ng::from_str(&format!("[{inner}]"))
+            let parsed: Value = super::yaml::parse(&format!("[{inner}]"))
                 .map_err(|e| node.err(format!("cannot read the arguments of '{s}': {e}")))?;
             let args = parsed.as_sequence().cloned().unwrap_or_default();
             (s[..open].trim().to_string(), args)
@@ -879,10 +942,11 @@ fn simple_check(node: &Node<'_>) -> Result<CheckKind, ContractError> {
         }
         _ => return Err(node.expected("a check like ge(0) or {ge: 0}")),
     };
-    let number = |i: usize| -> Result<f64, ContractError> {
-        args.get(i)
-            .and_then(Value::as_f64)
-            .ok_or_else(|| node.err(format!("{name}: expected a number argument")))
+    let number = |i: usize| -> Result<Bound, ContractError> {
+        match args.get(i) {
+            Some(Value::Number(n)) => Ok(number_bound(n)),
+            _ => Err(node.err(format!("{name}: expected a number argument"))),
+        }
     };
     let text = |i: usize| -> Result<String, ContractError> {
         args.get(i)
@@ -923,11 +987,7 @@ fn simple_check(node: &Node<'_>) -> Result<CheckKind, ContractError> {
         }
         "str_matches" => {
             let pattern = text(0)?;
-            CheckKind::Pattern(Regex::new(&pattern).map_err(|e| {
-                node.err(format!(
-                    "'{pattern}' is not a valid regular expression: {e}"
-                ))
-            })?)
+            CheckKind::Pattern(compile_pattern(node, &pattern, true)?)
         }
         other => {
             return Err(node.err(format!(
