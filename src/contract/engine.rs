@@ -113,6 +113,9 @@ pub fn violates(kind: &CheckKind, c: &Cell<'_>) -> bool {
         CheckKind::Missing(markers) => markers.iter().any(|m| literal_matches(c, m)),
         _ if matches!(c, Cell::Null) => false,
         CheckKind::Min { bound, exclusive } => match c {
+            Cell::Instant(t) => bound.instant.is_some_and(|ns| {
+                !IntRange::instant(false, ns, *exclusive, 1_000).holds(*t as i128)
+            }),
             Cell::Int(v) => !IntRange::new(false, *bound, *exclusive, 0).holds(*v),
             Cell::Number(x) => {
                 let b = bound.value;
@@ -121,6 +124,9 @@ pub fn violates(kind: &CheckKind, c: &Cell<'_>) -> bool {
             _ => false,
         },
         CheckKind::Max { bound, exclusive } => match c {
+            Cell::Instant(t) => bound.instant.is_some_and(|ns| {
+                !IntRange::instant(true, ns, *exclusive, 1_000).holds(*t as i128)
+            }),
             Cell::Int(v) => !IntRange::new(true, *bound, *exclusive, 0).holds(*v),
             Cell::Number(x) => {
                 let b = bound.value;
@@ -183,29 +189,37 @@ impl IntRange {
         hi: i128::MAX,
     };
 
+    /// For a numeric bound over values in units of `10^-scale`.
     fn new(upper: bool, bound: Bound, exclusive: bool, scale: i32) -> IntRange {
         let Some((m, e)) = bound.exact else {
-            // A non-finite bound: -inf / +inf / NaN.
+            // A non-finite bound: -inf / +inf / NaN (NaN: no value satisfies it).
             let b = bound.value;
-            let ok = match (upper, exclusive) {
-                (false, false) => b == f64::NEG_INFINITY,
-                (false, true) => false,
-                (true, false) => b == f64::INFINITY,
-                (true, true) => false,
-            };
-            // Anything beyond an infinite bound on the allowed side is every value.
             let all = if upper {
                 b == f64::INFINITY
             } else {
                 b == f64::NEG_INFINITY
             };
-            return if all || ok {
-                IntRange::ALL
-            } else {
-                IntRange::NONE
-            };
+            return if all { IntRange::ALL } else { IntRange::NONE };
         };
         let (floor, ceil, side) = floor_ceil(m, e.saturating_add(scale));
+        IntRange::from_cut(upper, exclusive, floor, ceil, side)
+    }
+
+    /// For an instant bound (`ns` nanoseconds since the epoch) over values counting units of
+    /// `unit_ns` nanoseconds (seconds, milliseconds, ..., days).
+    fn instant(upper: bool, ns: i128, exclusive: bool, unit_ns: i128) -> IntRange {
+        let (q, r) = (ns.div_euclid(unit_ns), ns.rem_euclid(unit_ns));
+        IntRange::from_cut(upper, exclusive, Some(q), Some(q + (r > 0) as i128), 0)
+    }
+
+    /// The values satisfying a bound b given floor(b) and ceil(b) (None: saturated on `side`).
+    fn from_cut(
+        upper: bool,
+        exclusive: bool,
+        floor: Option<i128>,
+        ceil: Option<i128>,
+        side: i8,
+    ) -> IntRange {
         match (upper, exclusive) {
             // v >= b  <=>  v >= ceil(b)
             (false, false) => match ceil {
@@ -320,7 +334,30 @@ fn fail_mask(kind: &CheckKind, array: &ArrayRef, out: &mut [bool]) {
             return;
         }};
     }
-    if let CheckKind::Min { bound, exclusive } | CheckKind::Max { bound, exclusive } = kind {
+    if let CheckKind::Min { bound, exclusive } | CheckKind::Max { bound, exclusive } = kind
+        && let Some(ns) = bound.instant
+    {
+        // A date/timestamp bound over dates and timestamps, exactly at the column's unit.
+        let upper = matches!(kind, CheckKind::Max { .. });
+        let range = |unit_ns: i128| IntRange::instant(upper, ns, *exclusive, unit_ns);
+        match array.data_type() {
+            DataType::Date32 => exact!(Date32Type, range(86_400_000_000_000)),
+            DataType::Date64 => exact!(Date64Type, range(1_000_000)),
+            DataType::Timestamp(TimeUnit::Second, _) => {
+                exact!(TimestampSecondType, range(1_000_000_000))
+            }
+            DataType::Timestamp(TimeUnit::Millisecond, _) => {
+                exact!(TimestampMillisecondType, range(1_000_000))
+            }
+            DataType::Timestamp(TimeUnit::Microsecond, _) => {
+                exact!(TimestampMicrosecondType, range(1_000))
+            }
+            DataType::Timestamp(TimeUnit::Nanosecond, _) => {
+                exact!(TimestampNanosecondType, range(1))
+            }
+            _ => {}
+        }
+    } else if let CheckKind::Min { bound, exclusive } | CheckKind::Max { bound, exclusive } = kind {
         let upper = matches!(kind, CheckKind::Max { .. });
         let range = |scale: i32| IntRange::new(upper, *bound, *exclusive, scale);
         match array.data_type() {
@@ -357,6 +394,35 @@ fn fail_mask(kind: &CheckKind, array: &ArrayRef, out: &mut [bool]) {
     }
     for (i, o) in out.iter_mut().enumerate().take(rows) {
         *o = violates(kind, &cell(array, i));
+    }
+}
+
+/// Why a value check cannot judge a column of DuckDB type `ty` (None: it can).
+fn unfit_reason(kind: &CheckKind, ty: &str) -> Option<&'static str> {
+    let text = {
+        let t = ty.trim().to_ascii_uppercase();
+        !t.ends_with(']') && matches!(t.split('(').next().unwrap_or("").trim(), "VARCHAR" | "JSON")
+    };
+    let time = LogicalType::Date.accepts(ty) || LogicalType::Timestamp.accepts(ty);
+    match kind {
+        CheckKind::Pattern(_) if !text => Some("a pattern reads text"),
+        CheckKind::MinLength(_) | CheckKind::MaxLength(_) if !text => {
+            Some("a length check reads text")
+        }
+        CheckKind::Min { bound, .. } | CheckKind::Max { bound, .. } => {
+            if bound.instant.is_some() && !time {
+                Some("a date/timestamp bound reads dates and timestamps")
+            } else if bound.instant.is_none() && !LogicalType::Number.accepts(ty) {
+                Some(if time {
+                    "a date or timestamp column needs a date/timestamp bound, e.g. ge('2024-01-31')"
+                } else {
+                    "a numeric bound reads numbers"
+                })
+            } else {
+                None
+            }
+        }
+        _ => None,
     }
 }
 
@@ -774,8 +840,11 @@ struct CheckState {
 #[derive(Debug, Clone)]
 pub struct Evaluator {
     checks: Vec<Check>,
-    /// Per check: the batch column indices it reads (None: a column is missing).
+    /// Per check: the batch column indices it reads (None: a column is missing, or the check
+    /// cannot read the column's type).
     bound: Vec<Option<Vec<usize>>>,
+    /// Per check: why it cannot read its column's type (a pattern on a BIGINT column).
+    unfit: Vec<Option<String>>,
     state: Vec<CheckState>,
     rows: u64,
     schema_results: Vec<CheckResult>,
@@ -858,7 +927,7 @@ impl Evaluator {
                 }
             }
         }
-        let bound = contract
+        let mut bound: Vec<Option<Vec<usize>>> = contract
             .checks
             .iter()
             .map(|c| {
@@ -870,13 +939,52 @@ impl Evaluator {
                 names.iter().map(|n| index(n)).collect::<Option<Vec<_>>>()
             })
             .collect();
+        // A value check on a type it cannot read would never fire: it is a schema violation
+        // that says so instead (review U5: a pattern on an integer column passed silently).
+        let unfit: Vec<Option<String>> = contract
+            .checks
+            .iter()
+            .zip(&mut bound)
+            .map(|(check, b)| {
+                let col = b.as_ref()?.first()?;
+                let (name, ty) = &columns[*col];
+                let why = unfit_reason(&check.kind, ty)?;
+                *b = None;
+                Some(format!(
+                    "cannot check {}: {why}, and column '{name}' has type {ty}; cast the column \
+                     in the query or change the check",
+                    check.id
+                ))
+            })
+            .collect();
         Evaluator {
             checks: contract.checks.clone(),
             bound,
+            unfit,
             state: contract.checks.iter().map(CheckState::new).collect(),
             rows: 0,
             schema_results,
         }
+    }
+
+    /// Why each row-level check that cannot run (its column is missing, or of a type it cannot
+    /// read) does not: a row filter must refuse them, or every row would pass them silently.
+    pub fn unrunnable_row_checks(&self) -> Vec<String> {
+        self.checks
+            .iter()
+            .zip(&self.bound)
+            .zip(&self.unfit)
+            .filter(|((c, b), _)| c.kind.is_row_level() && b.is_none())
+            .map(|((c, _), why)| {
+                why.clone().unwrap_or_else(|| {
+                    format!(
+                        "cannot check {}: column '{}' is missing",
+                        c.id,
+                        c.column.as_deref().unwrap_or_default()
+                    )
+                })
+            })
+            .collect()
     }
 
     /// The checks of the contract, in order (indices of [`Marks::per_check`]).
@@ -1028,7 +1136,13 @@ impl Evaluator {
     /// the reference time for freshness.
     pub fn finish(&self, now_micros: i64) -> Vec<CheckResult> {
         let mut out = self.schema_results.clone();
-        for ((check, bound), state) in self.checks.iter().zip(&self.bound).zip(&self.state) {
+        for (k, ((check, bound), state)) in self
+            .checks
+            .iter()
+            .zip(&self.bound)
+            .zip(&self.state)
+            .enumerate()
+        {
             let total = self.rows;
             let base = |status: Status, failed: u64, message: String| CheckResult {
                 check_id: check.id.clone(),
@@ -1052,11 +1166,10 @@ impl Evaluator {
                 Severity::Warning => Status::Warn,
             };
             if bound.is_none() {
-                let mut r = base(
-                    bad,
-                    0,
-                    format!("cannot check {}: a column it reads is missing", check.id),
-                );
+                let message = self.unfit[k].clone().unwrap_or_else(|| {
+                    format!("cannot check {}: a column it reads is missing", check.id)
+                });
+                let mut r = base(bad, 0, message);
                 r.schema = true;
                 out.push(r);
                 continue;
@@ -1586,5 +1699,93 @@ slaProperties:
         assert_eq!(r(true, Bound::float(f64::INFINITY), true, 0), IntRange::ALL);
         assert_eq!(r(false, Bound::float(1e-300), false, 0).lo, 1);
         assert_eq!(r(true, Bound::float(1e-300), false, 0).hi, 0);
+    }
+
+    #[test]
+    fn date_and_timestamp_bounds_compare_exactly_at_the_column_unit() {
+        use arrow_array::{Date32Array, TimestampMicrosecondArray, TimestampNanosecondArray};
+        let c = parse(
+            "t.yaml",
+            "columns:\n  t: {checks: [\"ge('2024-01-01 00:00:00.000000001')\", \"lt('2024-01-02')\"]}\n",
+        )
+        .unwrap();
+        let base_ns: i64 = 1_704_067_200_000_000_000; // 2024-01-01 UTC
+        let ns: ArrayRef = Arc::new(TimestampNanosecondArray::from(vec![
+            base_ns,
+            base_ns + 1,
+            base_ns + 86_400_000_000_000 - 1,
+            base_ns + 86_400_000_000_000,
+        ]));
+        let mask = |k: usize, a: &ArrayRef| {
+            let mut out = vec![false; a.len()];
+            fail_mask(&c.checks[k].kind, a, &mut out);
+            out
+        };
+        assert_eq!(mask(0, &ns), [true, false, false, false]);
+        assert_eq!(mask(1, &ns), [false, false, false, true]);
+        // Microseconds: the first microsecond after midnight is above the 1 ns bound.
+        let us: ArrayRef = Arc::new(TimestampMicrosecondArray::from(vec![
+            base_ns / 1000,
+            base_ns / 1000 + 1,
+        ]));
+        assert_eq!(mask(0, &us), [true, false]);
+        let generic: Vec<bool> = (0..2)
+            .map(|i| violates(&c.checks[0].kind, &cell(&us, i)))
+            .collect();
+        assert_eq!(generic, [true, false], "typed and generic agree");
+        // Dates: 2024-01-01 is below the bound, 2024-01-02 is not below lt('2024-01-02').
+        let days = (base_ns / 86_400_000_000_000) as i32;
+        let d: ArrayRef = Arc::new(Date32Array::from(vec![days, days + 1]));
+        assert_eq!(mask(0, &d), [true, false]);
+        assert_eq!(mask(1, &d), [false, true]);
+    }
+
+    #[test]
+    fn value_checks_on_a_type_they_cannot_read_are_schema_violations() {
+        // Review U5: str_matches on an integer column never fired.
+        let c = parse(
+            "u.yaml",
+            "columns:\n  n: {checks: [\"str_matches('^[0-9]+$')\"]}\n  s: {checks: [\"ge(0)\"]}\n  t: {checks: [\"ge(0)\"]}\n  d: {checks: [\"ge('2024-01-01')\"]}\n",
+        )
+        .unwrap();
+        let cols = vec![
+            ("n".to_string(), "BIGINT".to_string()),
+            ("s".to_string(), "VARCHAR".to_string()),
+            ("t".to_string(), "TIMESTAMP".to_string()),
+            ("d".to_string(), "DOUBLE".to_string()),
+        ];
+        let results = Evaluator::new(&c, &cols).finish(0);
+        let msgs: Vec<(String, Status, bool)> = results
+            .iter()
+            .map(|r| (r.message.clone(), r.status, r.schema))
+            .collect();
+        assert_eq!(msgs.len(), 4);
+        assert!(
+            msgs.iter()
+                .all(|(_, s, schema)| *s == Status::Fail && *schema),
+            "{msgs:?}"
+        );
+        assert!(
+            msgs[0].0.starts_with(
+                "cannot check n.pattern: a pattern reads text, and column 'n' has type BIGINT"
+            ),
+            "{msgs:?}"
+        );
+        assert!(
+            msgs[1].0.contains("a numeric bound reads numbers"),
+            "{msgs:?}"
+        );
+        assert!(
+            msgs[2]
+                .0
+                .contains("needs a date/timestamp bound, e.g. ge('2024-01-31')"),
+            "{msgs:?}"
+        );
+        assert!(
+            msgs[3]
+                .0
+                .contains("a date/timestamp bound reads dates and timestamps"),
+            "{msgs:?}"
+        );
     }
 }

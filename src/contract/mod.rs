@@ -176,7 +176,7 @@ slaProperties:
         let bad_min = ODCS.replace("{minimum: 0,", "{minimum: ten,");
         assert_eq!(
             err(&bad_min),
-            "contract c.yaml: schema[0].properties[2].logicalTypeOptions.minimum: expected a number, got 'ten'"
+            "contract c.yaml: schema[0].properties[2].logicalTypeOptions.minimum: expected a number, or a date/timestamp like '2024-01-31', got 'ten'"
         );
         let typo = ODCS.replace("maxLength: 100", "maxLenght: 100");
         assert!(err(&typo).starts_with(
@@ -273,7 +273,7 @@ columns:
         );
         assert!(
             err(&SIMPLE.replace("\"le(100)\"", "\"le(high)\""))
-                .contains("le: expected a number argument")
+                .contains("le: 'high' is neither a number nor a date/timestamp like '2024-01-31'")
         );
     }
 

@@ -195,6 +195,8 @@ pub enum Literal {
 pub struct Bound {
     pub value: f64,
     pub exact: Option<(i128, i32)>,
+    /// A date or timestamp bound (`ge('2024-01-01')`): nanoseconds since the epoch, UTC.
+    pub instant: Option<i128>,
 }
 
 impl Bound {
@@ -203,6 +205,7 @@ impl Bound {
         Bound {
             value: i as f64,
             exact: Some((i, 0)),
+            instant: None,
         }
     }
 
@@ -211,6 +214,7 @@ impl Bound {
         Bound {
             value,
             exact: Some((i128::MAX, 1)),
+            instant: None,
         }
     }
 
@@ -221,6 +225,7 @@ impl Bound {
             return Bound {
                 value: x,
                 exact: None,
+                instant: None,
             };
         }
         let text = format!("{x:e}");
@@ -233,7 +238,36 @@ impl Bound {
         Bound {
             value: x,
             exact: mantissa.map(|m| (if negative { -m } else { m }, exp - frac.len() as i32)),
+            instant: None,
         }
+    }
+}
+
+impl Bound {
+    /// A date or timestamp written as text: `2024-01-01`, `2024-01-01 12:00:00[.fff]`, with a
+    /// `T` or a space, and an optional offset (`Z`, `+02:00`); without one it is UTC (the
+    /// clock of TIMESTAMP columns, and of TIMESTAMPTZ as DuckDB stores them).
+    pub fn parse_instant(text: &str) -> Option<Bound> {
+        use chrono::{DateTime, NaiveDate, NaiveDateTime};
+        let t = text.trim();
+        let utc = if let Ok(d) = DateTime::parse_from_rfc3339(t) {
+            d.naive_utc()
+        } else if let Ok(d) = NaiveDateTime::parse_from_str(t, "%Y-%m-%d %H:%M:%S%.f") {
+            d
+        } else if let Ok(d) = NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S%.f") {
+            d
+        } else {
+            NaiveDate::parse_from_str(t, "%Y-%m-%d")
+                .ok()?
+                .and_hms_opt(0, 0, 0)?
+        };
+        let utc = utc.and_utc();
+        let ns = utc.timestamp() as i128 * 1_000_000_000 + utc.timestamp_subsec_nanos() as i128;
+        Some(Bound {
+            value: f64::NAN,
+            exact: None,
+            instant: Some(ns),
+        })
     }
 }
 
@@ -245,6 +279,14 @@ impl PartialEq<f64> for Bound {
 
 impl std::fmt::Display for Bound {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(ns) = self.instant {
+            let secs = ns.div_euclid(1_000_000_000) as i64;
+            let nanos = ns.rem_euclid(1_000_000_000) as u32;
+            return match chrono::DateTime::from_timestamp(secs, nanos) {
+                Some(t) => write!(f, "'{}'", t.naive_utc()),
+                None => write!(f, "{ns} ns"),
+            };
+        }
         match self.exact {
             Some((m, 0)) => write!(f, "{m}"),
             _ => write!(f, "{}", self.value),

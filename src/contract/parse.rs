@@ -116,7 +116,9 @@ impl<'a> Node<'a> {
     fn bound(&self) -> Result<Bound, ContractError> {
         match self.v {
             Value::Number(n) => Ok(number_bound(n)),
-            _ => Err(self.expected("a number")),
+            Value::String(s) => Bound::parse_instant(s)
+                .ok_or_else(|| self.expected("a number, or a date/timestamp like '2024-01-31'")),
+            _ => Err(self.expected("a number, or a date/timestamp like '2024-01-31'")),
         }
     }
 
@@ -945,7 +947,14 @@ fn simple_check(node: &Node<'_>) -> Result<CheckKind, ContractError> {
     let number = |i: usize| -> Result<Bound, ContractError> {
         match args.get(i) {
             Some(Value::Number(n)) => Ok(number_bound(n)),
-            _ => Err(node.err(format!("{name}: expected a number argument"))),
+            Some(Value::String(s)) => Bound::parse_instant(s).ok_or_else(|| {
+                node.err(format!(
+                    "{name}: '{s}' is neither a number nor a date/timestamp like '2024-01-31'"
+                ))
+            }),
+            _ => Err(node.err(format!(
+                "{name}: expected a number argument, or a date/timestamp like '2024-01-31'"
+            ))),
         }
     };
     let text = |i: usize| -> Result<String, ContractError> {

@@ -81,6 +81,16 @@ impl ScalarFunction for ContractViolations {
     fn bind(info: &ScalarBindInfo) -> Result<ContractViolationsBindData, Box<dyn Error>> {
         let (fields, contract) = bind_row_and_contract(FUNCTION, info)?;
         let evaluator = Evaluator::new(&contract, &field_types(&fields));
+        let unrunnable = evaluator.unrunnable_row_checks();
+        if !unrunnable.is_empty() {
+            return Err(format!(
+                "{FUNCTION}: contract {}: {}; every row would pass these checks unseen \
+                 (contract_check reports the schema checks)",
+                contract.file,
+                unrunnable.join("; ")
+            )
+            .into());
+        }
         Ok(ContractViolationsBindData { fields, evaluator })
     }
 
