@@ -138,7 +138,7 @@ impl AggregateFunction for ContractCheck {
                 _ => return Err(differing_paths(path, None).into()),
             }
         }
-        let batch = input.arrow_struct_fields(0, fields)?;
+        let batch = input.arrow_row_for_checks(0, fields)?;
         if rows.len() == input.len() {
             evaluator.update(&batch, rows.len());
         } else {

@@ -100,7 +100,7 @@ impl ScalarFunction for ContractViolations {
         output: &mut VectorWriter,
     ) -> Result<(), Box<dyn Error>> {
         let rows = input.len();
-        let batch = input.arrow_struct_fields(0, &bind.fields)?;
+        let batch = input.arrow_row_for_checks(0, &bind.fields)?;
         let per_row = bind.evaluator.violations_per_row(&batch, rows);
         let total: usize = per_row.iter().map(Vec::len).sum();
         {
