@@ -89,6 +89,7 @@ fn kind_params(c: &Check) -> String {
 fn literal_text(l: &super::model::Literal) -> String {
     use super::model::Literal;
     match l {
+        Literal::Integer(i) => i.to_string(),
         Literal::Number(x) => x.to_string(),
         Literal::Text(t) => format!("'{t}'"),
         Literal::Bool(b) => b.to_string(),

@@ -97,10 +97,21 @@ fn literal_matches(cell: &Cell<'_>, lit: &Literal) -> bool {
     match (cell, lit) {
         (Cell::Null, Literal::Null) => true,
         (Cell::Number(x), Literal::Number(y)) => x == y,
-        (Cell::Int(x), Literal::Number(y)) => *x as f64 == *y && y.fract() == 0.0,
+        // Integers compare exactly with integers; a float literal equals an integer only when
+        // it is that integer exactly (every float beyond 2^53 is an integer, and i128 holds it).
+        (Cell::Int(x), Literal::Integer(y)) => x == y,
+        (Cell::Int(x), Literal::Number(y)) => {
+            y.fract() == 0.0 && y.abs() < 1.7e38 && *x == *y as i128
+        }
+        (Cell::Number(x), Literal::Integer(y)) => *x == *y as f64,
+        (Cell::Text(s), Literal::Integer(y)) => s.parse::<i128>().is_ok_and(|x| x == *y),
         (Cell::Text(s), Literal::Text(t)) => s == t,
         (Cell::Text(s), Literal::Number(y)) => s.parse::<f64>().is_ok_and(|x| x == *y),
         (Cell::Number(x), Literal::Text(t)) => t.parse::<f64>().is_ok_and(|y| *x == y),
+        (Cell::Int(x), Literal::Text(t)) => match t.parse::<i128>() {
+            Ok(y) => *x == y,
+            Err(_) => literal_matches(cell, &Literal::Number(t.parse().unwrap_or(f64::NAN))),
+        },
         (Cell::Bool(b), Literal::Bool(c)) => b == c,
         _ => false,
     }
@@ -1787,5 +1798,29 @@ slaProperties:
                 .contains("a date/timestamp bound reads dates and timestamps"),
             "{msgs:?}"
         );
+    }
+
+    #[test]
+    fn accepted_values_compare_integers_exactly() {
+        use arrow_array::UInt64Array;
+        let c = parse(
+            "v.yaml",
+            "columns:\n  v: {checks: [\"isin([9007199254740993, 5.0, '7'])\"]}\n",
+        )
+        .unwrap();
+        let a: ArrayRef = Arc::new(Int64Array::from(vec![
+            9007199254740992,
+            9007199254740993,
+            5,
+            7,
+            6,
+        ]));
+        let mut out = vec![false; 5];
+        fail_mask(&c.checks[0].kind, &a, &mut out);
+        assert_eq!(out, [true, false, false, false, true]);
+        let u: ArrayRef = Arc::new(UInt64Array::from(vec![u64::MAX, 9007199254740993]));
+        let mut out = vec![false; 2];
+        fail_mask(&c.checks[0].kind, &u, &mut out);
+        assert_eq!(out, [true, false]);
     }
 }

@@ -181,6 +181,9 @@ pub enum Severity {
 /// A scalar a check compares with (bounds, accepted values).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Literal {
+    /// An integer, exact (up to 128 bits): `isin([9007199254740993])` does not accept
+    /// 9007199254740992.
+    Integer(i128),
     Number(f64),
     Text(String),
     Bool(bool),

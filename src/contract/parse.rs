@@ -169,6 +169,7 @@ fn literal(node: &Node<'_>) -> Result<Literal, ContractError> {
     Ok(match node.v {
         Value::Null => Literal::Null,
         Value::Bool(b) => Literal::Bool(*b),
+        Value::Number(super::yaml::Number::Int(i)) => Literal::Integer(*i),
         Value::Number(n) => Literal::Number(n.as_f64()),
         Value::String(s) => Literal::Text(s.clone()),
         _ => return Err(node.expected("a text, number, boolean or null")),
