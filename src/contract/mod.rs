@@ -339,3 +339,45 @@ mod pattern_tests {
         assert_eq!(parse("s.yaml", &same).unwrap().checks.len(), 3000);
     }
 }
+
+#[cfg(test)]
+mod nesting_tests {
+    use super::parse;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn deeply_nested_physical_types_and_properties_are_bounded() {
+        // Review C1 (contract part): a physicalType is compared as text, never parsed
+        // recursively, so 20,000 nested STRUCT( cost one string comparison.
+        let deep = format!(
+            "{}a INTEGER{}",
+            "STRUCT(x ".repeat(20_000),
+            ")".repeat(20_000)
+        );
+        let odcs = format!(
+            "apiVersion: v3.1.0\nkind: DataContract\nschema:\n  - name: t\n    properties:\n      - name: a\n        physicalType: '{deep}'\n"
+        );
+        let start = Instant::now();
+        let c = parse("d.yaml", &odcs).unwrap();
+        let ev = super::engine::Evaluator::new(&c, &[("a".into(), "INTEGER".into())]);
+        let results = ev.finish(0);
+        assert!(start.elapsed() < Duration::from_secs(5));
+        assert!(
+            results[0]
+                .message
+                .starts_with("column 'a' has type INTEGER, expected STRUCT(")
+        );
+        // Nested properties (ODCS objects inside objects) nest YAML: bounded at 64 levels.
+        let mut nested = String::from(
+            "apiVersion: v3.1.0\nkind: DataContract\nschema:\n  - name: t\n    properties:\n",
+        );
+        let mut indent = 6;
+        for i in 0..100 {
+            let pad = " ".repeat(indent);
+            nested.push_str(&format!("{pad}- name: p{i}\n{pad}  properties:\n"));
+            indent += 4;
+        }
+        let err = parse("n.yaml", &nested).unwrap_err().to_string();
+        assert!(err.contains("nest more than 64 deep"), "{err}");
+    }
+}
