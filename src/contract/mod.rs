@@ -338,6 +338,34 @@ mod pattern_tests {
         }
         assert_eq!(parse("s.yaml", &same).unwrap().checks.len(), 3000);
     }
+
+    #[test]
+    fn heavy_patterns_share_one_compiled_size_budget() {
+        // Each compiles to several MiB (Unicode classes under counted repetition): within
+        // the 10 MiB a pattern may take, but the contract's 64 MiB run out.
+        let mut heavy = String::from("columns:\n");
+        for i in 0..64 {
+            heavy.push_str(&format!(
+                "  c{i}: {{checks: [\"str_matches('^(\\\\p{{L}}|[0-9]){{1,60}}x{i}$')\"]}}\n"
+            ));
+        }
+        let err = parse("h.yaml", &heavy).unwrap_err().to_string();
+        assert!(
+            err.contains("patterns compile to more than 64 MiB together"),
+            "{err}"
+        );
+        // A few of them are fine.
+        let few: String = heavy.lines().take(4).collect::<Vec<_>>().join("\n");
+        assert_eq!(parse("f.yaml", &few).unwrap().checks.len(), 3);
+        // One beyond a pattern's own limit is refused in the regex crate's words.
+        let huge = "columns:\n  c: {checks: [\"str_matches('(\\\\p{L}){1,2000}')\"]}\n";
+        assert!(
+            parse("g.yaml", huge)
+                .unwrap_err()
+                .to_string()
+                .contains("size limit")
+        );
+    }
 }
 
 #[cfg(test)]

@@ -194,16 +194,26 @@ fn regex(node: &Node<'_>) -> Result<Regex, ContractError> {
     compile_pattern(node, node.text()?, false)
 }
 
-/// Most distinct patterns in one contract, and the compiled size each may reach: a compiled
-/// regex costs kilobytes, so 45,000 patterns in a 4 MB contract took 570 MB (review C3).
+/// Most distinct patterns in one contract (identical ones are compiled once): a compiled regex
+/// costs kilobytes to megabytes, so 45,000 patterns in a 4 MB contract took 570 MB (review C3).
 pub const MAX_PATTERNS: usize = 256;
-const PATTERN_SIZE_LIMIT: usize = 1 << 20;
+/// The compiled size one pattern may reach (the regex crate's default).
+const PATTERN_SIZE_LIMIT: usize = 10 << 20;
+/// The compiled size all patterns of a contract may reach together. The regex crate reports
+/// no sizes, so each pattern is charged the smallest of these limits it compiles within.
+pub const PATTERNS_TOTAL_LIMIT: usize = 64 << 20;
+const PATTERN_SIZE_STEPS: [usize; 4] = [64 << 10, 512 << 10, 2 << 20, PATTERN_SIZE_LIMIT];
+
+#[derive(Default)]
+struct Patterns {
+    compiled: std::collections::HashMap<String, Regex>,
+    /// The compiled size charged so far (an upper bound).
+    charged: usize,
+}
 
 thread_local! {
-    /// The patterns compiled by the parse running on this thread (identical ones share one
-    /// compiled regex); cleared when the parse starts.
-    static PATTERNS: std::cell::RefCell<std::collections::HashMap<String, Regex>> =
-        std::cell::RefCell::new(std::collections::HashMap::new());
+    /// The patterns compiled by the parse running on this thread; reset when a parse starts.
+    static PATTERNS: std::cell::RefCell<Patterns> = std::cell::RefCell::new(Patterns::default());
 }
 
 /// Compiles `pattern`; `anchored` matches it at the start of the text only (pandera's
@@ -217,33 +227,55 @@ fn compile_pattern(node: &Node<'_>, pattern: &str, anchored: bool) -> Result<Reg
     };
     PATTERNS.with(|cache| {
         let mut cache = cache.borrow_mut();
-        if let Some(re) = cache.get(&source) {
+        if let Some(re) = cache.compiled.get(&source) {
             return Ok(re.clone());
         }
-        if cache.len() >= MAX_PATTERNS {
+        if cache.compiled.len() >= MAX_PATTERNS {
             return Err(node.err(format!(
                 "more than {MAX_PATTERNS} different patterns in one contract; share patterns \
                  between columns or split the contract"
             )));
         }
-        let re = regex::RegexBuilder::new(&source)
-            .size_limit(PATTERN_SIZE_LIMIT)
-            .build()
-            .map_err(|e| {
-                node.err(format!(
-                    "'{pattern}' is not a valid regular expression: {e}"
-                ))
-            })?;
-        cache.insert(source, re.clone());
+        let invalid = |e: regex::Error| {
+            node.err(format!(
+                "'{pattern}' is not a valid regular expression: {e}"
+            ))
+        };
+        let left = PATTERNS_TOTAL_LIMIT.saturating_sub(cache.charged);
+        let mut compiled = None;
+        for step in PATTERN_SIZE_STEPS {
+            let limit = step.min(left);
+            match regex::RegexBuilder::new(&source).size_limit(limit).build() {
+                Ok(re) => {
+                    compiled = Some((re, limit));
+                    break;
+                }
+                // The contract's budget, not this pattern's own limit, stopped it.
+                Err(regex::Error::CompiledTooBig(_)) if limit < step => {
+                    return Err(node.err(format!(
+                        "'{pattern}': the contract's patterns compile to more than {} MiB \
+                         together; simplify them or split the contract",
+                        PATTERNS_TOTAL_LIMIT >> 20
+                    )));
+                }
+                // Too big for this step: try the next (the last one's error is final).
+                Err(regex::Error::CompiledTooBig(_)) if step < PATTERN_SIZE_LIMIT => {}
+                Err(e) => return Err(invalid(e)),
+            }
+        }
+        let (re, charged) =
+            compiled.ok_or_else(|| node.err(format!("'{pattern}': cannot compile")))?;
+        cache.charged += charged;
+        cache.compiled.insert(source, re.clone());
         Ok(re)
     })
 }
 
 /// Parses a contract from YAML text; `file` names it in errors.
 pub fn parse(file: &str, text: &str) -> Result<Contract, ContractError> {
-    PATTERNS.with(|cache| cache.borrow_mut().clear());
+    PATTERNS.with(|cache| *cache.borrow_mut() = Patterns::default());
     let result = parse_document(file, text);
-    PATTERNS.with(|cache| cache.borrow_mut().clear());
+    PATTERNS.with(|cache| *cache.borrow_mut() = Patterns::default());
     result
 }
 
