@@ -278,6 +278,18 @@ columns:
     }
 
     #[test]
+    fn nan_bounds_are_refused() {
+        assert!(
+            err(&SIMPLE.replace("\"le(100)\"", "\"le(.nan)\""))
+                .contains("le: a bound must be a number, not NaN")
+        );
+        assert!(
+            err(&ODCS.replace("{minimum: 0,", "{minimum: .nan,"))
+                .contains("minimum: expected a number that is not NaN, got .nan")
+        );
+    }
+
+    #[test]
     fn logical_types_accept_their_duckdb_families() {
         assert!(LogicalType::Integer.accepts("BIGINT"));
         assert!(!LogicalType::Integer.accepts("DOUBLE"));

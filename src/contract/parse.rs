@@ -115,6 +115,9 @@ impl<'a> Node<'a> {
     /// A range bound, exact for integers of up to 128 bits.
     fn bound(&self) -> Result<Bound, ContractError> {
         match self.v {
+            Value::Number(super::yaml::Number::Float(x)) if x.is_nan() => {
+                Err(self.expected("a number that is not NaN"))
+            }
             Value::Number(n) => Ok(number_bound(n)),
             Value::String(s) => Bound::parse_instant(s)
                 .ok_or_else(|| self.expected("a number, or a date/timestamp like '2024-01-31'")),
@@ -979,6 +982,9 @@ fn simple_check(node: &Node<'_>) -> Result<CheckKind, ContractError> {
     };
     let number = |i: usize| -> Result<Bound, ContractError> {
         match args.get(i) {
+            Some(Value::Number(super::yaml::Number::Float(x))) if x.is_nan() => {
+                Err(node.err(format!("{name}: a bound must be a number, not NaN")))
+            }
             Some(Value::Number(n)) => Ok(number_bound(n)),
             Some(Value::String(s)) => Bound::parse_instant(s).ok_or_else(|| {
                 node.err(format!(
