@@ -850,7 +850,8 @@ struct CheckState {
 /// Evaluation of one contract over batches whose columns are `columns` (name, DuckDB type).
 #[derive(Debug, Clone)]
 pub struct Evaluator {
-    checks: Vec<Check>,
+    /// Shared by the clones of one evaluator (one per aggregate state, thread or group).
+    checks: std::sync::Arc<[Check]>,
     /// Per check: the batch column indices it reads (None: a column is missing, or the check
     /// cannot read the column's type).
     bound: Vec<Option<Vec<usize>>>,
@@ -867,11 +868,24 @@ impl Evaluator {
     /// Binds the contract to the actual columns; schema checks (missing columns, wrong types,
     /// extra columns under `strict`) are decided here.
     pub fn new(contract: &Contract, columns: &[(String, String)]) -> Evaluator {
-        let index = |name: &str| {
-            columns
-                .iter()
-                .position(|(n, _)| n.eq_ignore_ascii_case(name))
-        };
+        Self::with_checks(contract, contract.checks.clone().into(), columns)
+    }
+
+    /// As [`Evaluator::new`], with `checks` (the contract's checks, shared with other
+    /// evaluators) instead of `contract.checks`.
+    pub fn with_checks(
+        contract: &Contract,
+        checks: std::sync::Arc<[Check]>,
+        columns: &[(String, String)],
+    ) -> Evaluator {
+        // Names compare case-insensitively; looked up in a map, since contracts and tables
+        // may both have tens of thousands of columns.
+        let mut by_name: std::collections::HashMap<String, usize> =
+            std::collections::HashMap::with_capacity(columns.len());
+        for (i, (n, _)) in columns.iter().enumerate() {
+            by_name.entry(n.to_ascii_lowercase()).or_insert(i);
+        }
+        let index = |name: &str| by_name.get(&name.to_ascii_lowercase()).copied();
         let mut schema_results = Vec::new();
         let mut schema_fail = |id: String, kind: &str, column: Option<String>, message: String| {
             schema_results.push(CheckResult {
@@ -923,12 +937,13 @@ impl Evaluator {
             }
         }
         if contract.strict {
+            let declared: std::collections::HashSet<String> = contract
+                .columns
+                .iter()
+                .map(|c| c.name.to_ascii_lowercase())
+                .collect();
             for (name, _) in columns {
-                if !contract
-                    .columns
-                    .iter()
-                    .any(|c| c.name.eq_ignore_ascii_case(name))
-                {
+                if !declared.contains(&name.to_ascii_lowercase()) {
                     schema_fail(
                         format!("{name}.extra"),
                         "schema",
@@ -938,8 +953,7 @@ impl Evaluator {
                 }
             }
         }
-        let mut bound: Vec<Option<Vec<usize>>> = contract
-            .checks
+        let mut bound: Vec<Option<Vec<usize>>> = checks
             .iter()
             .map(|c| {
                 let names: Vec<&str> = match (&c.kind, &c.column) {
@@ -952,8 +966,7 @@ impl Evaluator {
             .collect();
         // A value check on a type it cannot read would never fire: it is a schema violation
         // that says so instead (review U5: a pattern on an integer column passed silently).
-        let unfit: Vec<Option<String>> = contract
-            .checks
+        let unfit: Vec<Option<String>> = checks
             .iter()
             .zip(&mut bound)
             .map(|(check, b)| {
@@ -969,10 +982,10 @@ impl Evaluator {
             })
             .collect();
         Evaluator {
-            checks: contract.checks.clone(),
+            state: checks.iter().map(CheckState::new).collect(),
+            checks,
             bound,
             unfit,
-            state: contract.checks.iter().map(CheckState::new).collect(),
             rows: 0,
             schema_results,
         }

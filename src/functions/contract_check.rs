@@ -93,15 +93,17 @@ fn start(
             ));
         }
     };
-    let contract = crate::contract::load(&path).map_err(|e| format!("{FUNCTION}: {e}"))?;
     let types = super::contract_violations::field_types(&fields);
-    let evaluator = Evaluator::new(&contract, &types);
+    let evaluator =
+        crate::contract::evaluator_for(&path, &types).map_err(|e| format!("{FUNCTION}: {e}"))?;
     Ok((path, fields, evaluator))
 }
 
 impl AggregateFunction for ContractCheck {
     const NAME: &'static str = FUNCTION;
     type State = ContractCheckState;
+    /// The chunk's rows converted once for all the states (groups) it updates.
+    type Scratch = Option<Vec<ArrayRef>>;
 
     fn parameters() -> Vec<LogicalType> {
         vec![
@@ -116,6 +118,7 @@ impl AggregateFunction for ContractCheck {
 
     fn update(
         state: &mut ContractCheckState,
+        scratch: &mut Option<Vec<ArrayRef>>,
         input: &ChunkReader,
         rows: &[usize],
     ) -> Result<(), Box<dyn Error>> {
@@ -138,9 +141,13 @@ impl AggregateFunction for ContractCheck {
                 _ => return Err(differing_paths(path, None).into()),
             }
         }
-        let batch = input.arrow_row_for_checks(0, fields)?;
+        // Every state of one aggregate sees the same row type, so one conversion serves all.
+        let batch = match scratch {
+            Some(b) => b,
+            None => scratch.insert(input.arrow_row_for_checks(0, fields)?),
+        };
         if rows.len() == input.len() {
-            evaluator.update(&batch, rows.len());
+            evaluator.update(batch, rows.len());
         } else {
             let indices = UInt32Array::from(rows.iter().map(|r| *r as u32).collect::<Vec<_>>());
             let picked = batch
