@@ -94,6 +94,13 @@ unsafe extern "C" fn update<T: AggregateFunction>(
         for row in 0..rows {
             // SAFETY: row < rows; the slot was initialised by init.
             let ptr = unsafe { *slot::<T::State>(*states.add(row)) };
+            // Consecutive rows mostly share a state (always without GROUP BY): no lookup.
+            if let Some((last, r)) = groups.last_mut()
+                && *last == ptr
+            {
+                r.push(row);
+                continue;
+            }
             match index.get(&ptr) {
                 Some(&g) => groups[g].1.push(row),
                 None => {
