@@ -356,6 +356,17 @@ columns:
     }
 
     #[test]
+    fn an_exclusive_flag_without_its_bound_is_refused() {
+        assert!(
+            err(&ODCS.replace(
+                "{minimum: 0, maximum: 150, exclusiveMaximum: true}",
+                "{exclusiveMinimum: true}"
+            ))
+            .contains("logicalTypeOptions: exclusiveMinimum: true needs minimum")
+        );
+    }
+
+    #[test]
     fn nan_bounds_are_refused() {
         assert!(
             err(&SIMPLE.replace("\"le(100)\"", "\"le(.nan)\""))

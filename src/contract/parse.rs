@@ -531,6 +531,18 @@ fn parse_property(prop: &Node<'_>, contract: &mut Contract) -> Result<(), Contra
         };
         let ex_min = exclusive("exclusiveMinimum")?;
         let ex_max = exclusive("exclusiveMaximum")?;
+        // A flag without its bound would silently check nothing.
+        for (flag, value, bound) in [
+            ("exclusiveMinimum", ex_min, "minimum"),
+            ("exclusiveMaximum", ex_max, "maximum"),
+        ] {
+            if matches!(value, Some(Ok(true))) && opts.v.get(bound).is_none() {
+                return Err(opts.err(format!(
+                    "{flag}: true needs {bound} (the bound it makes exclusive); give \
+                     {bound}, or the bound itself as {flag}: <number>"
+                )));
+            }
+        }
         if let Some(bound) = with_key(&opts, "minimum", |n| n.bound())? {
             let exclusive = matches!(ex_min, Some(Ok(true)));
             add(
