@@ -367,6 +367,14 @@ columns:
     }
 
     #[test]
+    fn constraints_the_engine_does_not_check_are_refused() {
+        assert!(
+            err(&ODCS.replace("maxLength: 100", "multipleOf: 5"))
+                .contains("logicalTypeOptions: multipleOf is not checked by etl's contract engine")
+        );
+    }
+
+    #[test]
     fn nan_bounds_are_refused() {
         assert!(
             err(&SIMPLE.replace("\"le(100)\"", "\"le(.nan)\""))

@@ -362,6 +362,16 @@ const TYPE_OPTION_KEYS: &[&str] = &[
     "maxProperties",
     "required",
 ];
+/// `logicalTypeOptions` that ODCS defines as constraints but the engine does not evaluate.
+const UNCHECKED_TYPE_OPTIONS: &[&str] = &[
+    "minItems",
+    "maxItems",
+    "uniqueItems",
+    "multipleOf",
+    "minProperties",
+    "maxProperties",
+    "required",
+];
 const QUALITY_KEYS: &[&str] = &[
     "id",
     "name",
@@ -522,6 +532,17 @@ fn parse_property(prop: &Node<'_>, contract: &mut Contract) -> Result<(), Contra
             return Err(opts.expected("a mapping"));
         }
         opts.only_keys(TYPE_OPTION_KEYS)?;
+        // ODCS constraints this engine does not evaluate: accepted silently they would look
+        // enforced and never fire (the class of review U5).
+        for key in UNCHECKED_TYPE_OPTIONS {
+            if opts.v.get(key).is_some() {
+                return Err(opts.err(format!(
+                    "{key} is not checked by etl's contract engine; remove it, or check it \
+                     in SQL (checked: minimum, maximum, exclusiveMinimum, exclusiveMaximum, \
+                     minLength, maxLength, pattern)"
+                )));
+            }
+        }
         let exclusive = |key: &str| -> Result<Option<Result<bool, Bound>>, ContractError> {
             // ODCS allows exclusiveMinimum as a flag (with minimum) or as the bound itself.
             with_key(&opts, key, |n| match n.v {
