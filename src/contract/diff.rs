@@ -47,7 +47,7 @@ fn widens(old: &ColumnSpec, new: &ColumnSpec) -> bool {
             return true;
         }
         if let (Some((p1, s1)), Some((p2, s2))) = (decimal(o), decimal(n)) {
-            return s2 >= s1 && p2 - s2 >= p1 - s1;
+            return s2 >= s1 && i64::from(p2) - i64::from(s2) >= i64::from(p1) - i64::from(s1);
         }
         if int_rank(o).is_some() && (n.eq_ignore_ascii_case("DOUBLE") || decimal(n).is_some()) {
             return true;
@@ -89,6 +89,7 @@ fn kind_params(c: &Check) -> String {
 fn literal_text(l: &super::model::Literal) -> String {
     use super::model::Literal;
     match l {
+        Literal::Integer(i) => i.to_string(),
         Literal::Number(x) => x.to_string(),
         Literal::Text(t) => format!("'{t}'"),
         Literal::Bool(b) => b.to_string(),

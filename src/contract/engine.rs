@@ -19,6 +19,8 @@ use std::collections::HashSet;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Cell<'a> {
     Null,
+    /// An integer (TINYINT ... UBIGINT, HUGEINT), exact.
+    Int(i128),
     Number(f64),
     Text(&'a str),
     Bool(bool),
@@ -38,18 +40,24 @@ pub fn cell(array: &ArrayRef, i: usize) -> Cell<'_> {
             Cell::Number(array.as_primitive::<$t>().value(i) as f64)
         };
     }
+    macro_rules! int {
+        ($t:ty) => {
+            Cell::Int(array.as_primitive::<$t>().value(i) as i128)
+        };
+    }
     match array.data_type() {
         DataType::Boolean => Cell::Bool(array.as_boolean().value(i)),
-        DataType::Int8 => num!(Int8Type),
-        DataType::Int16 => num!(Int16Type),
-        DataType::Int32 => num!(Int32Type),
-        DataType::Int64 => num!(Int64Type),
-        DataType::UInt8 => num!(UInt8Type),
-        DataType::UInt16 => num!(UInt16Type),
-        DataType::UInt32 => num!(UInt32Type),
-        DataType::UInt64 => num!(UInt64Type),
+        DataType::Int8 => int!(Int8Type),
+        DataType::Int16 => int!(Int16Type),
+        DataType::Int32 => int!(Int32Type),
+        DataType::Int64 => int!(Int64Type),
+        DataType::UInt8 => int!(UInt8Type),
+        DataType::UInt16 => int!(UInt16Type),
+        DataType::UInt32 => int!(UInt32Type),
+        DataType::UInt64 => int!(UInt64Type),
         DataType::Float32 => num!(Float32Type),
         DataType::Float64 => num!(Float64Type),
+        DataType::Decimal128(_, 0) => Cell::Int(array.as_primitive::<Decimal128Type>().value(i)),
         DataType::Decimal128(_, scale) => {
             let v = array.as_primitive::<Decimal128Type>().value(i) as f64;
             Cell::Number(v / 10f64.powi(*scale as i32))
@@ -89,9 +97,21 @@ fn literal_matches(cell: &Cell<'_>, lit: &Literal) -> bool {
     match (cell, lit) {
         (Cell::Null, Literal::Null) => true,
         (Cell::Number(x), Literal::Number(y)) => x == y,
+        // Integers compare exactly with integers; a float literal equals an integer only when
+        // it is that integer exactly (every float beyond 2^53 is an integer, and i128 holds it).
+        (Cell::Int(x), Literal::Integer(y)) => x == y,
+        (Cell::Int(x), Literal::Number(y)) => {
+            y.fract() == 0.0 && y.abs() < 1.7e38 && *x == *y as i128
+        }
+        (Cell::Number(x), Literal::Integer(y)) => *x == *y as f64,
+        (Cell::Text(s), Literal::Integer(y)) => s.parse::<i128>().is_ok_and(|x| x == *y),
         (Cell::Text(s), Literal::Text(t)) => s == t,
         (Cell::Text(s), Literal::Number(y)) => s.parse::<f64>().is_ok_and(|x| x == *y),
         (Cell::Number(x), Literal::Text(t)) => t.parse::<f64>().is_ok_and(|y| *x == y),
+        (Cell::Int(x), Literal::Text(t)) => match t.parse::<i128>() {
+            Ok(y) => *x == y,
+            Err(_) => literal_matches(cell, &Literal::Number(t.parse().unwrap_or(f64::NAN))),
+        },
         (Cell::Bool(b), Literal::Bool(c)) => b == c,
         _ => false,
     }
@@ -104,11 +124,25 @@ pub fn violates(kind: &CheckKind, c: &Cell<'_>) -> bool {
         CheckKind::Missing(markers) => markers.iter().any(|m| literal_matches(c, m)),
         _ if matches!(c, Cell::Null) => false,
         CheckKind::Min { bound, exclusive } => match c {
-            Cell::Number(x) => x.is_nan() || if *exclusive { x <= bound } else { x < bound },
+            Cell::Instant(t) => bound.instant.is_some_and(|ns| {
+                !IntRange::instant(false, ns, *exclusive, 1_000).holds(*t as i128)
+            }),
+            Cell::Int(v) => !IntRange::new(false, *bound, *exclusive, 0).holds(*v),
+            Cell::Number(x) => {
+                let b = bound.value;
+                x.is_nan() || if *exclusive { *x <= b } else { *x < b }
+            }
             _ => false,
         },
         CheckKind::Max { bound, exclusive } => match c {
-            Cell::Number(x) => x.is_nan() || if *exclusive { x >= bound } else { x > bound },
+            Cell::Instant(t) => bound.instant.is_some_and(|ns| {
+                !IntRange::instant(true, ns, *exclusive, 1_000).holds(*t as i128)
+            }),
+            Cell::Int(v) => !IntRange::new(true, *bound, *exclusive, 0).holds(*v),
+            Cell::Number(x) => {
+                let b = bound.value;
+                x.is_nan() || if *exclusive { *x >= b } else { *x > b }
+            }
             _ => false,
         },
         CheckKind::MinLength(n) => matches!(c, Cell::Text(s) if s.chars().count() < *n),
@@ -119,6 +153,128 @@ pub fn violates(kind: &CheckKind, c: &Cell<'_>) -> bool {
         CheckKind::ValidValues(_) if matches!(c, Cell::Other) => false,
         CheckKind::ValidValues(values) => !values.iter().any(|v| literal_matches(c, v)),
         CheckKind::Duplicate(_) | CheckKind::RowCount | CheckKind::Freshness { .. } => false,
+    }
+}
+
+/// `m × 10^k` rounded down and up, saturated to i128 (None: below / above every i128).
+fn floor_ceil(m: i128, k: i32) -> (Option<i128>, Option<i128>, i8) {
+    // The third value is the side a saturated result lies on (-1 below, 1 above, 0 exact).
+    if m == 0 {
+        return (Some(0), Some(0), 0);
+    }
+    if k >= 0 {
+        return match 10i128.checked_pow(k as u32).and_then(|p| m.checked_mul(p)) {
+            Some(x) => (Some(x), Some(x), 0),
+            None => (None, None, if m < 0 { -1 } else { 1 }),
+        };
+    }
+    let d = -(k as i64);
+    if d > 38 {
+        // |m| < 10^39 <= 10^d: strictly between -1 and 1.
+        return if m < 0 {
+            (Some(-1), Some(0), 0)
+        } else {
+            (Some(0), Some(1), 0)
+        };
+    }
+    let p = 10i128.pow(d as u32);
+    let (q, r) = (m / p, m % p);
+    (Some(q - (r < 0) as i128), Some(q + (r > 0) as i128), 0)
+}
+
+/// The values that satisfy a bound, for integer-valued data in units of `10^-scale` (integers:
+/// scale 0; DECIMAL(p, s): scale s): `lo <= v <= hi`, exact (review L7).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct IntRange {
+    lo: i128,
+    hi: i128,
+}
+
+impl IntRange {
+    const NONE: IntRange = IntRange {
+        lo: i128::MAX,
+        hi: i128::MIN,
+    };
+    const ALL: IntRange = IntRange {
+        lo: i128::MIN,
+        hi: i128::MAX,
+    };
+
+    /// For a numeric bound over values in units of `10^-scale`.
+    fn new(upper: bool, bound: Bound, exclusive: bool, scale: i32) -> IntRange {
+        let Some((m, e)) = bound.exact else {
+            // A non-finite bound: -inf / +inf / NaN (NaN: no value satisfies it).
+            let b = bound.value;
+            let all = if upper {
+                b == f64::INFINITY
+            } else {
+                b == f64::NEG_INFINITY
+            };
+            return if all { IntRange::ALL } else { IntRange::NONE };
+        };
+        let (floor, ceil, side) = floor_ceil(m, e.saturating_add(scale));
+        IntRange::from_cut(upper, exclusive, floor, ceil, side)
+    }
+
+    /// For an instant bound (`ns` nanoseconds since the epoch) over values counting units of
+    /// `unit_ns` nanoseconds (seconds, milliseconds, ..., days).
+    fn instant(upper: bool, ns: i128, exclusive: bool, unit_ns: i128) -> IntRange {
+        let (q, r) = (ns.div_euclid(unit_ns), ns.rem_euclid(unit_ns));
+        IntRange::from_cut(upper, exclusive, Some(q), Some(q + (r > 0) as i128), 0)
+    }
+
+    /// The values satisfying a bound b given floor(b) and ceil(b) (None: saturated on `side`).
+    fn from_cut(
+        upper: bool,
+        exclusive: bool,
+        floor: Option<i128>,
+        ceil: Option<i128>,
+        side: i8,
+    ) -> IntRange {
+        match (upper, exclusive) {
+            // v >= b  <=>  v >= ceil(b)
+            (false, false) => match ceil {
+                Some(c) => IntRange {
+                    lo: c,
+                    hi: i128::MAX,
+                },
+                None if side < 0 => IntRange::ALL,
+                None => IntRange::NONE,
+            },
+            // v > b  <=>  v >= floor(b) + 1
+            (false, true) => match floor.map(|f| f.checked_add(1)) {
+                Some(Some(c)) => IntRange {
+                    lo: c,
+                    hi: i128::MAX,
+                },
+                Some(None) => IntRange::NONE,
+                None if side < 0 => IntRange::ALL,
+                None => IntRange::NONE,
+            },
+            // v <= b  <=>  v <= floor(b)
+            (true, false) => match floor {
+                Some(f) => IntRange {
+                    lo: i128::MIN,
+                    hi: f,
+                },
+                None if side > 0 => IntRange::ALL,
+                None => IntRange::NONE,
+            },
+            // v < b  <=>  v <= ceil(b) - 1
+            (true, true) => match ceil.map(|c| c.checked_sub(1)) {
+                Some(Some(c)) => IntRange {
+                    lo: i128::MIN,
+                    hi: c,
+                },
+                Some(None) => IntRange::NONE,
+                None if side > 0 => IntRange::ALL,
+                None => IntRange::NONE,
+            },
+        }
+    }
+
+    fn holds(self, v: i128) -> bool {
+        v >= self.lo && v <= self.hi
     }
 }
 
@@ -176,13 +332,65 @@ fn fail_mask(kind: &CheckKind, array: &ArrayRef, out: &mut [bool]) {
             }
         };
     }
+    // Integers and decimals compare exactly with the bound's exact value: no rounding through
+    // f64, no allocation per row.
+    macro_rules! exact {
+        ($t:ty, $range:expr) => {{
+            let values = array.as_primitive::<$t>().values();
+            let IntRange { lo, hi } = $range;
+            for (i, o) in out.iter_mut().enumerate() {
+                let v = values[i] as i128;
+                *o = valid(i) && (v < lo || v > hi);
+            }
+            return;
+        }};
+    }
+    if let CheckKind::Min { bound, exclusive } | CheckKind::Max { bound, exclusive } = kind
+        && let Some(ns) = bound.instant
+    {
+        // A date/timestamp bound over dates and timestamps, exactly at the column's unit.
+        let upper = matches!(kind, CheckKind::Max { .. });
+        let range = |unit_ns: i128| IntRange::instant(upper, ns, *exclusive, unit_ns);
+        match array.data_type() {
+            DataType::Date32 => exact!(Date32Type, range(86_400_000_000_000)),
+            DataType::Date64 => exact!(Date64Type, range(1_000_000)),
+            DataType::Timestamp(TimeUnit::Second, _) => {
+                exact!(TimestampSecondType, range(1_000_000_000))
+            }
+            DataType::Timestamp(TimeUnit::Millisecond, _) => {
+                exact!(TimestampMillisecondType, range(1_000_000))
+            }
+            DataType::Timestamp(TimeUnit::Microsecond, _) => {
+                exact!(TimestampMicrosecondType, range(1_000))
+            }
+            DataType::Timestamp(TimeUnit::Nanosecond, _) => {
+                exact!(TimestampNanosecondType, range(1))
+            }
+            _ => {}
+        }
+    } else if let CheckKind::Min { bound, exclusive } | CheckKind::Max { bound, exclusive } = kind {
+        let upper = matches!(kind, CheckKind::Max { .. });
+        let range = |scale: i32| IntRange::new(upper, *bound, *exclusive, scale);
+        match array.data_type() {
+            DataType::Int8 => exact!(Int8Type, range(0)),
+            DataType::Int16 => exact!(Int16Type, range(0)),
+            DataType::Int32 => exact!(Int32Type, range(0)),
+            DataType::Int64 => exact!(Int64Type, range(0)),
+            DataType::UInt8 => exact!(UInt8Type, range(0)),
+            DataType::UInt16 => exact!(UInt16Type, range(0)),
+            DataType::UInt32 => exact!(UInt32Type, range(0)),
+            DataType::UInt64 => exact!(UInt64Type, range(0)),
+            DataType::Decimal128(_, scale) => exact!(Decimal128Type, range(*scale as i32)),
+            _ => {}
+        }
+    }
     match kind {
         CheckKind::Min { bound, exclusive } => {
-            let (b, e) = (*bound, *exclusive);
+            let (b, e) = (bound.value, *exclusive);
             by_number_type!(|x: f64| x.is_nan() || if e { x <= b } else { x < b });
         }
         CheckKind::Max { bound, exclusive } => {
-            let (b, e) = (*bound, *exclusive);
+            let (b, e) = (bound.value, *exclusive);
             by_number_type!(|x: f64| x.is_nan() || if e { x >= b } else { x > b });
         }
         CheckKind::Pattern(re) => texts!(|s: &str| !re.is_match(s)),
@@ -197,6 +405,35 @@ fn fail_mask(kind: &CheckKind, array: &ArrayRef, out: &mut [bool]) {
     }
     for (i, o) in out.iter_mut().enumerate().take(rows) {
         *o = violates(kind, &cell(array, i));
+    }
+}
+
+/// Why a value check cannot judge a column of DuckDB type `ty` (None: it can).
+fn unfit_reason(kind: &CheckKind, ty: &str) -> Option<&'static str> {
+    let text = {
+        let t = ty.trim().to_ascii_uppercase();
+        !t.ends_with(']') && matches!(t.split('(').next().unwrap_or("").trim(), "VARCHAR" | "JSON")
+    };
+    let time = LogicalType::Date.accepts(ty) || LogicalType::Timestamp.accepts(ty);
+    match kind {
+        CheckKind::Pattern(_) if !text => Some("a pattern reads text"),
+        CheckKind::MinLength(_) | CheckKind::MaxLength(_) if !text => {
+            Some("a length check reads text")
+        }
+        CheckKind::Min { bound, .. } | CheckKind::Max { bound, .. } => {
+            if bound.instant.is_some() && !time {
+                Some("a date/timestamp bound reads dates and timestamps")
+            } else if bound.instant.is_none() && !LogicalType::Number.accepts(ty) {
+                Some(if time {
+                    "a date or timestamp column needs a date/timestamp bound, e.g. ge('2024-01-31')"
+                } else {
+                    "a numeric bound reads numbers"
+                })
+            } else {
+                None
+            }
+        }
+        _ => None,
     }
 }
 
@@ -239,6 +476,7 @@ impl Marks {
 fn sample_text(c: &Cell<'_>) -> Option<String> {
     Some(match c {
         Cell::Null => return None,
+        Cell::Int(x) => x.to_string(),
         Cell::Number(x) => x.to_string(),
         Cell::Text(s) => s.to_string(),
         Cell::Bool(b) => b.to_string(),
@@ -612,9 +850,13 @@ struct CheckState {
 /// Evaluation of one contract over batches whose columns are `columns` (name, DuckDB type).
 #[derive(Debug, Clone)]
 pub struct Evaluator {
-    checks: Vec<Check>,
-    /// Per check: the batch column indices it reads (None: a column is missing).
+    /// Shared by the clones of one evaluator (one per aggregate state, thread or group).
+    checks: std::sync::Arc<[Check]>,
+    /// Per check: the batch column indices it reads (None: a column is missing, or the check
+    /// cannot read the column's type).
     bound: Vec<Option<Vec<usize>>>,
+    /// Per check: why it cannot read its column's type (a pattern on a BIGINT column).
+    unfit: Vec<Option<String>>,
     state: Vec<CheckState>,
     rows: u64,
     schema_results: Vec<CheckResult>,
@@ -626,11 +868,24 @@ impl Evaluator {
     /// Binds the contract to the actual columns; schema checks (missing columns, wrong types,
     /// extra columns under `strict`) are decided here.
     pub fn new(contract: &Contract, columns: &[(String, String)]) -> Evaluator {
-        let index = |name: &str| {
-            columns
-                .iter()
-                .position(|(n, _)| n.eq_ignore_ascii_case(name))
-        };
+        Self::with_checks(contract, contract.checks.clone().into(), columns)
+    }
+
+    /// As [`Evaluator::new`], with `checks` (the contract's checks, shared with other
+    /// evaluators) instead of `contract.checks`.
+    pub fn with_checks(
+        contract: &Contract,
+        checks: std::sync::Arc<[Check]>,
+        columns: &[(String, String)],
+    ) -> Evaluator {
+        // Names compare case-insensitively; looked up in a map, since contracts and tables
+        // may both have tens of thousands of columns.
+        let mut by_name: std::collections::HashMap<String, usize> =
+            std::collections::HashMap::with_capacity(columns.len());
+        for (i, (n, _)) in columns.iter().enumerate() {
+            by_name.entry(n.to_ascii_lowercase()).or_insert(i);
+        }
+        let index = |name: &str| by_name.get(&name.to_ascii_lowercase()).copied();
         let mut schema_results = Vec::new();
         let mut schema_fail = |id: String, kind: &str, column: Option<String>, message: String| {
             schema_results.push(CheckResult {
@@ -682,12 +937,13 @@ impl Evaluator {
             }
         }
         if contract.strict {
+            let declared: std::collections::HashSet<String> = contract
+                .columns
+                .iter()
+                .map(|c| c.name.to_ascii_lowercase())
+                .collect();
             for (name, _) in columns {
-                if !contract
-                    .columns
-                    .iter()
-                    .any(|c| c.name.eq_ignore_ascii_case(name))
-                {
+                if !declared.contains(&name.to_ascii_lowercase()) {
                     schema_fail(
                         format!("{name}.extra"),
                         "schema",
@@ -697,8 +953,7 @@ impl Evaluator {
                 }
             }
         }
-        let bound = contract
-            .checks
+        let mut bound: Vec<Option<Vec<usize>>> = checks
             .iter()
             .map(|c| {
                 let names: Vec<&str> = match (&c.kind, &c.column) {
@@ -709,13 +964,51 @@ impl Evaluator {
                 names.iter().map(|n| index(n)).collect::<Option<Vec<_>>>()
             })
             .collect();
+        // A value check on a type it cannot read would never fire: it is a schema violation
+        // that says so instead (review U5: a pattern on an integer column passed silently).
+        let unfit: Vec<Option<String>> = checks
+            .iter()
+            .zip(&mut bound)
+            .map(|(check, b)| {
+                let col = b.as_ref()?.first()?;
+                let (name, ty) = &columns[*col];
+                let why = unfit_reason(&check.kind, ty)?;
+                *b = None;
+                Some(format!(
+                    "cannot check {}: {why}, and column '{name}' has type {ty}; cast the column \
+                     in the query or change the check",
+                    check.id
+                ))
+            })
+            .collect();
         Evaluator {
-            checks: contract.checks.clone(),
+            state: checks.iter().map(CheckState::new).collect(),
+            checks,
             bound,
-            state: contract.checks.iter().map(CheckState::new).collect(),
+            unfit,
             rows: 0,
             schema_results,
         }
+    }
+
+    /// Why each row-level check that cannot run (its column is missing, or of a type it cannot
+    /// read) does not: a row filter must refuse them, or every row would pass them silently.
+    pub fn unrunnable_row_checks(&self) -> Vec<String> {
+        self.checks
+            .iter()
+            .zip(&self.bound)
+            .zip(&self.unfit)
+            .filter(|((c, b), _)| c.kind.is_row_level() && b.is_none())
+            .map(|((c, _), why)| {
+                why.clone().unwrap_or_else(|| {
+                    format!(
+                        "cannot check {}: column '{}' is missing",
+                        c.id,
+                        c.column.as_deref().unwrap_or_default()
+                    )
+                })
+            })
+            .collect()
     }
 
     /// The checks of the contract, in order (indices of [`Marks::per_check`]).
@@ -867,7 +1160,13 @@ impl Evaluator {
     /// the reference time for freshness.
     pub fn finish(&self, now_micros: i64) -> Vec<CheckResult> {
         let mut out = self.schema_results.clone();
-        for ((check, bound), state) in self.checks.iter().zip(&self.bound).zip(&self.state) {
+        for (k, ((check, bound), state)) in self
+            .checks
+            .iter()
+            .zip(&self.bound)
+            .zip(&self.state)
+            .enumerate()
+        {
             let total = self.rows;
             let base = |status: Status, failed: u64, message: String| CheckResult {
                 check_id: check.id.clone(),
@@ -891,11 +1190,10 @@ impl Evaluator {
                 Severity::Warning => Status::Warn,
             };
             if bound.is_none() {
-                let mut r = base(
-                    bad,
-                    0,
-                    format!("cannot check {}: a column it reads is missing", check.id),
-                );
+                let message = self.unfit[k].clone().unwrap_or_else(|| {
+                    format!("cannot check {}: a column it reads is missing", check.id)
+                });
+                let mut r = base(bad, 0, message);
                 r.schema = true;
                 out.push(r);
                 continue;
@@ -1204,19 +1502,19 @@ slaProperties:
         let kinds = vec![
             CheckKind::Null,
             CheckKind::Min {
-                bound: 0.0,
+                bound: Bound::float(0.0),
                 exclusive: false,
             },
             CheckKind::Min {
-                bound: 0.0,
+                bound: Bound::float(0.0),
                 exclusive: true,
             },
             CheckKind::Max {
-                bound: 99.5,
+                bound: Bound::float(99.5),
                 exclusive: false,
             },
             CheckKind::Max {
-                bound: 99.5,
+                bound: Bound::float(99.5),
                 exclusive: true,
             },
             CheckKind::MinLength(3),
@@ -1339,5 +1637,203 @@ slaProperties:
                 );
             }
         }
+    }
+
+    #[test]
+    fn bounds_compare_integers_and_decimals_exactly() {
+        use arrow_array::{Decimal128Array, UInt64Array};
+        // Review L7: ge(9007199254740993) as an f64 passed 9007199254740992.
+        let c = parse(
+            "c.yaml",
+            "columns:\n  v: {checks: [\"ge(9007199254740993)\", \"lt(18446744073709551615)\"]}\n",
+        )
+        .unwrap();
+        let mask = |array: ArrayRef, k: usize| {
+            let mut out = vec![false; array.len()];
+            fail_mask(&c.checks[k].kind, &array, &mut out);
+            let generic: Vec<bool> = (0..array.len())
+                .map(|i| violates(&c.checks[k].kind, &cell(&array, i)))
+                .collect();
+            assert_eq!(out, generic, "typed and generic agree");
+            out
+        };
+        let ints: ArrayRef = Arc::new(Int64Array::from(vec![
+            9007199254740992,
+            9007199254740993,
+            i64::MIN,
+        ]));
+        assert_eq!(mask(ints, 0), [true, false, true]);
+        let unsigned: ArrayRef = Arc::new(UInt64Array::from(vec![
+            9007199254740992,
+            u64::MAX - 1,
+            u64::MAX,
+        ]));
+        assert_eq!(mask(unsigned.clone(), 0), [true, false, false]);
+        assert_eq!(mask(unsigned, 1), [false, false, true]);
+        // HUGEINT arrives as DECIMAL(38,0).
+        let huge: ArrayRef = Arc::new(
+            Decimal128Array::from(vec![9007199254740992i128, 9007199254740993, i128::MAX])
+                .with_precision_and_scale(38, 0)
+                .unwrap(),
+        );
+        assert_eq!(mask(huge, 0), [true, false, false]);
+        // DECIMAL(20,2): 900719925474.92 is below 900719925474.93 (a float bound is exact for
+        // up to 15 significant digits).
+        let d = parse(
+            "d.yaml",
+            "columns:\n  v: {checks: [\"ge(900719925474.93)\", \"le(0.1)\"]}\n",
+        )
+        .unwrap();
+        let dec: ArrayRef = Arc::new(
+            Decimal128Array::from(vec![90071992547492i128, 90071992547493, 10])
+                .with_precision_and_scale(20, 2)
+                .unwrap(),
+        );
+        let mut out = vec![false; 3];
+        fail_mask(&d.checks[0].kind, &dec, &mut out);
+        assert_eq!(out, [true, false, true]);
+        fail_mask(&d.checks[1].kind, &dec, &mut out);
+        assert_eq!(out, [true, true, false], "0.10 <= 0.1 exactly");
+    }
+
+    #[test]
+    fn integer_ranges_round_the_bound_the_right_way() {
+        let r = |upper, b: Bound, ex, scale| IntRange::new(upper, b, ex, scale);
+        let half = Bound::float(2.5);
+        assert_eq!(r(false, half, false, 0).lo, 3, "v >= 2.5 <=> v >= 3");
+        assert_eq!(r(false, half, true, 0).lo, 3, "v > 2.5 <=> v >= 3");
+        assert_eq!(r(true, half, false, 0).hi, 2, "v <= 2.5 <=> v <= 2");
+        assert_eq!(r(true, half, true, 0).hi, 2);
+        let neg = Bound::float(-2.5);
+        assert_eq!(r(false, neg, false, 0).lo, -2);
+        assert_eq!(r(true, neg, false, 0).hi, -3);
+        assert_eq!(r(false, Bound::int(5), true, 0).lo, 6);
+        assert_eq!(r(true, Bound::int(5), true, 0).hi, 4);
+        assert_eq!(r(false, Bound::int(5), false, 2).lo, 500, "scale 2: 5.00");
+        // Beyond every 128-bit value.
+        let above = Bound::above_i128(3e38);
+        assert_eq!(r(false, above, false, 0), IntRange::NONE);
+        assert_eq!(r(true, above, false, 0), IntRange::ALL);
+        assert_eq!(r(false, Bound::float(1e300), false, 0), IntRange::NONE);
+        assert_eq!(r(false, Bound::float(-1e300), false, 0), IntRange::ALL);
+        assert_eq!(
+            r(false, Bound::float(f64::NEG_INFINITY), false, 0),
+            IntRange::ALL
+        );
+        assert_eq!(r(true, Bound::float(f64::INFINITY), true, 0), IntRange::ALL);
+        assert_eq!(r(false, Bound::float(1e-300), false, 0).lo, 1);
+        assert_eq!(r(true, Bound::float(1e-300), false, 0).hi, 0);
+    }
+
+    #[test]
+    fn date_and_timestamp_bounds_compare_exactly_at_the_column_unit() {
+        use arrow_array::{Date32Array, TimestampMicrosecondArray, TimestampNanosecondArray};
+        let c = parse(
+            "t.yaml",
+            "columns:\n  t: {checks: [\"ge('2024-01-01 00:00:00.000000001')\", \"lt('2024-01-02')\"]}\n",
+        )
+        .unwrap();
+        let base_ns: i64 = 1_704_067_200_000_000_000; // 2024-01-01 UTC
+        let ns: ArrayRef = Arc::new(TimestampNanosecondArray::from(vec![
+            base_ns,
+            base_ns + 1,
+            base_ns + 86_400_000_000_000 - 1,
+            base_ns + 86_400_000_000_000,
+        ]));
+        let mask = |k: usize, a: &ArrayRef| {
+            let mut out = vec![false; a.len()];
+            fail_mask(&c.checks[k].kind, a, &mut out);
+            out
+        };
+        assert_eq!(mask(0, &ns), [true, false, false, false]);
+        assert_eq!(mask(1, &ns), [false, false, false, true]);
+        // Microseconds: the first microsecond after midnight is above the 1 ns bound.
+        let us: ArrayRef = Arc::new(TimestampMicrosecondArray::from(vec![
+            base_ns / 1000,
+            base_ns / 1000 + 1,
+        ]));
+        assert_eq!(mask(0, &us), [true, false]);
+        let generic: Vec<bool> = (0..2)
+            .map(|i| violates(&c.checks[0].kind, &cell(&us, i)))
+            .collect();
+        assert_eq!(generic, [true, false], "typed and generic agree");
+        // Dates: 2024-01-01 is below the bound, 2024-01-02 is not below lt('2024-01-02').
+        let days = (base_ns / 86_400_000_000_000) as i32;
+        let d: ArrayRef = Arc::new(Date32Array::from(vec![days, days + 1]));
+        assert_eq!(mask(0, &d), [true, false]);
+        assert_eq!(mask(1, &d), [false, true]);
+    }
+
+    #[test]
+    fn value_checks_on_a_type_they_cannot_read_are_schema_violations() {
+        // Review U5: str_matches on an integer column never fired.
+        let c = parse(
+            "u.yaml",
+            "columns:\n  n: {checks: [\"str_matches('^[0-9]+$')\"]}\n  s: {checks: [\"ge(0)\"]}\n  t: {checks: [\"ge(0)\"]}\n  d: {checks: [\"ge('2024-01-01')\"]}\n",
+        )
+        .unwrap();
+        let cols = vec![
+            ("n".to_string(), "BIGINT".to_string()),
+            ("s".to_string(), "VARCHAR".to_string()),
+            ("t".to_string(), "TIMESTAMP".to_string()),
+            ("d".to_string(), "DOUBLE".to_string()),
+        ];
+        let results = Evaluator::new(&c, &cols).finish(0);
+        let msgs: Vec<(String, Status, bool)> = results
+            .iter()
+            .map(|r| (r.message.clone(), r.status, r.schema))
+            .collect();
+        assert_eq!(msgs.len(), 4);
+        assert!(
+            msgs.iter()
+                .all(|(_, s, schema)| *s == Status::Fail && *schema),
+            "{msgs:?}"
+        );
+        assert!(
+            msgs[0].0.starts_with(
+                "cannot check n.pattern: a pattern reads text, and column 'n' has type BIGINT"
+            ),
+            "{msgs:?}"
+        );
+        assert!(
+            msgs[1].0.contains("a numeric bound reads numbers"),
+            "{msgs:?}"
+        );
+        assert!(
+            msgs[2]
+                .0
+                .contains("needs a date/timestamp bound, e.g. ge('2024-01-31')"),
+            "{msgs:?}"
+        );
+        assert!(
+            msgs[3]
+                .0
+                .contains("a date/timestamp bound reads dates and timestamps"),
+            "{msgs:?}"
+        );
+    }
+
+    #[test]
+    fn accepted_values_compare_integers_exactly() {
+        use arrow_array::UInt64Array;
+        let c = parse(
+            "v.yaml",
+            "columns:\n  v: {checks: [\"isin([9007199254740993, 5.0, '7'])\"]}\n",
+        )
+        .unwrap();
+        let a: ArrayRef = Arc::new(Int64Array::from(vec![
+            9007199254740992,
+            9007199254740993,
+            5,
+            7,
+            6,
+        ]));
+        let mut out = vec![false; 5];
+        fail_mask(&c.checks[0].kind, &a, &mut out);
+        assert_eq!(out, [true, false, false, false, true]);
+        let u: ArrayRef = Arc::new(UInt64Array::from(vec![u64::MAX, 9007199254740993]));
+        let mut out = vec![false; 2];
+        fail_mask(&c.checks[0].kind, &u, &mut out);
+        assert_eq!(out, [true, false]);
     }
 }

@@ -6,6 +6,7 @@ pub mod diff;
 pub mod engine;
 pub mod model;
 pub mod parse;
+pub mod yaml;
 
 pub use model::Contract;
 pub use parse::{ContractError, parse};
@@ -22,6 +23,84 @@ pub fn load(path: &str) -> Result<Contract, ContractError> {
         message: e.to_string(),
     })?;
     parse(path, &text)
+}
+
+/// What identifies one version of a file: device, inode, size and modification time.
+type Stamp = (u64, u64, u64, i64, i64);
+
+fn stamp(path: &str) -> Option<Stamp> {
+    use std::os::unix::fs::MetadataExt;
+    // stat never blocks (not even on a FIFO); only regular files are cached.
+    let m = std::fs::metadata(path).ok()?;
+    m.is_file()
+        .then(|| (m.dev(), m.ino(), m.size(), m.mtime(), m.mtime_nsec()))
+}
+
+struct CachedContract {
+    path: String,
+    stamp: Stamp,
+    contract: Contract,
+    checks: std::sync::Arc<[model::Check]>,
+    /// Evaluators bound to the row types seen, without state: each aggregate state clones one.
+    evaluators: Vec<(Vec<(String, String)>, engine::Evaluator)>,
+}
+
+/// The few contracts `contract_check` used last. An aggregate has no bind in the C API, so
+/// every state (one per group and thread) starts on its own: without this, 10,000 groups read
+/// and parsed the contract 10,000 times (5.5 s, 770 MB for a small contract) and each state
+/// held a deep copy of the checks.
+static CACHE: std::sync::Mutex<Vec<CachedContract>> = std::sync::Mutex::new(Vec::new());
+const CACHED_CONTRACTS: usize = 2;
+const CACHED_EVALUATORS: usize = 4;
+
+/// A fresh evaluator of the contract at `path` for rows of `columns`, parsed once per version
+/// of the file (a changed file is read again).
+pub fn evaluator_for(
+    path: &str,
+    columns: &[(String, String)],
+) -> Result<engine::Evaluator, ContractError> {
+    let Some(st) = stamp(path) else {
+        // Not a regular file (or missing): load says why.
+        let contract = load(path)?;
+        return Ok(engine::Evaluator::new(&contract, columns));
+    };
+    // A poisoned lock only means another thread panicked while holding it: the cache is a
+    // plain list, still consistent.
+    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(entry) = cache.iter_mut().find(|e| e.path == path && e.stamp == st) {
+        if let Some((_, ev)) = entry
+            .evaluators
+            .iter()
+            .find(|(c, _)| c.as_slice() == columns)
+        {
+            return Ok(ev.clone());
+        }
+        // Same file, other row types: bind a new evaluator from the cached checks.
+        let ev = engine::Evaluator::with_checks(&entry.contract, entry.checks.clone(), columns);
+        if entry.evaluators.len() >= CACHED_EVALUATORS {
+            entry.evaluators.remove(0);
+        }
+        entry.evaluators.push((columns.to_vec(), ev.clone()));
+        return Ok(ev);
+    }
+    drop(cache);
+    let mut contract = load(path)?;
+    // The checks live once, in the Arc; the cached contract keeps its columns and flags.
+    let checks: std::sync::Arc<[model::Check]> = std::mem::take(&mut contract.checks).into();
+    let ev = engine::Evaluator::with_checks(&contract, checks.clone(), columns);
+    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    cache.retain(|e| e.path != path);
+    if cache.len() >= CACHED_CONTRACTS {
+        cache.remove(0);
+    }
+    cache.push(CachedContract {
+        path: path.to_string(),
+        stamp: st,
+        contract,
+        checks,
+        evaluators: vec![(columns.to_vec(), ev.clone())],
+    });
+    Ok(ev)
 }
 
 #[cfg(test)]
@@ -175,7 +254,7 @@ slaProperties:
         let bad_min = ODCS.replace("{minimum: 0,", "{minimum: ten,");
         assert_eq!(
             err(&bad_min),
-            "contract c.yaml: schema[0].properties[2].logicalTypeOptions.minimum: expected a number, got 'ten'"
+            "contract c.yaml: schema[0].properties[2].logicalTypeOptions.minimum: expected a number, or a date/timestamp like '2024-01-31', got 'ten'"
         );
         let typo = ODCS.replace("maxLength: 100", "maxLenght: 100");
         assert!(err(&typo).starts_with(
@@ -272,7 +351,38 @@ columns:
         );
         assert!(
             err(&SIMPLE.replace("\"le(100)\"", "\"le(high)\""))
-                .contains("le: expected a number argument")
+                .contains("le: 'high' is neither a number nor a date/timestamp like '2024-01-31'")
+        );
+    }
+
+    #[test]
+    fn an_exclusive_flag_without_its_bound_is_refused() {
+        assert!(
+            err(&ODCS.replace(
+                "{minimum: 0, maximum: 150, exclusiveMaximum: true}",
+                "{exclusiveMinimum: true}"
+            ))
+            .contains("logicalTypeOptions: exclusiveMinimum: true needs minimum")
+        );
+    }
+
+    #[test]
+    fn constraints_the_engine_does_not_check_are_refused() {
+        assert!(
+            err(&ODCS.replace("maxLength: 100", "multipleOf: 5"))
+                .contains("logicalTypeOptions: multipleOf is not checked by etl's contract engine")
+        );
+    }
+
+    #[test]
+    fn nan_bounds_are_refused() {
+        assert!(
+            err(&SIMPLE.replace("\"le(100)\"", "\"le(.nan)\""))
+                .contains("le: a bound must be a number, not NaN")
+        );
+        assert!(
+            err(&ODCS.replace("{minimum: 0,", "{minimum: .nan,"))
+                .contains("minimum: expected a number that is not NaN, got .nan")
         );
     }
 
@@ -286,5 +396,165 @@ columns:
         assert!(LogicalType::Array.accepts("VARCHAR[]"));
         assert!(!LogicalType::String.accepts("VARCHAR[]"));
         assert!(LogicalType::Object.accepts("STRUCT(a INTEGER)"));
+    }
+}
+
+#[cfg(test)]
+mod pattern_tests {
+    use super::model::CheckKind;
+    use super::parse;
+
+    fn pattern(text: &str) -> regex::Regex {
+        let c = parse("p.yaml", text).unwrap();
+        match &c.checks[0].kind {
+            CheckKind::Pattern(re) => re.clone(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn simple_str_matches_is_anchored_at_the_start_like_pandera() {
+        // pandera's str_matches is re.match: '1abc' does not match '[a-z]+'.
+        let re = pattern("columns:\n  s: {checks: [\"str_matches('[a-z]+')\"]}\n");
+        assert!(!re.is_match("1abc"));
+        assert!(
+            re.is_match("abc1"),
+            "anchored at the start only, as re.match"
+        );
+        let alt = pattern("columns:\n  s: {checks: [\"str_matches('a|b')\"]}\n");
+        assert!(!alt.is_match("xb"), "the whole alternation is anchored");
+    }
+
+    #[test]
+    fn odcs_pattern_is_a_search_as_json_schema_defines_it() {
+        let odcs = "apiVersion: v3.1.0\nkind: DataContract\nschema:\n  - name: t\n    properties:\n      - name: s\n        logicalTypeOptions: {pattern: '[a-z]+'}\n";
+        assert!(pattern(odcs).is_match("1abc"));
+    }
+
+    #[test]
+    fn distinct_patterns_are_capped_and_identical_ones_shared() {
+        let mut many = String::from("columns:\n");
+        for i in 0..300 {
+            many.push_str(&format!(
+                "  c{i}: {{checks: [\"str_matches('^x{i}$')\"]}}\n"
+            ));
+        }
+        let err = parse("m.yaml", &many).unwrap_err().to_string();
+        assert!(err.contains("more than 256 different patterns"), "{err}");
+        let mut same = String::from("columns:\n");
+        for i in 0..3000 {
+            same.push_str(&format!("  c{i}: {{checks: [\"str_matches('^x$')\"]}}\n"));
+        }
+        assert_eq!(parse("s.yaml", &same).unwrap().checks.len(), 3000);
+    }
+
+    #[test]
+    fn heavy_patterns_share_one_compiled_size_budget() {
+        // Each compiles to several MiB (Unicode classes under counted repetition): within
+        // the 10 MiB a pattern may take, but the contract's 64 MiB run out.
+        let mut heavy = String::from("columns:\n");
+        for i in 0..64 {
+            heavy.push_str(&format!(
+                "  c{i}: {{checks: [\"str_matches('^(\\\\p{{L}}|[0-9]){{1,60}}x{i}$')\"]}}\n"
+            ));
+        }
+        let err = parse("h.yaml", &heavy).unwrap_err().to_string();
+        assert!(
+            err.contains("patterns compile to more than 64 MiB together"),
+            "{err}"
+        );
+        // A few of them are fine.
+        let few: String = heavy.lines().take(4).collect::<Vec<_>>().join("\n");
+        assert_eq!(parse("f.yaml", &few).unwrap().checks.len(), 3);
+        // One beyond a pattern's own limit is refused in the regex crate's words.
+        let huge = "columns:\n  c: {checks: [\"str_matches('(\\\\p{L}){1,2000}')\"]}\n";
+        assert!(
+            parse("g.yaml", huge)
+                .unwrap_err()
+                .to_string()
+                .contains("size limit")
+        );
+    }
+}
+
+#[cfg(test)]
+mod nesting_tests {
+    use super::parse;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn deeply_nested_physical_types_and_properties_are_bounded() {
+        // Review C1 (contract part): a physicalType is compared as text, never parsed
+        // recursively, so 20,000 nested STRUCT( cost one string comparison.
+        let deep = format!(
+            "{}a INTEGER{}",
+            "STRUCT(x ".repeat(20_000),
+            ")".repeat(20_000)
+        );
+        let odcs = format!(
+            "apiVersion: v3.1.0\nkind: DataContract\nschema:\n  - name: t\n    properties:\n      - name: a\n        physicalType: '{deep}'\n"
+        );
+        let start = Instant::now();
+        let c = parse("d.yaml", &odcs).unwrap();
+        let ev = super::engine::Evaluator::new(&c, &[("a".into(), "INTEGER".into())]);
+        let results = ev.finish(0);
+        assert!(start.elapsed() < Duration::from_secs(5));
+        assert!(
+            results[0]
+                .message
+                .starts_with("column 'a' has type INTEGER, expected STRUCT(")
+        );
+        // Nested properties (ODCS objects inside objects) nest YAML: bounded at 64 levels.
+        let mut nested = String::from(
+            "apiVersion: v3.1.0\nkind: DataContract\nschema:\n  - name: t\n    properties:\n",
+        );
+        let mut indent = 6;
+        for i in 0..100 {
+            let pad = " ".repeat(indent);
+            nested.push_str(&format!("{pad}- name: p{i}\n{pad}  properties:\n"));
+            indent += 4;
+        }
+        let err = parse("n.yaml", &nested).unwrap_err().to_string();
+        assert!(err.contains("nest more than 64 deep"), "{err}");
+    }
+}
+
+#[cfg(test)]
+mod cache_tests {
+    use super::evaluator_for;
+
+    #[test]
+    fn cached_evaluators_follow_the_file_and_the_row_types() {
+        let dir = std::env::temp_dir().join(format!("etl-contract-cache-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("c.yaml");
+        let path = p.to_str().unwrap();
+        let cols = vec![("id".to_string(), "BIGINT".to_string())];
+        std::fs::write(&p, "columns:\n  id: {nullable: false}\n").unwrap();
+        assert_eq!(evaluator_for(path, &cols).unwrap().checks().len(), 1);
+        assert_eq!(evaluator_for(path, &cols).unwrap().checks().len(), 1);
+        // Another row type: bound anew (the schema verdict differs), same checks.
+        let text = vec![("id".to_string(), "VARCHAR".to_string())];
+        std::fs::write(&p, "columns:\n  id: {dtype: int, nullable: false}\n").unwrap();
+        let ev = evaluator_for(path, &text).unwrap();
+        assert!(
+            ev.finish(0)[0].message.contains("has type VARCHAR"),
+            "the changed file was read again"
+        );
+        assert!(
+            evaluator_for(path, &cols).unwrap().finish(0)[0].message != ev.finish(0)[0].message
+        );
+        // Replaced by a FIFO: refused, not served from the cache.
+        std::fs::remove_file(&p).unwrap();
+        assert!(
+            std::process::Command::new("mkfifo")
+                .arg(&p)
+                .status()
+                .unwrap()
+                .success()
+        );
+        let err = evaluator_for(path, &cols).unwrap_err().to_string();
+        assert!(err.contains("FIFO"), "{err}");
     }
 }

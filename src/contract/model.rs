@@ -181,10 +181,120 @@ pub enum Severity {
 /// A scalar a check compares with (bounds, accepted values).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Literal {
+    /// An integer, exact (up to 128 bits): `isin([9007199254740993])` does not accept
+    /// 9007199254740992.
+    Integer(i128),
     Number(f64),
     Text(String),
     Bool(bool),
     Null,
+}
+
+/// A range bound: the nearest double (for FLOAT/DOUBLE columns, compared as DuckDB compares
+/// them) and, for finite bounds, the exact decimal `mantissa × 10^exponent` the contract wrote,
+/// which integer, HUGEINT and DECIMAL columns are compared with exactly (review L7: a bound
+/// of 9007199254740993 read as a double passed 9007199254740992).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Bound {
+    pub value: f64,
+    pub exact: Option<(i128, i32)>,
+    /// A date or timestamp bound (`ge('2024-01-01')`): nanoseconds since the epoch, UTC.
+    pub instant: Option<i128>,
+}
+
+impl Bound {
+    /// An exact integer bound.
+    pub fn int(i: i128) -> Bound {
+        Bound {
+            value: i as f64,
+            exact: Some((i, 0)),
+            instant: None,
+        }
+    }
+
+    /// A bound above every 128-bit value (an integer beyond i128): compares like 1.7e39.
+    pub fn above_i128(value: f64) -> Bound {
+        Bound {
+            value,
+            exact: Some((i128::MAX, 1)),
+            instant: None,
+        }
+    }
+
+    /// A bound written as a float: exact as the shortest decimal that reads back as `x` (what
+    /// the contract wrote, for up to 15 significant digits).
+    pub fn float(x: f64) -> Bound {
+        if !x.is_finite() {
+            return Bound {
+                value: x,
+                exact: None,
+                instant: None,
+            };
+        }
+        let text = format!("{x:e}");
+        let (digits, exp) = text.split_once('e').unwrap_or((&text, "0"));
+        let exp: i32 = exp.parse().unwrap_or(0);
+        let negative = digits.starts_with('-');
+        let digits = digits.trim_start_matches('-');
+        let (int_part, frac) = digits.split_once('.').unwrap_or((digits, ""));
+        let mantissa: Option<i128> = format!("{int_part}{frac}").parse().ok();
+        Bound {
+            value: x,
+            exact: mantissa.map(|m| (if negative { -m } else { m }, exp - frac.len() as i32)),
+            instant: None,
+        }
+    }
+}
+
+impl Bound {
+    /// A date or timestamp written as text: `2024-01-01`, `2024-01-01 12:00:00[.fff]`, with a
+    /// `T` or a space, and an optional offset (`Z`, `+02:00`); without one it is UTC (the
+    /// clock of TIMESTAMP columns, and of TIMESTAMPTZ as DuckDB stores them).
+    pub fn parse_instant(text: &str) -> Option<Bound> {
+        use chrono::{DateTime, NaiveDate, NaiveDateTime};
+        let t = text.trim();
+        let utc = if let Ok(d) = DateTime::parse_from_rfc3339(t) {
+            d.naive_utc()
+        } else if let Ok(d) = NaiveDateTime::parse_from_str(t, "%Y-%m-%d %H:%M:%S%.f") {
+            d
+        } else if let Ok(d) = NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S%.f") {
+            d
+        } else {
+            NaiveDate::parse_from_str(t, "%Y-%m-%d")
+                .ok()?
+                .and_hms_opt(0, 0, 0)?
+        };
+        let utc = utc.and_utc();
+        let ns = utc.timestamp() as i128 * 1_000_000_000 + utc.timestamp_subsec_nanos() as i128;
+        Some(Bound {
+            value: f64::NAN,
+            exact: None,
+            instant: Some(ns),
+        })
+    }
+}
+
+impl PartialEq<f64> for Bound {
+    fn eq(&self, other: &f64) -> bool {
+        self.value == *other
+    }
+}
+
+impl std::fmt::Display for Bound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(ns) = self.instant {
+            let secs = ns.div_euclid(1_000_000_000) as i64;
+            let nanos = ns.rem_euclid(1_000_000_000) as u32;
+            return match chrono::DateTime::from_timestamp(secs, nanos) {
+                Some(t) => write!(f, "'{}'", t.naive_utc()),
+                None => write!(f, "{ns} ns"),
+            };
+        }
+        match self.exact {
+            Some((m, 0)) => write!(f, "{m}"),
+            _ => write!(f, "{}", self.value),
+        }
+    }
 }
 
 /// What is counted or tested, per check.
@@ -196,11 +306,11 @@ pub enum CheckKind {
     Missing(Vec<Literal>),
     /// Non-NULL values below/above a bound (`minimum`, `ge(0)`, ...).
     Min {
-        bound: f64,
+        bound: Bound,
         exclusive: bool,
     },
     Max {
-        bound: f64,
+        bound: Bound,
         exclusive: bool,
     },
     /// Non-NULL text shorter/longer than a length.

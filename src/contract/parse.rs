@@ -7,8 +7,8 @@
 //!   `strict`, `violation_handling`).
 
 use super::model::*;
+use super::yaml::Value;
 use regex::Regex;
-use serde_yaml_ng::Value;
 use std::fmt;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -46,7 +46,6 @@ fn describe(v: &Value) -> String {
         Value::String(s) => format!("'{s}'"),
         Value::Sequence(_) => "a list".into(),
         Value::Mapping(_) => "a mapping".into(),
-        Value::Tagged(_) => "a tagged value".into(),
     }
 }
 
@@ -113,6 +112,19 @@ impl<'a> Node<'a> {
         self.v.as_f64().ok_or_else(|| self.expected("a number"))
     }
 
+    /// A range bound, exact for integers of up to 128 bits.
+    fn bound(&self) -> Result<Bound, ContractError> {
+        match self.v {
+            Value::Number(super::yaml::Number::Float(x)) if x.is_nan() => {
+                Err(self.expected("a number that is not NaN"))
+            }
+            Value::Number(n) => Ok(number_bound(n)),
+            Value::String(s) => Bound::parse_instant(s)
+                .ok_or_else(|| self.expected("a number, or a date/timestamp like '2024-01-31'")),
+            _ => Err(self.expected("a number, or a date/timestamp like '2024-01-31'")),
+        }
+    }
+
     fn count(&self) -> Result<usize, ContractError> {
         self.v
             .as_u64()
@@ -134,6 +146,15 @@ impl<'a> Node<'a> {
     }
 }
 
+fn number_bound(n: &super::yaml::Number) -> Bound {
+    use super::yaml::Number;
+    match *n {
+        Number::Int(i) => Bound::int(i),
+        Number::BigUint(u) => Bound::above_i128(u as f64),
+        Number::Float(x) => Bound::float(x),
+    }
+}
+
 /// Runs `f` on child `key` when present.
 fn with_key<'a, T>(
     node: &Node<'a>,
@@ -151,7 +172,8 @@ fn literal(node: &Node<'_>) -> Result<Literal, ContractError> {
     Ok(match node.v {
         Value::Null => Literal::Null,
         Value::Bool(b) => Literal::Bool(*b),
-        Value::Number(n) => Literal::Number(n.as_f64().unwrap_or(f64::NAN)),
+        Value::Number(super::yaml::Number::Int(i)) => Literal::Integer(*i),
+        Value::Number(n) => Literal::Number(n.as_f64()),
         Value::String(s) => Literal::Text(s.clone()),
         _ => return Err(node.expected("a text, number, boolean or null")),
     })
@@ -172,20 +194,99 @@ fn literals(node: &Node<'_>) -> Result<Vec<Literal>, ContractError> {
 }
 
 fn regex(node: &Node<'_>) -> Result<Regex, ContractError> {
-    let pattern = node.text()?;
-    Regex::new(pattern).map_err(|e| {
-        node.err(format!(
-            "'{pattern}' is not a valid regular expression: {e}"
-        ))
+    compile_pattern(node, node.text()?, false)
+}
+
+/// Most distinct patterns in one contract (identical ones are compiled once): a compiled regex
+/// costs kilobytes to megabytes, so 45,000 patterns in a 4 MB contract took 570 MB (review C3).
+pub const MAX_PATTERNS: usize = 256;
+/// The compiled size one pattern may reach (the regex crate's default).
+const PATTERN_SIZE_LIMIT: usize = 10 << 20;
+/// The compiled size all patterns of a contract may reach together. The regex crate reports
+/// no sizes, so each pattern is charged the smallest of these limits it compiles within.
+pub const PATTERNS_TOTAL_LIMIT: usize = 64 << 20;
+const PATTERN_SIZE_STEPS: [usize; 4] = [64 << 10, 512 << 10, 2 << 20, PATTERN_SIZE_LIMIT];
+
+#[derive(Default)]
+struct Patterns {
+    compiled: std::collections::HashMap<String, Regex>,
+    /// The compiled size charged so far (an upper bound).
+    charged: usize,
+}
+
+thread_local! {
+    /// The patterns compiled by the parse running on this thread; reset when a parse starts.
+    static PATTERNS: std::cell::RefCell<Patterns> = std::cell::RefCell::new(Patterns::default());
+}
+
+/// Compiles `pattern`; `anchored` matches it at the start of the text only (pandera's
+/// `str_matches`, Python's `re.match`), otherwise it is a search anywhere in the text (ODCS
+/// `pattern`, as JSON Schema defines it).
+fn compile_pattern(node: &Node<'_>, pattern: &str, anchored: bool) -> Result<Regex, ContractError> {
+    let source = if anchored {
+        format!("^(?:{pattern})")
+    } else {
+        pattern.to_string()
+    };
+    PATTERNS.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if let Some(re) = cache.compiled.get(&source) {
+            return Ok(re.clone());
+        }
+        if cache.compiled.len() >= MAX_PATTERNS {
+            return Err(node.err(format!(
+                "more than {MAX_PATTERNS} different patterns in one contract; share patterns \
+                 between columns or split the contract"
+            )));
+        }
+        let invalid = |e: regex::Error| {
+            node.err(format!(
+                "'{pattern}' is not a valid regular expression: {e}"
+            ))
+        };
+        let left = PATTERNS_TOTAL_LIMIT.saturating_sub(cache.charged);
+        let mut compiled = None;
+        for step in PATTERN_SIZE_STEPS {
+            let limit = step.min(left);
+            match regex::RegexBuilder::new(&source).size_limit(limit).build() {
+                Ok(re) => {
+                    compiled = Some((re, limit));
+                    break;
+                }
+                // The contract's budget, not this pattern's own limit, stopped it.
+                Err(regex::Error::CompiledTooBig(_)) if limit < step => {
+                    return Err(node.err(format!(
+                        "'{pattern}': the contract's patterns compile to more than {} MiB \
+                         together; simplify them or split the contract",
+                        PATTERNS_TOTAL_LIMIT >> 20
+                    )));
+                }
+                // Too big for this step: try the next (the last one's error is final).
+                Err(regex::Error::CompiledTooBig(_)) if step < PATTERN_SIZE_LIMIT => {}
+                Err(e) => return Err(invalid(e)),
+            }
+        }
+        let (re, charged) =
+            compiled.ok_or_else(|| node.err(format!("'{pattern}': cannot compile")))?;
+        cache.charged += charged;
+        cache.compiled.insert(source, re.clone());
+        Ok(re)
     })
 }
 
 /// Parses a contract from YAML text; `file` names it in errors.
 pub fn parse(file: &str, text: &str) -> Result<Contract, ContractError> {
-    let root: Value = serde_yaml_ng::from_str(text).map_err(|e| ContractError {
+    PATTERNS.with(|cache| *cache.borrow_mut() = Patterns::default());
+    let result = parse_document(file, text);
+    PATTERNS.with(|cache| *cache.borrow_mut() = Patterns::default());
+    result
+}
+
+fn parse_document(file: &str, text: &str) -> Result<Contract, ContractError> {
+    let root: Value = super::yaml::parse(text).map_err(|e| ContractError {
         file: file.to_string(),
         path: String::new(),
-        message: format!("not valid YAML: {e}"),
+        message: e.to_string(),
     })?;
     let node = Node {
         v: &root,
@@ -257,6 +358,16 @@ const TYPE_OPTION_KEYS: &[&str] = &[
     "multipleOf",
     "timezone",
     "defaultTimezone",
+    "minProperties",
+    "maxProperties",
+    "required",
+];
+/// `logicalTypeOptions` that ODCS defines as constraints but the engine does not evaluate.
+const UNCHECKED_TYPE_OPTIONS: &[&str] = &[
+    "minItems",
+    "maxItems",
+    "uniqueItems",
+    "multipleOf",
     "minProperties",
     "maxProperties",
     "required",
@@ -421,16 +532,39 @@ fn parse_property(prop: &Node<'_>, contract: &mut Contract) -> Result<(), Contra
             return Err(opts.expected("a mapping"));
         }
         opts.only_keys(TYPE_OPTION_KEYS)?;
-        let exclusive = |key: &str| -> Result<Option<Result<bool, f64>>, ContractError> {
+        // ODCS constraints this engine does not evaluate: accepted silently they would look
+        // enforced and never fire (the class of review U5).
+        for key in UNCHECKED_TYPE_OPTIONS {
+            if opts.v.get(key).is_some() {
+                return Err(opts.err(format!(
+                    "{key} is not checked by etl's contract engine; remove it, or check it \
+                     in SQL (checked: minimum, maximum, exclusiveMinimum, exclusiveMaximum, \
+                     minLength, maxLength, pattern)"
+                )));
+            }
+        }
+        let exclusive = |key: &str| -> Result<Option<Result<bool, Bound>>, ContractError> {
             // ODCS allows exclusiveMinimum as a flag (with minimum) or as the bound itself.
             with_key(&opts, key, |n| match n.v {
                 Value::Bool(b) => Ok(Ok(*b)),
-                _ => n.number().map(Err),
+                _ => n.bound().map(Err),
             })
         };
         let ex_min = exclusive("exclusiveMinimum")?;
         let ex_max = exclusive("exclusiveMaximum")?;
-        if let Some(bound) = with_key(&opts, "minimum", |n| n.number())? {
+        // A flag without its bound would silently check nothing.
+        for (flag, value, bound) in [
+            ("exclusiveMinimum", ex_min, "minimum"),
+            ("exclusiveMaximum", ex_max, "maximum"),
+        ] {
+            if matches!(value, Some(Ok(true))) && opts.v.get(bound).is_none() {
+                return Err(opts.err(format!(
+                    "{flag}: true needs {bound} (the bound it makes exclusive); give \
+                     {bound}, or the bound itself as {flag}: <number>"
+                )));
+            }
+        }
+        if let Some(bound) = with_key(&opts, "minimum", |n| n.bound())? {
             let exclusive = matches!(ex_min, Some(Ok(true)));
             add(
                 CheckKind::Min { bound, exclusive },
@@ -448,7 +582,7 @@ fn parse_property(prop: &Node<'_>, contract: &mut Contract) -> Result<(), Contra
                 true,
             );
         }
-        if let Some(bound) = with_key(&opts, "maximum", |n| n.number())? {
+        if let Some(bound) = with_key(&opts, "maximum", |n| n.bound())? {
             let exclusive = matches!(ex_max, Some(Ok(true)));
             add(
                 CheckKind::Max { bound, exclusive },
@@ -863,7 +997,7 @@ fn simple_check(node: &Node<'_>) -> Result<CheckKind, ContractError> {
             })?;
             let inner = &s[open + 1..s.len() - 1];
             // The arguments are YAML flow values: numbers, 'quoted text', [lists].
-            let parsed: Value = serde_yaml_ng::from_str(&format!("[{inner}]"))
+            let parsed: Value = super::yaml::parse(&format!("[{inner}]"))
                 .map_err(|e| node.err(format!("cannot read the arguments of '{s}': {e}")))?;
             let args = parsed.as_sequence().cloned().unwrap_or_default();
             (s[..open].trim().to_string(), args)
@@ -879,10 +1013,21 @@ fn simple_check(node: &Node<'_>) -> Result<CheckKind, ContractError> {
         }
         _ => return Err(node.expected("a check like ge(0) or {ge: 0}")),
     };
-    let number = |i: usize| -> Result<f64, ContractError> {
-        args.get(i)
-            .and_then(Value::as_f64)
-            .ok_or_else(|| node.err(format!("{name}: expected a number argument")))
+    let number = |i: usize| -> Result<Bound, ContractError> {
+        match args.get(i) {
+            Some(Value::Number(super::yaml::Number::Float(x))) if x.is_nan() => {
+                Err(node.err(format!("{name}: a bound must be a number, not NaN")))
+            }
+            Some(Value::Number(n)) => Ok(number_bound(n)),
+            Some(Value::String(s)) => Bound::parse_instant(s).ok_or_else(|| {
+                node.err(format!(
+                    "{name}: '{s}' is neither a number nor a date/timestamp like '2024-01-31'"
+                ))
+            }),
+            _ => Err(node.err(format!(
+                "{name}: expected a number argument, or a date/timestamp like '2024-01-31'"
+            ))),
+        }
     };
     let text = |i: usize| -> Result<String, ContractError> {
         args.get(i)
@@ -923,11 +1068,7 @@ fn simple_check(node: &Node<'_>) -> Result<CheckKind, ContractError> {
         }
         "str_matches" => {
             let pattern = text(0)?;
-            CheckKind::Pattern(Regex::new(&pattern).map_err(|e| {
-                node.err(format!(
-                    "'{pattern}' is not a valid regular expression: {e}"
-                ))
-            })?)
+            CheckKind::Pattern(compile_pattern(node, &pattern, true)?)
         }
         other => {
             return Err(node.err(format!(

@@ -13,11 +13,16 @@ use std::ffi::CString;
 pub trait AggregateFunction: 'static {
     const NAME: &'static str;
     type State: Default + Send + 'static;
+    /// Work shared by the states one input chunk updates (with GROUP BY a chunk updates up to
+    /// one state per row): e.g. the chunk converted once, not once per state.
+    type Scratch: Default;
     fn parameters() -> Vec<LogicalType>;
     fn return_type() -> LogicalType;
-    /// Adds `rows` (indices into `input`) to `state`.
+    /// Adds `rows` (indices into `input`) to `state`; `scratch` is fresh for each chunk and
+    /// shared by its states.
     fn update(
         state: &mut Self::State,
+        scratch: &mut Self::Scratch,
         input: &ChunkReader,
         rows: &[usize],
     ) -> Result<(), Box<dyn Error>>;
@@ -81,20 +86,34 @@ unsafe extern "C" fn update<T: AggregateFunction>(
         // SAFETY: input is the live chunk of this call; states holds one slot per input row.
         let chunk = unsafe { ChunkReader::new(input) };
         let rows = chunk.len();
-        // Rows grouped by their state (one group without GROUP BY).
+        // Rows grouped by their state (one group without GROUP BY), in first-seen order; a
+        // map, since a chunk may hold a state per row (a linear search was quadratic).
         let mut groups: Vec<(*mut T::State, Vec<usize>)> = Vec::new();
+        let mut index: std::collections::HashMap<*mut T::State, usize> =
+            std::collections::HashMap::new();
         for row in 0..rows {
             // SAFETY: row < rows; the slot was initialised by init.
             let ptr = unsafe { *slot::<T::State>(*states.add(row)) };
-            match groups.iter_mut().find(|(p, _)| *p == ptr) {
-                Some((_, r)) => r.push(row),
-                None => groups.push((ptr, vec![row])),
+            // Consecutive rows mostly share a state (always without GROUP BY): no lookup.
+            if let Some((last, r)) = groups.last_mut()
+                && *last == ptr
+            {
+                r.push(row);
+                continue;
+            }
+            match index.get(&ptr) {
+                Some(&g) => groups[g].1.push(row),
+                None => {
+                    index.insert(ptr, groups.len());
+                    groups.push((ptr, vec![row]));
+                }
             }
         }
+        let mut scratch = T::Scratch::default();
         for (ptr, rows) in groups {
             // SAFETY: DuckDB gives each state to one thread at a time; the box is alive.
             let state = unsafe { ptr.as_mut() }.ok_or("aggregate state is missing")?;
-            T::update(state, &chunk, &rows)?;
+            T::update(state, &mut scratch, &chunk, &rows)?;
         }
         Ok(())
     });

@@ -203,7 +203,7 @@ impl ChunkReader {
         // physical layout is the one `ty` was derived from at bind.
         unsafe {
             let vector = ffi::duckdb_data_chunk_get_vector(self.raw(), index as ffi::idx_t);
-            convert(vector, ty, self.len())
+            convert(vector, ty, self.len(), Mode::Stage)
         }
     }
 
@@ -212,6 +212,25 @@ impl ChunkReader {
         &self,
         index: usize,
         fields: &[Column],
+    ) -> Result<Vec<ArrayRef>, String> {
+        self.struct_fields(index, fields, Mode::Stage)
+    }
+
+    /// The children of a STRUCT column (a row) as Arrow arrays for the contract engine: as
+    /// [`Self::arrow_struct_fields`], without Parquet's limits.
+    pub fn arrow_row_for_checks(
+        &self,
+        index: usize,
+        fields: &[Column],
+    ) -> Result<Vec<ArrayRef>, String> {
+        self.struct_fields(index, fields, Mode::Check)
+    }
+
+    fn struct_fields(
+        &self,
+        index: usize,
+        fields: &[Column],
+        mode: Mode,
     ) -> Result<Vec<ArrayRef>, String> {
         if index >= self.column_count() {
             return Err(format!("column {index} is missing from the chunk"));
@@ -227,6 +246,7 @@ impl ChunkReader {
                         ffi::duckdb_struct_vector_get_child(vector, i as ffi::idx_t),
                         &f.ty,
                         self.len(),
+                        mode,
                     )
                     .map_err(|e| format!("column '{}': {e}", f.name))
                 })
@@ -331,16 +351,36 @@ fn parquet_interval(iv: &ffi::duckdb_interval) -> Result<(u32, u32, u32), String
     Ok((iv.months as u32, days, millis as u32))
 }
 
+/// An interval in the staged layout (months, days, milliseconds) for the contract engine, which
+/// only compares them: negative parts are kept (as their 32-bit two's complement), days move
+/// out of the time part as when staging, so both surfaces key intervals alike.
+fn checked_interval(iv: &ffi::duckdb_interval) -> (u32, u32, u32) {
+    const DAY_MICROS: i64 = 86_400_000_000;
+    let days = i64::from(iv.days) + iv.micros.div_euclid(DAY_MICROS);
+    let millis = iv.micros.rem_euclid(DAY_MICROS) / 1000;
+    (iv.months as u32, days as u32, millis as u32)
+}
+
 const MAX_DECIMAL38: u128 = 99_999_999_999_999_999_999_999_999_999_999_999_999;
 
 fn hugeint(h: &ffi::duckdb_hugeint) -> i128 {
     ((h.upper as i128) << 64) | h.lower as i128
 }
 
+/// What the arrays are for: staging (Parquet's limits apply: HUGEINT within DECIMAL(38,0),
+/// intervals without negative parts) or checking a contract (every value DuckDB holds is
+/// read, and errors never speak of Parquet: review U4).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Stage,
+    Check,
+}
+
 unsafe fn convert(
     vector: ffi::duckdb_vector,
     ty: &ColumnType,
     len: usize,
+    mode: Mode,
 ) -> Result<ArrayRef, String> {
     // SAFETY: every arm reads the physical layout DuckDB uses for the type `ty` was derived
     // from (caller contract).
@@ -370,7 +410,8 @@ unsafe fn convert(
                     .collect();
                 // Parquet's widest integer-like type is DECIMAL(38,0); HUGEINT reaches past it.
                 if let Some(bad) = v.iter().enumerate().find(|(i, x)| {
-                    x.unsigned_abs() > MAX_DECIMAL38
+                    mode == Mode::Stage
+                        && x.unsigned_abs() > MAX_DECIMAL38
                         && validity.as_ref().is_none_or(|n| n.is_valid(*i))
                 }) {
                     return Err(format!(
@@ -478,7 +519,10 @@ unsafe fn convert(
                 {
                     let (months, days, millis) = if validity.as_ref().is_none_or(|n| n.is_valid(i))
                     {
-                        parquet_interval(iv)?
+                        match mode {
+                            Mode::Stage => parquet_interval(iv)?,
+                            Mode::Check => checked_interval(iv),
+                        }
                     } else {
                         (0, 0, 0)
                     };
@@ -525,6 +569,7 @@ unsafe fn convert(
                             ffi::duckdb_struct_vector_get_child(vector, i as ffi::idx_t),
                             &f.ty,
                             len,
+                            mode,
                         )
                     })
                     .collect::<Result<Vec<_>, _>>()?;
@@ -537,7 +582,7 @@ unsafe fn convert(
                 )
             }
             ColumnType::List(child) => {
-                let (offsets, elements, validity) = list_parts(vector, child, len)?;
+                let (offsets, elements, validity) = list_parts(vector, child, len, mode)?;
                 let field = Arc::new(Field::new("element", child.arrow_type(), true));
                 Arc::new(
                     ListArray::try_new(field, offsets, elements, validity)
@@ -549,7 +594,7 @@ unsafe fn convert(
                     Column::new("key", (**key).clone()),
                     Column::new("value", (**value).clone()),
                 ]);
-                let (offsets, entries, validity) = list_parts(vector, &entry_ty, len)?;
+                let (offsets, entries, validity) = list_parts(vector, &entry_ty, len, mode)?;
                 let DataType::Map(entries_field, _) = ty.arrow_type() else {
                     return Err("internal error: MAP type".into());
                 };
@@ -574,6 +619,7 @@ unsafe fn convert(
                     ffi::duckdb_array_vector_get_child(vector),
                     child,
                     len * size,
+                    mode,
                 )?;
                 let field = Arc::new(Field::new("element", child.arrow_type(), true));
                 Arc::new(
@@ -627,6 +673,7 @@ unsafe fn list_parts(
     vector: ffi::duckdb_vector,
     child: &ColumnType,
     len: usize,
+    mode: Mode,
 ) -> Result<(OffsetBuffer<i32>, ArrayRef, Option<NullBuffer>), String> {
     // SAFETY: vector is a LIST/MAP vector (caller contract): its data holds `len` list entries
     // and its child holds list_size elements.
@@ -634,7 +681,7 @@ unsafe fn list_parts(
         let entries = values::<ffi::duckdb_list_entry>(vector, len);
         let validity = nulls(vector, len);
         let size = ffi::duckdb_list_vector_get_size(vector) as usize;
-        let all = convert(ffi::duckdb_list_vector_get_child(vector), child, size)?;
+        let all = convert(ffi::duckdb_list_vector_get_child(vector), child, size, mode)?;
         let valid = |i: usize| validity.as_ref().is_none_or(|n| n.is_valid(i));
         let mut start = None;
         let mut next = 0u64;

@@ -22,7 +22,24 @@ const FUNCTION: &str = "contract_check";
 
 #[derive(Default)]
 pub struct ContractCheckState {
-    inner: Option<(Vec<Column>, Evaluator)>,
+    /// The contract path every row of this state named, the row's fields and the evaluator.
+    inner: Option<(String, Vec<Column>, Evaluator)>,
+}
+
+/// The aggregate has no bind in the C API, so a non-constant contract path cannot be refused
+/// up front: every row's path is compared with the one the state was started with (and states
+/// are merged only when they agree), so a varying path fails instead of silently judging all
+/// rows by the first row's contract (review L9).
+fn differing_paths(first: &str, other: Option<&str>) -> String {
+    let other = match other {
+        Some(p) => format!("'{p}'"),
+        None => "NULL".to_string(),
+    };
+    format!(
+        "{FUNCTION}: the contract path must be the same constant for every row, got '{first}' \
+         and {other}; give the path as a constant text (contract_check(t, 'contract.yaml')), or \
+         GROUP BY the path column so that each group has one contract"
+    )
 }
 
 fn result_fields() -> Vec<(String, LogicalType)> {
@@ -45,7 +62,10 @@ fn result_fields() -> Vec<(String, LogicalType)> {
     ]
 }
 
-fn start(input: &ChunkReader, first_row: usize) -> Result<(Vec<Column>, Evaluator), String> {
+fn start(
+    input: &ChunkReader,
+    first_row: usize,
+) -> Result<(String, Vec<Column>, Evaluator), String> {
     let usage = format!("use it as {FUNCTION}(t, 'contract.yaml') FROM my_table t");
     let fields = match input.column_type(0) {
         Ok(ColumnType::Struct(fields)) => fields,
@@ -73,15 +93,17 @@ fn start(input: &ChunkReader, first_row: usize) -> Result<(Vec<Column>, Evaluato
             ));
         }
     };
-    let contract = crate::contract::load(&path).map_err(|e| format!("{FUNCTION}: {e}"))?;
     let types = super::contract_violations::field_types(&fields);
-    let evaluator = Evaluator::new(&contract, &types);
-    Ok((fields, evaluator))
+    let evaluator =
+        crate::contract::evaluator_for(&path, &types).map_err(|e| format!("{FUNCTION}: {e}"))?;
+    Ok((path, fields, evaluator))
 }
 
 impl AggregateFunction for ContractCheck {
     const NAME: &'static str = FUNCTION;
     type State = ContractCheckState;
+    /// The chunk's rows converted once for all the states (groups) it updates.
+    type Scratch = Option<Vec<ArrayRef>>;
 
     fn parameters() -> Vec<LogicalType> {
         vec![
@@ -96,6 +118,7 @@ impl AggregateFunction for ContractCheck {
 
     fn update(
         state: &mut ContractCheckState,
+        scratch: &mut Option<Vec<ArrayRef>>,
         input: &ChunkReader,
         rows: &[usize],
     ) -> Result<(), Box<dyn Error>> {
@@ -105,12 +128,26 @@ impl AggregateFunction for ContractCheck {
         if state.inner.is_none() {
             state.inner = Some(start(input, first)?);
         }
-        let Some((fields, evaluator)) = state.inner.as_mut() else {
+        let Some((path, fields, evaluator)) = state.inner.as_mut() else {
             return Ok(());
         };
-        let batch = input.arrow_struct_fields(0, fields)?;
+        let paths = input
+            .column(1, ColumnKind::Varchar)
+            .ok_or_else(|| differing_paths(path, None))?;
+        for &row in rows {
+            match paths.get(row) {
+                Cell::Text(p) if p == path.as_str() => {}
+                Cell::Text(p) => return Err(differing_paths(path, Some(p)).into()),
+                _ => return Err(differing_paths(path, None).into()),
+            }
+        }
+        // Every state of one aggregate sees the same row type, so one conversion serves all.
+        let batch = match scratch {
+            Some(b) => b,
+            None => scratch.insert(input.arrow_row_for_checks(0, fields)?),
+        };
         if rows.len() == input.len() {
-            evaluator.update(&batch, rows.len());
+            evaluator.update(batch, rows.len());
         } else {
             let indices = UInt32Array::from(rows.iter().map(|r| *r as u32).collect::<Vec<_>>());
             let picked = batch
@@ -127,7 +164,12 @@ impl AggregateFunction for ContractCheck {
         target: &mut ContractCheckState,
     ) -> Result<(), Box<dyn Error>> {
         match (source.inner, target.inner.as_mut()) {
-            (Some((_, src)), Some((_, dst))) => dst.merge(src),
+            (Some((src_path, _, src)), Some((dst_path, _, dst))) => {
+                if src_path != *dst_path {
+                    return Err(differing_paths(dst_path, Some(&src_path)).into());
+                }
+                dst.merge(src)
+            }
             (Some(src), None) => target.inner = Some(src),
             (None, _) => {}
         }
@@ -142,7 +184,7 @@ impl AggregateFunction for ContractCheck {
         let now = chrono::Utc::now().timestamp_micros();
         let results: Vec<Option<Vec<CheckResult>>> = states
             .iter()
-            .map(|s| s.inner.as_ref().map(|(_, e)| e.finish(now)))
+            .map(|s| s.inner.as_ref().map(|(_, _, e)| e.finish(now)))
             .collect();
         let rows = offset + states.len();
         // SAFETY: result is the live LIST result vector with room for offset + count rows.

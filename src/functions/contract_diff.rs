@@ -1,7 +1,6 @@
 //! `contract_diff('<old contract>', '<new contract>')`: the schema changes between two versions
 //! of a contract, each classed breaking or non-breaking (for CI gates).
 
-use super::etl_audit::lake_argument;
 use crate::contract::diff::diff;
 use crate::ffi::rows::{ColDesc, RowsFunction, Val};
 use crate::ffi::{LogicalType, TableBindInfo};
@@ -11,6 +10,18 @@ use std::error::Error;
 pub struct ContractDiff;
 
 const FUNCTION: &str = "contract_diff";
+
+/// Argument `index`, the `which` (old or new) contract's path.
+fn contract_path(info: &TableBindInfo, index: usize, which: &str) -> Result<String, String> {
+    match info.parameter(index) {
+        OptionValue::Text(t) if !t.is_empty() => Ok(t),
+        other => Err(format!(
+            "{FUNCTION}: the {which} contract path (argument {}) must be a non-empty text, got \
+             {other}; use it as {FUNCTION}('old.yaml', 'new.yaml')",
+            index + 1
+        )),
+    }
+}
 
 impl RowsFunction for ContractDiff {
     const NAME: &'static str = FUNCTION;
@@ -30,16 +41,8 @@ impl RowsFunction for ContractDiff {
     }
 
     fn rows(info: &mut TableBindInfo) -> Result<Vec<Vec<Val>>, Box<dyn Error>> {
-        let old_path = lake_argument(FUNCTION, info)?;
-        let new_path = match info.parameter(1) {
-            OptionValue::Text(t) if !t.is_empty() => t,
-            other => {
-                return Err(format!(
-                    "{FUNCTION}: the new contract path must be a non-empty text, got {other}"
-                )
-                .into());
-            }
-        };
+        let old_path = contract_path(info, 0, "old")?;
+        let new_path = contract_path(info, 1, "new")?;
         let old = crate::contract::load(&old_path).map_err(|e| format!("{FUNCTION}: {e}"))?;
         let new = crate::contract::load(&new_path).map_err(|e| format!("{FUNCTION}: {e}"))?;
         Ok(diff(&old, &new)

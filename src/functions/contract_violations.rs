@@ -81,6 +81,16 @@ impl ScalarFunction for ContractViolations {
     fn bind(info: &ScalarBindInfo) -> Result<ContractViolationsBindData, Box<dyn Error>> {
         let (fields, contract) = bind_row_and_contract(FUNCTION, info)?;
         let evaluator = Evaluator::new(&contract, &field_types(&fields));
+        let unrunnable = evaluator.unrunnable_row_checks();
+        if !unrunnable.is_empty() {
+            return Err(format!(
+                "{FUNCTION}: contract {}: {}; every row would pass these checks unseen \
+                 (contract_check reports the schema checks)",
+                contract.file,
+                unrunnable.join("; ")
+            )
+            .into());
+        }
         Ok(ContractViolationsBindData { fields, evaluator })
     }
 
@@ -90,7 +100,7 @@ impl ScalarFunction for ContractViolations {
         output: &mut VectorWriter,
     ) -> Result<(), Box<dyn Error>> {
         let rows = input.len();
-        let batch = input.arrow_struct_fields(0, &bind.fields)?;
+        let batch = input.arrow_row_for_checks(0, &bind.fields)?;
         let per_row = bind.evaluator.violations_per_row(&batch, rows);
         let total: usize = per_row.iter().map(Vec::len).sum();
         {

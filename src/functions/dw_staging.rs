@@ -121,24 +121,17 @@ fn bind_columns(
         && let ColumnType::Struct(fields) = &types[0]
     {
         (fields.clone(), true)
-    } else if let Some(c) = contract
-        && c.columns.len() == count
-    {
-        // The contract names the columns, in order.
-        let cols = c
-            .columns
-            .iter()
-            .zip(types)
-            .map(|(spec, t)| Column::new(spec.name.clone(), t))
-            .collect();
-        (cols, false)
     } else if let Some(c) = contract {
+        // The contract's names cannot name the query's columns by position: nothing can check
+        // that the query's order is the contract's, and a swap (last_name, first_name) would
+        // publish silently (review L10). The user names them, in the query's order.
+        let names: Vec<String> = c.columns.iter().map(|c| format!("'{}'", c.name)).collect();
         return Err(format!(
-            "{FUNCTION}: the query has {count} columns but the contract '{}' declares {}, so \
-             its names cannot name them; select exactly the contract's columns, in its order, \
-             or: {STRUCT_FORM}",
+            "{FUNCTION}: the C API does not pass column names to COPY functions, so the query's \
+             {count} columns cannot be checked against the contract '{}' (its columns are {}); \
+             name them: {STRUCT_FORM} in the query's order",
             options.contract.as_deref().unwrap_or_default(),
-            c.columns.len()
+            names.join(", ")
         ));
     } else {
         return Err(format!(
