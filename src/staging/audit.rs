@@ -134,6 +134,15 @@ impl AuditRecord {
     }
 }
 
+/// The record of one attempt as it is on disk now (None when there is none or it is unreadable).
+/// Callers that decide from a record read earlier re-read it with this first: a load may have
+/// finished since.
+pub fn read_attempt(lake: &Path, attempt: &str) -> Option<AuditRecord> {
+    let path = audit_dir(lake).join(format!("{attempt}.json"));
+    let text = crate::readfile::read_text(&path, crate::readfile::MAX_AUDIT_RECORD_BYTES).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
 /// All audit records of a lake, oldest first (by start time, then attempt). A lake without
 /// records (or without the folder) has none.
 pub fn read_all(lake: &Path) -> Result<Vec<AuditRecord>, String> {

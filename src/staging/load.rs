@@ -839,21 +839,29 @@ pub fn clean_stale(
         let lock_path = dir.join(ALIVE_LOCK);
         let _held = match open_regular(&lock_path, false) {
             Ok(f) => match f.try_lock() {
-                Ok(()) => Some(f),
+                // The lock is ours only if the file we locked is still the folder's lock: a
+                // load that just finished removes its folder, lock included, and then releases
+                // it, so a lock taken on the removed file proves nothing.
+                Ok(()) if same_file(&f, &lock_path) => Some(f),
+                Ok(()) => continue,
                 Err(std::fs::TryLockError::WouldBlock) => continue,
                 Err(std::fs::TryLockError::Error(e)) => {
                     return Err(io_err("locking", &lock_path, e));
                 }
             },
             Err(_) if std::fs::symlink_metadata(&dir).is_err() => continue, // gone
+            // No lock file: a folder a finishing load is removing right now, or one left by a
+            // process that died before it locked. Only a long-dead one goes (below).
             Err(_) => None,
         };
+        // A lock path that holds something else (a FIFO, a folder) was never a load's lock.
+        let lockless = _held.is_none() && std::fs::symlink_metadata(&lock_path).is_err();
         let (bytes, newest) = tree_size_and_mtime(&dir);
         let age = std::time::SystemTime::now()
             .duration_since(newest)
             .unwrap_or_default();
         // A folder still being set up is unlocked for a moment: only a long-dead one goes.
-        let min_age = if starting {
+        let min_age = if starting || lockless {
             min_age.max(STARTING_GRACE)
         } else {
             min_age
@@ -881,7 +889,11 @@ pub fn clean_stale(
             Err(e) => return Err(io_err("removing", &dir, e)),
         }
         let mut load_id = None;
-        if let Some(r) = records.iter().find(|r| r.attempt == attempt) {
+        // The record as it is now, not as it was when the scan began (the load may have
+        // published and recorded its success since).
+        let current = super::audit::read_attempt(lake, &attempt)
+            .or_else(|| records.iter().find(|r| r.attempt == attempt).cloned());
+        if let Some(r) = current.as_ref() {
             load_id = Some(r.load_id.clone());
             if r.status == Status::Running {
                 let mut r = r.clone();
@@ -948,6 +960,15 @@ pub fn clean_stale(
         });
     }
     Ok(cleaned)
+}
+
+/// Whether the open file `f` is the file now at `path` (same device and inode).
+fn same_file(f: &std::fs::File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (f.metadata(), std::fs::symlink_metadata(path)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
 }
 
 fn parquet_rows(path: &Path) -> Option<u64> {
