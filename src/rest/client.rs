@@ -227,12 +227,17 @@ impl Client {
             }
             let sent = self.http.post(token_url).form(&form).send().await;
             let (failure, retry_after) = match sent {
-                Ok(resp) if resp.status().is_success() => {
-                    let bytes = resp.bytes().await.map_err(|e| {
+                Ok(mut resp) if resp.status().is_success() => {
+                    let limit = self.cfg.max_page_bytes;
+                    let (bytes, over) = read_body(&mut resp, limit).await.map_err(|e| {
                         self.error(format!(
-                            "reading the OAuth2 token response from {shown}: {e}"
+                            "reading the OAuth2 token response from {shown}: {}",
+                            describe_reqwest_error(&e)
                         ))
                     })?;
+                    if over {
+                        return Err(self.error(too_large(&shown, limit)));
+                    }
                     let body: Value = serde_json::from_slice(&bytes).map_err(|e| {
                         self.error(format!(
                             "OAuth2 token response from {shown} is not JSON: {e}"
@@ -323,7 +328,7 @@ impl Client {
                 .body(body.to_string());
         }
         let shown = self.shown_url(url.as_str());
-        let resp = match req.send().await {
+        let mut resp = match req.send().await {
             Ok(r) => r,
             Err(e) if e.is_builder() => {
                 return Attempt::Fatal(self.error(format!(
@@ -358,8 +363,17 @@ impl Client {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_string();
-        let bytes = match resp.bytes().await {
-            Ok(b) => b,
+        // An error body is only quoted: its first 64 KiB are enough.
+        let limit = if status.is_success() {
+            self.cfg.max_page_bytes
+        } else {
+            ERROR_BODY_BYTES
+        };
+        let bytes = match read_body(&mut resp, limit).await {
+            Ok((_, true)) if status.is_success() => {
+                return Attempt::Fatal(self.error(too_large(&shown, limit)));
+            }
+            Ok((b, _)) => bytes::Bytes::from(b),
             Err(e) => {
                 return Attempt::Failed {
                     failure: if e.is_timeout() {
@@ -972,6 +986,40 @@ pub fn older_than(value: Option<&Value>, bound: &str) -> bool {
         }
         Some(_) => false,
     }
+}
+
+/// How much of an error response's body is read (it is only quoted, cut short).
+const ERROR_BODY_BYTES: usize = 64 << 10;
+
+/// Reads a response body as it arrives, decoded (gzip is inflated on the way), and stops as
+/// soon as it would pass `limit` bytes: a small compressed body never inflates in memory beyond
+/// the limit. Returns at most `limit` bytes, and whether the body was longer.
+async fn read_body(
+    resp: &mut reqwest::Response,
+    limit: usize,
+) -> Result<(Vec<u8>, bool), reqwest::Error> {
+    let announced = resp.content_length().unwrap_or(0);
+    if announced > limit as u64 {
+        return Ok((Vec::new(), true));
+    }
+    let mut body = Vec::with_capacity(announced as usize);
+    while let Some(chunk) = resp.chunk().await? {
+        let room = limit - body.len();
+        if chunk.len() > room {
+            body.extend_from_slice(&chunk[..room]);
+            return Ok((body, true));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok((body, false))
+}
+
+/// The error for a body past `max_page_bytes`.
+fn too_large(shown_url: &str, limit: usize) -> String {
+    format!(
+        "the response from {shown_url} is larger than max_page_bytes ({limit} bytes) once decoded; \
+         reading stopped there. Ask for smaller pages (page_size) or raise max_page_bytes"
+    )
 }
 
 fn classify(e: &reqwest::Error) -> Failure {

@@ -49,6 +49,12 @@ pub const OPTIONS: &[S] = &[
         "values for {name} placeholders in the URL",
     ),
     S::new("timeout", K::Float, "seconds to wait for each response").default("30"),
+    S::new(
+        "max_page_bytes",
+        POSITIVE,
+        "largest response body, once decoded (gzip), that is read",
+    )
+    .default("33554432"),
     // records
     S::new(
         "data_selector",
@@ -372,6 +378,8 @@ pub struct ScanConfig {
     pub auth: Auth,
     pub retry: RetryPolicy,
     pub timeout: Duration,
+    /// Largest decoded body of one response (page, sample or OAuth2 token) that is read.
+    pub max_page_bytes: usize,
     pub concurrency: usize,
     pub max_requests_per_second: Option<f64>,
     pub breaker_threshold: u32,
@@ -385,6 +393,10 @@ pub struct ScanConfig {
     /// Query parameter names whose values are secret (an API key in the query).
     pub secret_params: Vec<String>,
 }
+
+/// 32 MiB: ten times the largest pages of common APIs (a few MB), and with the default
+/// `concurrency` (16) at most 512 MiB of bodies in flight (docs/rest_scan.md, "Memory").
+pub const DEFAULT_MAX_PAGE_BYTES: i64 = 32 << 20;
 
 fn err(message: impl Into<String>) -> String {
     format!("{FUNCTION}: {}", message.into())
@@ -724,6 +736,8 @@ pub fn scan_config(
             max_retry_after: Duration::from_secs(300),
         },
         timeout: seconds("timeout", 30.0)?,
+        max_page_bytes: usize::try_from(o.int("max_page_bytes").unwrap_or(DEFAULT_MAX_PAGE_BYTES))
+            .unwrap_or(usize::MAX),
         concurrency: o.int("concurrency").unwrap_or(16) as usize,
         max_requests_per_second,
         breaker_threshold: u32::try_from(o.int("circuit_breaker_threshold").unwrap_or(20))
