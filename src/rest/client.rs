@@ -10,7 +10,7 @@ use super::decode::{Batch, Decoded, Fault, Plan, decode_json, decode_ndjson, fro
 use super::paginate::{PageResponse, Paginator, RequestSpec, parse_link_next};
 use super::ratelimit::RateLimiter;
 use super::redact::redact_url;
-use super::retry::{Decision, Failure, parse_retry_after};
+use super::retry::{Decision, Failure, parse_retry_after, too_long_wait};
 use super::schema::{parse_date, parse_timestamp};
 use super::select::{lookup, records_at, take_at};
 use serde_json::Value;
@@ -285,6 +285,12 @@ impl Client {
             {
                 Decision::Retry(wait) => tokio::time::sleep(wait).await,
                 Decision::GiveUp => break,
+                Decision::WaitTooLong(asked) => {
+                    return Err(self.error(format!(
+                        "OAuth2 token request to {shown} failed: {last}: {}",
+                        too_long_wait(asked, self.cfg.retry.max_retry_after)
+                    )));
+                }
             }
         }
         Err(self.error(format!("OAuth2 token request to {shown} failed: {last}")))
@@ -510,6 +516,12 @@ impl Client {
                 .decide(attempt, &failure, retry_after, fastrand::f64())
             {
                 Decision::Retry(wait) => tokio::time::sleep(wait).await,
+                Decision::WaitTooLong(asked) => {
+                    return Err(self.error(format!(
+                        "{detail}: {}",
+                        too_long_wait(asked, self.cfg.retry.max_retry_after)
+                    )));
+                }
                 Decision::GiveUp => {
                     let hint = match failure {
                         Failure::Status(401) | Failure::Status(403) => {
@@ -663,11 +675,13 @@ impl Client {
                 for k in state.pages_fetched..state.pages_fetched + count {
                     if let Some(request) = state.paginator.page_request(&state.base, k) {
                         let client = Arc::clone(self);
-                        handles.push(tokio::spawn(async move { client.fetch(&request).await }));
+                        handles.push(AbortOnDrop(tokio::spawn(async move {
+                            client.fetch(&request).await
+                        })));
                     }
                 }
-                for handle in handles {
-                    let fetched = handle
+                for mut handle in handles {
+                    let fetched = (&mut handle.0)
                         .await
                         .map_err(|e| self.error(format!("a page fetch task failed: {e}")))
                         .and_then(|r| r);
@@ -985,6 +999,16 @@ pub fn older_than(value: Option<&Value>, bound: &str) -> bool {
             }
         }
         Some(_) => false,
+    }
+}
+
+/// A spawned fetch that is aborted when dropped: a failed or cancelled scan leaves no request
+/// running in the background.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

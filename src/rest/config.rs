@@ -201,6 +201,12 @@ pub const OPTIONS: &[S] = &[
     )
     .default("10"),
     S::new(
+        "max_retry_after",
+        K::Float,
+        "longest Retry-After in seconds that is waited; a longer one fails the request",
+    )
+    .default("60"),
+    S::new(
         "max_requests_per_second",
         K::Float,
         "rate limit shared by all requests of the scan",
@@ -397,6 +403,9 @@ pub struct ScanConfig {
 /// 32 MiB: ten times the largest pages of common APIs (a few MB), and with the default
 /// `concurrency` (16) at most 512 MiB of bodies in flight (docs/rest_scan.md, "Memory").
 pub const DEFAULT_MAX_PAGE_BYTES: i64 = 32 << 20;
+/// A longer Retry-After (an hourly or daily quota) fails at once instead of holding the query,
+/// which cannot be interrupted while it waits (docs/design.md).
+pub const DEFAULT_MAX_RETRY_AFTER: f64 = 60.0;
 
 fn err(message: impl Into<String>) -> String {
     format!("{FUNCTION}: {}", message.into())
@@ -733,7 +742,7 @@ pub fn scan_config(
             max_attempts: u32::try_from(o.int("max_attempts").unwrap_or(5)).unwrap_or(u32::MAX),
             base_delay: seconds("retry_base_delay", 0.25)?,
             max_delay: seconds("retry_max_delay", 10.0)?,
-            max_retry_after: Duration::from_secs(300),
+            max_retry_after: seconds("max_retry_after", DEFAULT_MAX_RETRY_AFTER)?,
         },
         timeout: seconds("timeout", 30.0)?,
         max_page_bytes: usize::try_from(o.int("max_page_bytes").unwrap_or(DEFAULT_MAX_PAGE_BYTES))
@@ -789,6 +798,24 @@ mod tests {
         assert_eq!(c.schema, SchemaMode::Infer { sample_size: 1000 });
         assert_eq!(c.concurrency, 16);
         assert_eq!(c.request.method, "GET");
+    }
+
+    #[test]
+    fn page_bytes_and_retry_after_caps_default_to_32_mib_and_60_s_and_follow_the_options() {
+        let c = scan_config("http://h/users", &opts(&[]), no_env).unwrap();
+        assert_eq!(c.max_page_bytes, 32 << 20);
+        assert_eq!(c.retry.max_retry_after, Duration::from_secs(60));
+        let c = scan_config(
+            "http://h/users",
+            &opts(&[
+                ("max_page_bytes", OptionValue::Int(1024)),
+                ("max_retry_after", OptionValue::Float(600.0)),
+            ]),
+            no_env,
+        )
+        .unwrap();
+        assert_eq!(c.max_page_bytes, 1024);
+        assert_eq!(c.retry.max_retry_after, Duration::from_secs(600));
     }
 
     #[test]

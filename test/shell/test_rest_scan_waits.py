@@ -158,6 +158,61 @@ def requests_after(server, prefix, settle=1.0, watch=2.0):
     return server.count(prefix) - before
 
 
+@pytest.mark.parametrize("concurrency", [1, 4])
+def test_interrupt_while_pages_flow_ends_the_query_within_a_second_and_stops_every_request(server, con, concurrency):
+    srv, base = server
+    sql = (
+        f"SELECT count(*) FROM rest_scan('{base}/slow', paginator := 'offset', page_size := 10, "
+        f"sample_size := 10, concurrency := {concurrency}, params := {{'delay': '0.2'}})"
+    )
+    error, late = run_interrupted(con, sql, after=1.5)
+    assert isinstance(error, duckdb.InterruptException), repr(error)
+    assert late < 1.5, f"the interrupt took {late:.1f} s to end the query"
+    assert requests_after(srv, "/slow") == 0, "requests went on after the query was cancelled"
+
+
+def test_interrupt_during_a_stalled_page_ends_within_the_pages_time_budget_and_leaves_nothing_running(server, con):
+    # C API v1 cannot wake a scan call blocked on a silent server: the query ends when the page's
+    # budget (timeout x max_attempts + backoff) is spent, with that page's error, and then no
+    # request is made any more.
+    srv, base = server
+    sql = (
+        f"SELECT count(*) FROM rest_scan('{base}/stall_after_first', paginator := 'offset', page_size := 10, "
+        "sample_size := 10, concurrency := 4, timeout := 1, max_attempts := 2, retry_base_delay := 0.1, "
+        "retry_max_delay := 0.1)"
+    )
+    error, late = run_interrupted(con, sql, after=0.5)
+    assert error is not None
+    assert late < 3.5, f"a stalled page held the query {late:.1f} s after the interrupt (budget: 2 x 1 s + 0.1 s)"
+    assert "timed out" in str(error) or isinstance(error, duckdb.InterruptException), str(error)
+    assert requests_after(srv, "/stall_after_first", settle=0.5) == 0
+
+
+def test_retry_after_beyond_the_cap_fails_at_once_naming_the_wait_the_cap_and_the_option(server, con):
+    srv, base = server
+    start = time.monotonic()
+    with pytest.raises(duckdb.Error) as err:
+        con.execute(f"SELECT * FROM rest_scan('{base}/retry_after', params := {{'s': '300'}})").fetchall()
+    assert time.monotonic() - start < 5
+    text = str(err.value)
+    assert "Retry-After" in text and "300 s" in text, text
+    assert "60 s" in text and "max_retry_after" in text, text
+    assert srv.count("/retry_after") == 1
+
+
+def test_retry_after_within_a_raised_cap_is_waited_then_retried(server, con):
+    srv, base = server
+    start = time.monotonic()
+    with pytest.raises(duckdb.Error) as err:
+        con.execute(
+            f"SELECT * FROM rest_scan('{base}/retry_after', params := {{'s': '1'}}, max_attempts := 2, "
+            "max_retry_after := 2)"
+        ).fetchall()
+    assert 0.9 < time.monotonic() - start < 10
+    assert "gave up after 2 attempts" in str(err.value), str(err.value)
+    assert srv.count("/retry_after") == 2
+
+
 PEAK_SCRIPT = textwrap.dedent(
     """
     import sys, duckdb
