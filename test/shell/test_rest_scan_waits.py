@@ -121,14 +121,6 @@ def server():
     s.server_close()
 
 
-@pytest.fixture()
-def con(extension):
-    c = duckdb.connect(config={"allow_unsigned_extensions": "true"})
-    c.execute(f"LOAD '{extension}'")
-    yield c
-    c.close()
-
-
 def run_interrupted(con, sql, after):
     """Runs `sql`, interrupting it `after` seconds in; returns (exception, seconds after the interrupt)."""
     fired = []
