@@ -1023,10 +1023,7 @@ async fn read_body(
     limit: usize,
 ) -> Result<(Vec<u8>, bool), reqwest::Error> {
     let announced = resp.content_length().unwrap_or(0);
-    if announced > limit as u64 {
-        return Ok((Vec::new(), true));
-    }
-    let mut body = Vec::with_capacity(announced as usize);
+    let mut body = Vec::with_capacity(announced.min(limit as u64) as usize);
     while let Some(chunk) = resp.chunk().await? {
         let room = limit - body.len();
         if chunk.len() > room {

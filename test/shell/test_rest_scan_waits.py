@@ -89,13 +89,13 @@ class Handler(BaseHTTPRequestHandler):
             self.send_json({"data": []})
         elif url.path == "/retry_after":
             self.send_json({"error": "slow down"}, status=429, headers=[("Retry-After", q.get("s", "300"))])
-        elif url.path in ("/bomb", "/bomb_later"):
+        elif url.path in ("/bomb", "/bomb_later", "/bomb_404"):
             if url.path == "/bomb_later" and int(q.get("offset", "0")) == 0:
                 # The sample page is small; every later page (fetched during the scan,
                 # `concurrency` at a time) is the bomb.
                 return self.send_json({"data": [{"id": i} for i in range(10)], "total": 10**9})
             body = server.bomb
-            self.send_response(200)
+            self.send_response(404 if url.path == "/bomb_404" else 200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Encoding", "gzip")
             self.send_header("Content-Length", str(len(body)))
@@ -281,6 +281,14 @@ def test_a_gzip_body_inflating_past_max_page_bytes_fails_while_read_and_memory_s
     assert growth < bound, (
         f"peak RSS grew by {growth >> 20} MiB for a {INFLATED >> 20} MiB inflation (bound {bound >> 20} MiB)"
     )
+
+
+def test_an_error_body_inflating_hugely_is_read_only_for_its_quoted_start(server, extension):
+    srv, base = server
+    srv.bomb = gzip_bomb(INFLATED)
+    lines, growth = bomb_peak(extension, base, "bomb_404")
+    assert "HTTP 404 Not Found from" in lines.get("ERROR", ""), lines
+    assert growth < 48 << 20, f"peak RSS grew by {growth >> 20} MiB for an error body"
 
 
 def test_a_normal_gzip_page_reads_as_before(server, con):
