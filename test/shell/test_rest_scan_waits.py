@@ -142,6 +142,13 @@ def run_interrupted(con, sql, after):
     return error, ended - fired[0]
 
 
+def open_client_sockets(server):
+    """ESTABLISHED TCP connections of this host whose remote end is the test server."""
+    port = server.server_address[1]
+    lines = open("/proc/net/tcp").read().splitlines()[1:]
+    return sum(1 for f in (line.split() for line in lines) if int(f[2].split(":")[1], 16) == port and f[3] == "01")
+
+
 def requests_after(server, prefix, settle=1.0, watch=2.0):
     """Requests to `prefix` that start more than `settle` s from now, within `watch` s."""
     time.sleep(settle)
@@ -162,6 +169,7 @@ def test_interrupt_while_pages_flow_ends_the_query_within_a_second_and_stops_eve
     # pages arrive every 0.2 s; the bound leaves room for a loaded machine
     assert late < 2.5, f"the interrupt took {late:.1f} s to end the query"
     assert requests_after(srv, "/slow") == 0, "requests went on after the query was cancelled"
+    assert open_client_sockets(srv) == 0, "connections to the server stayed open after the cancel"
 
 
 def test_rows_that_are_ready_are_returned_without_waiting_for_a_stalled_next_page(server, con):
