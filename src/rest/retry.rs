@@ -97,11 +97,12 @@ pub fn too_long_wait(asked: Duration, cap: Duration) -> String {
     )
 }
 
-/// Seconds as a short number: `300`, `2.5`.
+/// Seconds as a short number: `300`, `2.5`; from 10 s on whole seconds, rounded up (an HTTP
+/// date an hour ahead is `3600`, not `3599.412`).
 fn seconds(d: Duration) -> String {
     let s = d.as_secs_f64();
-    if s.fract() == 0.0 {
-        format!("{s:.0}")
+    if s >= 10.0 || s.fract() == 0.0 {
+        format!("{:.0}", s.ceil())
     } else {
         format!("{}", (s * 1000.0).round() / 1000.0)
     }
@@ -216,6 +217,8 @@ mod tests {
         assert!(text.contains("raise max_retry_after"), "{text}");
         let text = too_long_wait(Duration::from_millis(2500), Duration::from_millis(500));
         assert!(text.contains("2.5 s") && text.contains("(0.5 s)"), "{text}");
+        let text = too_long_wait(Duration::from_millis(3_599_412), Duration::from_secs(60));
+        assert!(text.contains("asked to wait 3600 s"), "{text}");
     }
 
     #[test]
