@@ -45,11 +45,14 @@ pub struct RestScanInitData {
 }
 
 impl Drop for RestScanInitData {
-    /// The query ended (or stopped early, e.g. LIMIT): stop fetching.
+    /// The query ended, stopped early (LIMIT) or was interrupted: stop fetching. Aborting the
+    /// page loop drops its in-flight fetches (their JoinSet), sleeps and channel sends at once.
     fn drop(&mut self) {
-        if let Ok(state) = self.state.get_mut()
-            && let Some(task) = &state.task
-        {
+        let state = match self.state.get_mut() {
+            Ok(state) => state,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Some(task) = &state.task {
             task.abort();
         }
     }

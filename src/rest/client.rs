@@ -12,7 +12,7 @@ use super::origin::{Origins, origin_of, same_origin};
 use super::paginate::{PageResponse, Paginator, RequestSpec};
 use super::ratelimit::RateLimiter;
 use super::redact::{Secrets, redact_url};
-use super::retry::{Decision, Failure, parse_retry_after};
+use super::retry::{Decision, Failure, parse_retry_after, too_long_wait};
 use super::schema::quote_big_integers;
 use super::select::{records_at, take_at};
 use serde_json::Value;
@@ -302,12 +302,17 @@ impl Client {
             }
             let sent = self.http.post(token_url).form(&form).send().await;
             let (failure, retry_after) = match sent {
-                Ok(resp) if resp.status().is_success() => {
-                    let bytes = resp.bytes().await.map_err(|e| {
+                Ok(mut resp) if resp.status().is_success() => {
+                    let limit = self.cfg.max_page_bytes;
+                    let (bytes, over) = read_body(&mut resp, limit).await.map_err(|e| {
                         self.error(format!(
-                            "reading the OAuth2 token response from {shown}: {e}"
+                            "reading the OAuth2 token response from {shown}: {}",
+                            describe_reqwest_error(&e)
                         ))
                     })?;
+                    if over {
+                        return Err(self.error(too_large(&shown, limit)));
+                    }
                     let body: Value = serde_json::from_slice(&bytes).map_err(|e| {
                         self.error(format!(
                             "OAuth2 token response from {shown} is not JSON: {e}"
@@ -356,6 +361,12 @@ impl Client {
             {
                 Decision::Retry(wait) => tokio::time::sleep(wait).await,
                 Decision::GiveUp => break,
+                Decision::WaitTooLong(asked) => {
+                    return Err(self.error(format!(
+                        "OAuth2 token request to {shown} failed: {last}: {}",
+                        too_long_wait(asked, self.cfg.retry.max_retry_after)
+                    )));
+                }
             }
         }
         Err(self.error(format!("OAuth2 token request to {shown} failed: {last}")))
@@ -402,7 +413,7 @@ impl Client {
                 .body(body.to_string());
         }
         let shown = self.shown_url(url.as_str());
-        let resp = match req.send().await {
+        let mut resp = match req.send().await {
             Ok(r) => r,
             Err(e) if e.is_builder() => {
                 return Attempt::Fatal(self.error(format!(
@@ -444,8 +455,17 @@ impl Client {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_string();
-        let bytes = match resp.bytes().await {
-            Ok(b) => b,
+        // An error body is only quoted: its first 64 KiB are enough.
+        let limit = if status.is_success() {
+            self.cfg.max_page_bytes
+        } else {
+            ERROR_BODY_BYTES
+        };
+        let bytes = match read_body(&mut resp, limit).await {
+            Ok((_, true)) if status.is_success() => {
+                return Attempt::Fatal(self.error(too_large(&shown, limit)));
+            }
+            Ok((b, _)) => bytes::Bytes::from(b),
             Err(e) => {
                 return Attempt::Failed {
                     failure: if e.is_timeout() {
@@ -604,6 +624,12 @@ impl Client {
                 .decide(attempt, &failure, retry_after, fastrand::f64())
             {
                 Decision::Retry(wait) => tokio::time::sleep(wait).await,
+                Decision::WaitTooLong(asked) => {
+                    return Err(self.error(format!(
+                        "{detail}: {}",
+                        too_long_wait(asked, self.cfg.retry.max_retry_after)
+                    )));
+                }
                 Decision::GiveUp => {
                     let hint = match failure {
                         Failure::Status(401) | Failure::Status(403) => {
@@ -732,11 +758,13 @@ impl Client {
                 for k in state.pages_fetched..state.pages_fetched + count {
                     if let Some(request) = state.paginator.page_request(&state.base, k) {
                         let client = Arc::clone(self);
-                        handles.push(tokio::spawn(async move { client.fetch(&request).await }));
+                        handles.push(AbortOnDrop(tokio::spawn(async move {
+                            client.fetch(&request).await
+                        })));
                     }
                 }
-                for handle in handles {
-                    let fetched = handle
+                for mut handle in handles {
+                    let fetched = (&mut handle.0)
                         .await
                         .map_err(|e| self.error(format!("a page fetch task failed: {e}")))
                         .and_then(|r| r);
@@ -1051,6 +1079,47 @@ impl fmt::Display for RedirectRefused {
 }
 
 impl std::error::Error for RedirectRefused {}
+
+/// A spawned fetch that is aborted when dropped: a failed or cancelled scan leaves no request
+/// running in the background.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// How much of an error response's body is read (it is only quoted, cut short).
+const ERROR_BODY_BYTES: usize = 64 << 10;
+
+/// Reads a response body as it arrives, decoded (gzip is inflated on the way), and stops as
+/// soon as it would pass `limit` bytes: a small compressed body never inflates in memory beyond
+/// the limit. Returns at most `limit` bytes, and whether the body was longer.
+async fn read_body(
+    resp: &mut reqwest::Response,
+    limit: usize,
+) -> Result<(Vec<u8>, bool), reqwest::Error> {
+    let announced = resp.content_length().unwrap_or(0);
+    let mut body = Vec::with_capacity(announced.min(limit as u64) as usize);
+    while let Some(chunk) = resp.chunk().await? {
+        let room = limit - body.len();
+        if chunk.len() > room {
+            body.extend_from_slice(&chunk[..room]);
+            return Ok((body, true));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok((body, false))
+}
+
+/// The error for a body past `max_page_bytes`.
+fn too_large(shown_url: &str, limit: usize) -> String {
+    format!(
+        "the response from {shown_url} is larger than max_page_bytes ({limit} bytes) once decoded; \
+         reading stopped there. Ask for smaller pages (page_size) or raise max_page_bytes"
+    )
+}
 
 fn classify(e: &reqwest::Error) -> Failure {
     if e.is_redirect() || e.is_builder() {

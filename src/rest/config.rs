@@ -56,6 +56,12 @@ pub const OPTIONS: &[S] = &[
         K::TextList,
         "other hosts that next links and redirects may lead to (they get the credentials too)",
     ),
+    S::new(
+        "max_page_bytes",
+        POSITIVE,
+        "largest response body, once decoded (gzip), that is read",
+    )
+    .default("33554432"),
     // records
     S::new(
         "data_selector",
@@ -201,6 +207,12 @@ pub const OPTIONS: &[S] = &[
         "longest backoff step in seconds",
     )
     .default("10"),
+    S::new(
+        "max_retry_after",
+        K::Float,
+        "longest Retry-After in seconds that is waited; a longer one fails the request",
+    )
+    .default("60"),
     S::new(
         "max_requests_per_second",
         K::Float,
@@ -441,6 +453,8 @@ pub struct ScanConfig {
     pub auth: Auth,
     pub retry: RetryPolicy,
     pub timeout: Duration,
+    /// Largest decoded body of one response (page, sample or OAuth2 token) that is read.
+    pub max_page_bytes: usize,
     pub concurrency: usize,
     pub max_requests_per_second: Option<f64>,
     pub breaker_threshold: u32,
@@ -456,6 +470,13 @@ pub struct ScanConfig {
     /// Where requests may go: the start URL's origin and `allowed_hosts`.
     pub origins: Origins,
 }
+
+/// 32 MiB: ten times the largest pages of common APIs (a few MB), and with the default
+/// `concurrency` (16) at most 512 MiB of bodies in flight (docs/rest_scan.md, "Memory").
+pub const DEFAULT_MAX_PAGE_BYTES: i64 = 32 << 20;
+/// A longer Retry-After (an hourly or daily quota) fails at once instead of holding the query,
+/// which cannot be interrupted while it waits (docs/design.md).
+pub const DEFAULT_MAX_RETRY_AFTER: f64 = 60.0;
 
 fn err(message: impl Into<String>) -> String {
     format!("{FUNCTION}: {}", message.into())
@@ -922,9 +943,11 @@ pub fn scan_config(
             max_attempts: u32::try_from(o.int("max_attempts").unwrap_or(5)).unwrap_or(u32::MAX),
             base_delay: seconds("retry_base_delay", 0.25)?,
             max_delay: seconds("retry_max_delay", 10.0)?,
-            max_retry_after: Duration::from_secs(300),
+            max_retry_after: seconds("max_retry_after", DEFAULT_MAX_RETRY_AFTER)?,
         },
         timeout: seconds("timeout", 30.0)?,
+        max_page_bytes: usize::try_from(o.int("max_page_bytes").unwrap_or(DEFAULT_MAX_PAGE_BYTES))
+            .unwrap_or(usize::MAX),
         concurrency: o.int("concurrency").unwrap_or(16) as usize,
         max_requests_per_second,
         breaker_threshold: u32::try_from(o.int("circuit_breaker_threshold").unwrap_or(20))
@@ -980,6 +1003,24 @@ mod tests {
         assert_eq!(c.schema, SchemaMode::Infer { sample_size: 1000 });
         assert_eq!(c.concurrency, 16);
         assert_eq!(c.request.method, "GET");
+    }
+
+    #[test]
+    fn page_bytes_and_retry_after_caps_default_to_32_mib_and_60_s_and_follow_the_options() {
+        let c = scan_config("http://h/users", &opts(&[]), no_env).unwrap();
+        assert_eq!(c.max_page_bytes, 32 << 20);
+        assert_eq!(c.retry.max_retry_after, Duration::from_secs(60));
+        let c = scan_config(
+            "http://h/users",
+            &opts(&[
+                ("max_page_bytes", OptionValue::Int(1024)),
+                ("max_retry_after", OptionValue::Float(600.0)),
+            ]),
+            no_env,
+        )
+        .unwrap();
+        assert_eq!(c.max_page_bytes, 1024);
+        assert_eq!(c.retry.max_retry_after, Duration::from_secs(600));
     }
 
     #[test]

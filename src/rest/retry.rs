@@ -37,7 +37,8 @@ pub struct RetryPolicy {
     pub max_attempts: u32,
     pub base_delay: Duration,
     pub max_delay: Duration,
-    /// A Retry-After longer than this fails the request instead of waiting.
+    /// A Retry-After longer than this fails the request at once instead of waiting (a wait
+    /// cannot be interrupted through the C API, so none may be longer than a cap).
     pub max_retry_after: Duration,
 }
 
@@ -47,7 +48,7 @@ impl Default for RetryPolicy {
             max_attempts: 5,
             base_delay: Duration::from_millis(250),
             max_delay: Duration::from_secs(10),
-            max_retry_after: Duration::from_secs(300),
+            max_retry_after: Duration::from_secs(60),
         }
     }
 }
@@ -56,6 +57,8 @@ impl Default for RetryPolicy {
 pub enum Decision {
     Retry(Duration),
     GiveUp,
+    /// The server asked to wait this long (Retry-After), more than `max_retry_after`.
+    WaitTooLong(Duration),
 }
 
 impl RetryPolicy {
@@ -73,7 +76,7 @@ impl RetryPolicy {
         }
         if let Some(wait) = retry_after {
             if wait > self.max_retry_after {
-                return Decision::GiveUp;
+                return Decision::WaitTooLong(wait);
             }
             return Decision::Retry(wait);
         }
@@ -86,6 +89,27 @@ impl RetryPolicy {
         let step = (self.base_delay.as_secs_f64() * exp).min(self.max_delay.as_secs_f64());
         let random = random.clamp(0.0, 1.0);
         Duration::try_from_secs_f64(step / 2.0 + step / 2.0 * random).unwrap_or(self.max_delay)
+    }
+}
+
+/// Why a request failed at once on a Retry-After above the cap (without the request's detail).
+pub fn too_long_wait(asked: Duration, cap: Duration) -> String {
+    format!(
+        "the server asked to wait {} s (Retry-After) before retrying, more than max_retry_after ({} s); \
+         raise max_retry_after to wait that long, or run the query later",
+        seconds(asked),
+        seconds(cap)
+    )
+}
+
+/// Seconds as a short number: `300`, `2.5`; from 10 s on whole seconds, rounded up (an HTTP
+/// date an hour ahead is `3600`, not `3599.412`).
+fn seconds(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if s >= 10.0 || s.fract() == 0.0 {
+        format!("{:.0}", s.ceil())
+    } else {
+        format!("{}", (s * 1000.0).round() / 1000.0)
     }
 }
 
@@ -181,8 +205,30 @@ mod tests {
                 Some(Duration::from_secs(3600)),
                 0.9
             ),
+            Decision::WaitTooLong(Duration::from_secs(3600))
+        );
+        // The last attempt gives up as usual, whatever the server asks.
+        assert_eq!(
+            p.decide(
+                4,
+                &Failure::Status(429),
+                Some(Duration::from_secs(3600)),
+                0.9
+            ),
             Decision::GiveUp
         );
+    }
+
+    #[test]
+    fn too_long_a_wait_is_described_with_the_asked_wait_the_cap_and_the_option() {
+        let text = too_long_wait(Duration::from_secs(300), Duration::from_secs(60));
+        assert!(text.contains("asked to wait 300 s (Retry-After)"), "{text}");
+        assert!(text.contains("max_retry_after (60 s)"), "{text}");
+        assert!(text.contains("raise max_retry_after"), "{text}");
+        let text = too_long_wait(Duration::from_millis(2500), Duration::from_millis(500));
+        assert!(text.contains("2.5 s") && text.contains("(0.5 s)"), "{text}");
+        let text = too_long_wait(Duration::from_millis(3_599_412), Duration::from_secs(60));
+        assert!(text.contains("asked to wait 3600 s"), "{text}");
     }
 
     #[test]

@@ -69,3 +69,14 @@ def mock_url():
     yield url
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture()
+def con(extension):
+    """A PyPI duckdb connection with the extension under test loaded."""
+    import duckdb
+
+    c = duckdb.connect(config={"allow_unsigned_extensions": "true"})
+    c.execute(f"LOAD '{extension}'")
+    yield c
+    c.close()

@@ -25,14 +25,6 @@ def base_url(mock_url):
     return mock_url
 
 
-@pytest.fixture()
-def con(extension):
-    c = duckdb.connect(config={"allow_unsigned_extensions": "true"})
-    c.execute(f"LOAD '{extension}'")
-    yield c
-    c.close()
-
-
 def failing_scans(base):
     s = SECRETS
     return [
