@@ -105,10 +105,12 @@ impl AccessToken {
     /// `expires_in` seconds from `now`; refreshed a little early (10% of the lifetime, at most
     /// 30 s) so a request never leaves with a token about to expire.
     pub fn new(token: String, expires_in: Option<u64>, now: Instant) -> Self {
-        let expires_at = expires_in.map(|secs| {
+        let expires_at = expires_in.and_then(|secs| {
             let life = Duration::from_secs(secs);
             let margin = (life / 10).min(Duration::from_secs(30));
-            now + life - margin
+            // A server may announce any lifetime: one beyond what an Instant can hold means
+            // "does not expire" rather than an overflow.
+            now.checked_add(life - margin)
         });
         AccessToken { token, expires_at }
     }

@@ -737,6 +737,10 @@ impl Client {
         // Results are kept as they come, so an error of a page past the end (a 404 after the
         // last page) only counts if the scan reaches that page.
         let mut ahead: VecDeque<Result<Fetched, RestError>> = VecDeque::new();
+        // The sample holds every page it read (bodies and parsed values) until the scan starts:
+        // it ends once those bodies reach max_page_bytes, so bind costs about one page's budget
+        // however small each page is (1,000 one-record pages of 1 MB held 2 GB).
+        let mut sample_bytes = 0usize;
         loop {
             if ahead.is_empty()
                 && state.pages_fetched > 0
@@ -791,6 +795,7 @@ impl Client {
             }
             self.check_repeat(&mut state, fetched.hash, &fetched.url)?;
             let bytes = fetched.bytes.clone();
+            sample_bytes = sample_bytes.saturating_add(bytes.len());
             let url = fetched.url.clone();
             let records = self.process(fetched, &state.path.clone(), state.paginator.as_mut())?;
             state.raw_records += records.len() as u64;
@@ -814,7 +819,9 @@ impl Client {
                 return Ok(state);
             }
             state.paginator.update_request(&mut state.request);
-            if state.raw_records as usize >= sample.max(1) {
+            if state.raw_records as usize >= sample.max(1)
+                || sample_bytes >= self.cfg.max_page_bytes
+            {
                 return Ok(state);
             }
         }
@@ -1100,8 +1107,11 @@ async fn read_body(
     resp: &mut reqwest::Response,
     limit: usize,
 ) -> Result<(Vec<u8>, bool), reqwest::Error> {
+    // The announced length only sizes the first allocation, and at most 1 MiB of it: a server
+    // that claims a huge Content-Length (or a user's raised limit) must not make one allocation
+    // the host cannot satisfy (an allocation failure aborts the process).
     let announced = resp.content_length().unwrap_or(0);
-    let mut body = Vec::with_capacity(announced.min(limit as u64) as usize);
+    let mut body = Vec::with_capacity(announced.min(limit as u64).min(1 << 20) as usize);
     while let Some(chunk) = resp.chunk().await? {
         let room = limit - body.len();
         if chunk.len() > room {

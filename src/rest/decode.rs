@@ -1239,6 +1239,10 @@ impl<'de> Visitor<'de> for Record<'_, '_> {
 // Streaming: the body around the records
 // ---------------------------------------------------------------------------------------------
 
+/// The largest array/object around the records that is read as a value (16 times that per page
+/// at most; larger ones are kept empty): pagination metadata is a few hundred bytes.
+pub const META_CONTAINER_BYTES: usize = 64 << 10;
+
 struct Body<'a, 'p> {
     path: &'a [String],
     records: Records<'a, 'p>,
@@ -1268,6 +1272,10 @@ impl<'de> Visitor<'de> for Body<'_, '_> {
         let Body { path, mut records } = self;
         let mut meta = Map::new();
         let mut found = false;
+        // Arrays and objects around the records are read as values only while small: totals,
+        // cursors and links are, and a page's worth of other data kept as a value tree costs
+        // ~30 times its text in every buffered page ([C2] class).
+        let mut container_bytes = 0usize;
         while let Some(key) = map.next_key::<String>()? {
             if key == path[0] {
                 if found {
@@ -1288,7 +1296,25 @@ impl<'de> Visitor<'de> for Body<'_, '_> {
             } else {
                 // Around the records (total, cursors, links): small, read exactly.
                 let raw: &'de RawValue = map.next_value()?;
-                let v = exact_value(raw.get()).map_err(de::Error::custom)?;
+                let text = raw.get();
+                let container = text.starts_with('[') || text.starts_with('{');
+                let read = !container
+                    || (text.len() <= META_CONTAINER_BYTES
+                        && container_bytes + text.len() <= 16 * META_CONTAINER_BYTES);
+                if container && read {
+                    container_bytes += text.len();
+                }
+                let v = if !read {
+                    // Kept as an empty array/object: its kind stays visible, its content (too
+                    // large to be pagination metadata) is not read.
+                    if text.starts_with('[') {
+                        Value::Array(Vec::new())
+                    } else {
+                        Value::Object(Map::new())
+                    }
+                } else {
+                    exact_value(text).map_err(de::Error::custom)?
+                };
                 meta.insert(key, v);
             }
         }
@@ -1451,6 +1477,18 @@ mod tests {
         {"id": 1, "name": "a", "address": {"city": "Oslo", "zip": 123}, "tags": ["x", "y"], "at": "1970-01-01T00:00:01Z"},
         {"id": 2, "name": null, "tags": [], "address": null, "at": null}
     ], "links": {"next": "u"}}"#;
+
+    #[test]
+    fn large_arrays_around_the_records_are_not_kept_as_value_trees() {
+        let junk = format!("[{}0]", "0,".repeat(META_CONTAINER_BYTES));
+        let body =
+            format!(r#"{{"data":[{{"id":1}}],"total":1,"junk":{junk},"links":{{"next":null}}}}"#);
+        let d = decode_json(body.as_bytes(), &["data".to_string()], &users_plan()).unwrap();
+        assert_eq!(d.meta["junk"], json!([]));
+        assert_eq!(d.meta["total"], json!(1));
+        // Small metadata after the large field is still read.
+        assert_eq!(d.meta["links"], json!({"next": null}));
+    }
 
     #[test]
     fn records_stream_into_typed_columns_and_meta_keeps_the_rest() {

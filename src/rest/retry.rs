@@ -71,13 +71,20 @@ impl RetryPolicy {
         retry_after: Option<Duration>,
         random: f64,
     ) -> Decision {
-        if !failure.is_retryable() || attempt >= self.max_attempts {
+        if !failure.is_retryable() {
+            return Decision::GiveUp;
+        }
+        // A wait beyond the cap is named even on the last attempt ([U1]: "gave up after 1
+        // attempt" alone never said that the server asked to wait).
+        if let Some(wait) = retry_after
+            && wait > self.max_retry_after
+        {
+            return Decision::WaitTooLong(wait);
+        }
+        if attempt >= self.max_attempts {
             return Decision::GiveUp;
         }
         if let Some(wait) = retry_after {
-            if wait > self.max_retry_after {
-                return Decision::WaitTooLong(wait);
-            }
             return Decision::Retry(wait);
         }
         Decision::Retry(self.backoff(attempt, random))
@@ -119,9 +126,17 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     if let Ok(seconds) = value.parse::<u64>() {
         return Some(Duration::from_secs(seconds));
     }
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        // More seconds than a u64 holds: a wait longer than any cap, never ignored.
+        return Some(Duration::MAX);
+    }
     if let Ok(seconds) = value.parse::<f64>() {
-        // Out-of-range values (negative, NaN, 1e20) are ignored, never a panic.
-        return Duration::try_from_secs_f64(seconds).ok();
+        // Negative and NaN values are ignored; a finite wait too long for a Duration (1e20) or
+        // +inf is longer than any cap. Never a panic.
+        if seconds.is_nan() || seconds < 0.0 {
+            return None;
+        }
+        return Some(Duration::try_from_secs_f64(seconds).unwrap_or(Duration::MAX));
     }
     let when = httpdate::parse_http_date(value).ok()?;
     Some(when.duration_since(now).unwrap_or(Duration::ZERO))
@@ -207,7 +222,7 @@ mod tests {
             ),
             Decision::WaitTooLong(Duration::from_secs(3600))
         );
-        // The last attempt gives up as usual, whatever the server asks.
+        // The last attempt names a wait beyond the cap too, and gives up as usual otherwise.
         assert_eq!(
             p.decide(
                 4,
@@ -215,8 +230,21 @@ mod tests {
                 Some(Duration::from_secs(3600)),
                 0.9
             ),
+            Decision::WaitTooLong(Duration::from_secs(3600))
+        );
+        assert_eq!(
+            p.decide(4, &Failure::Status(429), Some(Duration::from_secs(2)), 0.9),
             Decision::GiveUp
         );
+        // Waits too long for a u64 or a Duration are beyond the cap, not ignored.
+        let now = SystemTime::UNIX_EPOCH;
+        assert_eq!(
+            parse_retry_after("99999999999999999999", now),
+            Some(Duration::MAX)
+        );
+        assert_eq!(parse_retry_after("1e20", now), Some(Duration::MAX));
+        assert_eq!(parse_retry_after("-5", now), None);
+        assert_eq!(parse_retry_after("NaN", now), None);
     }
 
     #[test]
@@ -244,7 +272,12 @@ mod tests {
         assert_eq!(parse_retry_after(&earlier, now), Some(Duration::ZERO));
         assert_eq!(parse_retry_after("soon", now), None);
         assert_eq!(parse_retry_after("-3", now), None);
-        assert_eq!(parse_retry_after("99999999999999999999999", now), None);
-        assert_eq!(parse_retry_after("1e30", now), None);
+        // Beyond what a Duration holds: longer than any cap (it used to be ignored, and the
+        // request retried at once).
+        assert_eq!(
+            parse_retry_after("99999999999999999999999", now),
+            Some(Duration::MAX)
+        );
+        assert_eq!(parse_retry_after("1e30", now), Some(Duration::MAX));
     }
 }
