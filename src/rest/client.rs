@@ -11,7 +11,7 @@ use super::incremental::older_than;
 use super::origin::{Origins, origin_of, same_origin};
 use super::paginate::{PageResponse, Paginator, RequestSpec};
 use super::ratelimit::RateLimiter;
-use super::redact::{Secrets, redact_url};
+use super::redact::{Secrets, redact_url, redact_urls_in};
 use super::retry::{Decision, Failure, parse_retry_after};
 use super::schema::quote_big_integers;
 use super::select::{records_at, take_at};
@@ -228,21 +228,29 @@ impl Client {
     /// An error message with the function name, and every known secret removed.
     pub fn error(&self, message: impl AsRef<str>) -> RestError {
         let text = format!("{FUNCTION}: {}", message.as_ref());
-        RestError(match self.secrets.read() {
-            Ok(secrets) => secrets.scrub(&text),
-            // A poisoned lock still holds the configured secrets at least.
-            Err(poisoned) => poisoned.into_inner().scrub(&text),
-        })
+        RestError(self.with_secrets(|s| s.scrub(&text)))
     }
 
     /// A body a server sent, fit to quote in a message: scrubbed as it is cut, each secret
     /// whole however far past the cut it reaches (None: it holds a secret too short to
     /// scrub, so it is not shown).
     fn server_text(&self, bytes: &[u8], max_chars: usize) -> Option<String> {
+        self.with_secrets(|s| s.server_bytes(bytes, max_chars))
+    }
+
+    /// Runs `f` on the known secrets (a poisoned lock still holds the configured ones at least).
+    fn with_secrets<T>(&self, f: impl FnOnce(&Secrets) -> T) -> T {
         match self.secrets.read() {
-            Ok(secrets) => secrets.server_bytes(bytes, max_chars),
-            Err(poisoned) => poisoned.into_inner().server_bytes(bytes, max_chars),
+            Ok(secrets) => f(&secrets),
+            Err(poisoned) => f(&poisoned.into_inner()),
         }
+    }
+
+    /// A paginator's error: it quotes the server's values (next links, cursors), so URLs in
+    /// it are redacted with the api key's name too, and short secrets are masked as well.
+    fn paging_error(&self, e: impl fmt::Display) -> RestError {
+        let text = redact_urls_in(&e.to_string(), &self.cfg.secret_params);
+        self.error(self.with_secrets(|s| s.scrub_all(&text)))
     }
 
     /// Remembers a secret learnt while running (the OAuth2 access token).
@@ -263,7 +271,7 @@ impl Client {
             "the next page is at {}, another origin than the start URL's ({}); rest_scan sends \
              requests, with their credentials and headers, only to the start URL's origin. If \
              that host is trusted, add {}",
-            self.shown_url(url.as_str()),
+            self.with_secrets(|s| s.scrub_all(&self.shown_url(url.as_str()))),
             self.cfg.origins.home(),
             Origins::suggestion(url)
         )))
@@ -446,10 +454,16 @@ impl Client {
                 )));
             }
             Err(e) => {
+                let hint = if is_certificate_error(&e) {
+                    "; the server's TLS certificate is not trusted, which fails the same way every \
+                     time, so it is not retried: fix the certificate (or the host name in the URL)"
+                } else {
+                    ""
+                };
                 return Attempt::Failed {
                     failure: classify(&e),
                     retry_after: None,
-                    detail: format!("{} ({shown})", describe_reqwest_error(&e)),
+                    detail: format!("{} ({shown}){hint}", describe_reqwest_error(&e)),
                 };
             }
         };
@@ -675,7 +689,7 @@ impl Client {
                 link_header: fetched.link_header.as_deref(),
                 url: &fetched.url,
             })
-            .map_err(|e| self.error(e.to_string()))?;
+            .map_err(|e| self.paging_error(e))?;
         Ok(take_at(fetched.body, path))
     }
 
@@ -933,7 +947,7 @@ impl Client {
                 link_header: raw.link_header.as_deref(),
                 url: &raw.url,
             })
-            .map_err(|e| self.error(e.to_string()))?;
+            .map_err(|e| self.paging_error(e))?;
         state.raw_records += decoded.records as u64;
         let mut batch = decoded.batch;
         let before = state.records;
@@ -1079,8 +1093,21 @@ impl fmt::Display for RedirectRefused {
 
 impl std::error::Error for RedirectRefused {}
 
+/// Whether rustls rejected the server's certificate (deterministic: retrying cannot help).
+/// rustls is not a direct dependency, so its error is recognised by its text.
+fn is_certificate_error(e: &reqwest::Error) -> bool {
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        if s.to_string().contains("invalid peer certificate") {
+            return true;
+        }
+        source = s.source();
+    }
+    false
+}
+
 fn classify(e: &reqwest::Error) -> Failure {
-    if e.is_redirect() || e.is_builder() {
+    if e.is_redirect() || e.is_builder() || is_certificate_error(e) {
         Failure::Refused
     } else if e.is_timeout() {
         Failure::Timeout

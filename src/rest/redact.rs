@@ -116,6 +116,28 @@ pub fn redact_url(url: &str, extra_secret_params: &[String]) -> String {
     out
 }
 
+/// `text` with every `http://` / `https://` URL in it (up to a space, quote, `<`, `>`, a
+/// parenthesis or the end) redacted by [`redact_url`].
+pub fn redact_urls_in(text: &str, extra_secret_params: &[String]) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = ["http://", "https://"]
+        .iter()
+        .filter_map(|s| rest.find(s))
+        .min()
+    {
+        out.push_str(&rest[..start]);
+        let tail = &rest[start..];
+        let end = tail
+            .find(|c: char| c.is_whitespace() || "\"'<>`()".contains(c))
+            .unwrap_or(tail.len());
+        out.push_str(&redact_url(&tail[..end], extra_secret_params));
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
 fn redact_userinfo(base: &str) -> String {
     let Some(scheme_end) = base.find("://") else {
         return base.to_string();
@@ -467,6 +489,20 @@ impl Secrets {
         self.scan(text, usize::MAX).0
     }
 
+    /// `text` with every secret, short ones too, replaced by `***`: for the parts of our
+    /// messages that quote a server's values (next links, cursors), where a short secret may
+    /// come back.
+    pub fn scrub_all(&self, text: &str) -> String {
+        if self.is_empty() {
+            return text.to_string();
+        }
+        let all = Secrets {
+            values: self.values.iter().chain(&self.short).cloned().collect(),
+            short: Vec::new(),
+        };
+        all.scan(text, usize::MAX).0
+    }
+
     /// Text a server sent (an error body), fit to quote: scrubbed while it is cut to
     /// `max_chars`, each secret matched whole however far it reaches past the cut, so no
     /// prefix of a secret is left behind. None when a secret too short to scrub safely is in
@@ -592,6 +628,22 @@ mod tests {
             }
             assert_eq!(scrubbed, "echo: *** end", "{echoed}");
         }
+    }
+
+    #[test]
+    fn urls_inside_a_message_are_redacted_and_short_secrets_can_be_masked_too() {
+        let extra = vec!["k".to_string()];
+        assert_eq!(
+            redact_urls_in(
+                "pagination loop: next page URL \"http://h/a?k=k9&n=1\" again (https://u:pw@h/?k=1)",
+                &extra
+            ),
+            "pagination loop: next page URL \"http://h/a?k=***&n=1\" again (https://u:***@h/?k=***)"
+        );
+        let mut s = Secrets::new();
+        s.add("k9");
+        assert_eq!(s.scrub_all("http://h/landing/k9"), "http://h/landing/***");
+        assert_eq!(s.scrub("http://h/landing/k9"), "http://h/landing/k9");
     }
 
     #[test]

@@ -216,6 +216,10 @@ class RecordingHandler(BaseHTTPRequestHandler):
             return self.reply(302, "", headers=[("Location", "/loop")])
         if path == "/landing":
             return self.reply(200, json.dumps({"data": [{"id": 2}]}))
+        if path == "/loop_next":  # a next link back to the same URL, with our query
+            return self.reply(200, json.dumps({"data": [{"id": 1}], "next": f"{srv.base}{self.path}"}))
+        if path == "/next_with_header":  # a next link elsewhere that quotes our X-Auth header
+            return self.reply(200, json.dumps({"data": [{"id": 1}], "next": f"{srv.other}/landing/{self.headers.get('X-Auth', '')}"}))
         if path == "/token_redirect":  # a token endpoint that moved to the other server
             return self.reply(307, "", headers=[("Location", f"{srv.other}/token")])
         if path == "/v2_missing":  # an error body quoting a plain header's value
@@ -506,3 +510,67 @@ def test_plain_header_values_are_not_treated_as_secrets(con, servers):
     message = error_of(con, f"SELECT * FROM rest_scan('{a.base}/not_json_ctype', {headers}, max_attempts := 1)")
     assert "Content-Type application/json" in message, message
     assert "***" not in message, message
+
+
+def test_short_secrets_in_next_links_never_show(con, servers):
+    """[A2 low] A short secret a server puts into a next link is masked in the pagination-loop
+    and the other-origin messages, and a query api key under a custom name is hidden there."""
+    a, b = servers
+    message = error_of(
+        con,
+        f"SELECT * FROM rest_scan('{a.base}/loop_next', auth := 'api_key', api_key := 'k9', "
+        "api_key_location := 'query', api_key_name := 'k', max_attempts := 1)",
+    )
+    assert "pagination loop" in message, message
+    assert "k=***); stopping" in message and "k9" not in message, message
+    message = error_of(con, f"SELECT * FROM rest_scan('{a.base}/next_with_header', headers := {{'X-Auth': 'k9'}}, max_attempts := 1)")
+    assert "another origin" in message, message
+    assert f"{b.base}/landing/***" in message and "k9" not in message, message
+
+
+def test_an_untrusted_tls_certificate_fails_at_once_without_retries(con, tmp_path):
+    """[A2 low] A certificate the client rejects fails the same way every time: one attempt,
+    and the message says so."""
+    import socket
+    import ssl
+
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+         "-days", "1", "-subj", "/CN=127.0.0.1"],
+        check=True, capture_output=True, timeout=60,
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    listener.settimeout(0.2)
+    port = listener.getsockname()[1]
+    accepted = []
+    stop = threading.Event()
+
+    def serve():
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                continue
+            accepted.append(1)
+            conn.settimeout(2)
+            try:
+                context.wrap_socket(conn, server_side=True).close()
+            except (OSError, ssl.SSLError):
+                conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        message = error_of(con, f"SELECT * FROM rest_scan('https://127.0.0.1:{port}/users', max_attempts := 4, retry_base_delay := 0.01)")
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        listener.close()
+    assert "TLS certificate is not trusted" in message, message
+    assert "gave up" not in message, message
+    assert len(accepted) == 1, accepted
