@@ -480,6 +480,12 @@ impl Client {
             .filter_map(|v| v.to_str().ok())
             .collect::<Vec<_>>()
             .join(", ");
+        // A redirect reqwest did not follow: its Location is missing or not a URL.
+        let location = status.is_redirection().then(|| {
+            resp.headers()
+                .get(reqwest::header::LOCATION)
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        });
         let content_type = resp
             .headers()
             .get(reqwest::header::CONTENT_TYPE)
@@ -508,6 +514,16 @@ impl Client {
             let snippet = self.server_text(&bytes, 200);
             let reason = status.canonical_reason().unwrap_or("");
             let mut detail = format!("HTTP {} {reason} from {shown}", status.as_u16());
+            if let Some(location) = location {
+                detail.push_str(&match location {
+                    Some(l) => format!(
+                        " with Location {:?}, which is not a URL that can be followed (call the \
+                         final URL directly, or ask the API provider)",
+                        self.with_secrets(|s| s.scrub_all(&redact_url(&l, &self.cfg.secret_params)))
+                    ),
+                    None => " without a Location header to follow".to_string(),
+                });
+            }
             match snippet {
                 Some(snippet) if !snippet.trim().is_empty() => {
                     detail.push_str(&format!(": {}", snippet.trim()));

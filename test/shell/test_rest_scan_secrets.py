@@ -216,6 +216,8 @@ class RecordingHandler(BaseHTTPRequestHandler):
             return self.reply(302, "", headers=[("Location", "/loop")])
         if path == "/landing":
             return self.reply(200, json.dumps({"data": [{"id": 2}]}))
+        if path == "/bad_location":  # a redirect to something that is not a URL
+            return self.reply(302, "", headers=[("Location", "http://[::1/x?token=k9")])
         if path == "/loop_next":  # a next link back to the same URL, with our query
             return self.reply(200, json.dumps({"data": [{"id": 1}], "next": f"{srv.base}{self.path}"}))
         if path == "/next_with_header":  # a next link elsewhere that quotes our X-Auth header
@@ -574,3 +576,12 @@ def test_an_untrusted_tls_certificate_fails_at_once_without_retries(con, tmp_pat
     assert "TLS certificate is not trusted" in message, message
     assert "gave up" not in message, message
     assert len(accepted) == 1, accepted
+
+
+def test_a_redirect_to_an_unparsable_location_says_so(con, servers):
+    """[A2 low] A Location that is not a URL is named (secrets hidden), not left as a bare 302."""
+    a, _ = servers
+    message = error_of(con, f"SELECT * FROM rest_scan('{a.base}/bad_location', headers := {{'X-Auth': 'k9'}}, max_attempts := 1)")
+    assert 'HTTP 302 Found from' in message, message
+    assert 'with Location "http://[::1/x?token=***", which is not a URL that can be followed' in message, message
+    assert "k9" not in message, message
