@@ -11,7 +11,7 @@ use super::incremental::older_than;
 use super::origin::{Origins, origin_of, same_origin};
 use super::paginate::{PageResponse, Paginator, RequestSpec};
 use super::ratelimit::RateLimiter;
-use super::redact::{Secrets, redact_url};
+use super::redact::{Secrets, redact_url, redact_urls_in};
 use super::retry::{Decision, Failure, parse_retry_after, too_long_wait};
 use super::schema::quote_big_integers;
 use super::select::{records_at, take_at};
@@ -120,6 +120,8 @@ pub struct Prefetch {
 
 pub struct Client {
     http: reqwest::Client,
+    /// For the OAuth2 token request (its own redirect policy).
+    token_http: Option<reqwest::Client>,
     pub cfg: Arc<ScanConfig>,
     limiter: Option<RateLimiter>,
     breaker: CircuitBreaker,
@@ -143,53 +145,63 @@ enum Attempt {
 impl Client {
     pub fn new(cfg: ScanConfig) -> Result<Arc<Client>, RestError> {
         // Redirects are followed only where requests may go anyway (the start URL's origin,
-        // its https upgrade, allowed_hosts) or, for the OAuth2 token request, within the token
-        // endpoint's own origin. reqwest strips only Authorization and cookies on a cross-host
-        // redirect, not API-key or custom headers, so no other redirect is followed at all.
+        // its https upgrade, allowed_hosts; anywhere when the scan sends nothing secret).
+        // reqwest strips only Authorization and cookies on a cross-host redirect, not API-key
+        // or custom headers, so no other redirect is followed at all.
         let origins = cfg.origins.clone();
-        let token_home = match &cfg.auth {
-            Auth::OAuth2 { token_url, .. } => reqwest::Url::parse(token_url).ok(),
-            _ => None,
-        };
-        let redirect = reqwest::redirect::Policy::custom(move |attempt| {
-            let first = attempt.previous().first().cloned();
-            let within_token_endpoint = match (&token_home, &first) {
-                (Some(home), Some(first)) => {
-                    same_origin(home, first) && same_origin(home, attempt.url())
+        let policy = reqwest::redirect::Policy::custom(move |attempt| {
+            let previous = attempt.previous();
+            let verdict = match (previous.first(), previous.last()) {
+                (Some(first), Some(from)) => {
+                    origins.redirect(first, from, attempt.url(), previous.len())
                 }
-                _ => false,
+                _ => Ok(()),
             };
-            if attempt.previous().len() > 10 {
-                attempt.error(RedirectRefused(
-                    "more than 10 redirects (a redirect loop?)".to_string(),
-                ))
-            } else if !(origins.permits(attempt.url()) || within_token_endpoint) {
-                let why = format!(
-                    "the server redirected to {}, another origin than {}; credentials and headers \
-                     are sent only to the start URL's origin, so the redirect is not followed \
-                     (if that host is trusted, add {})",
-                    origin_of(attempt.url()),
-                    first
-                        .as_ref()
-                        .map(origin_of)
-                        .unwrap_or_else(|| origins.home()),
-                    Origins::suggestion(attempt.url())
-                );
-                attempt.error(RedirectRefused(why))
-            } else {
-                attempt.follow()
+            match verdict {
+                Ok(()) => attempt.follow(),
+                Err(why) => attempt.error(RedirectRefused(why)),
             }
         });
-        let http = reqwest::Client::builder()
-            .redirect(redirect)
-            .timeout(cfg.timeout)
-            .connect_timeout(cfg.timeout.min(std::time::Duration::from_secs(30)))
-            .pool_max_idle_per_host(cfg.concurrency.max(1) * 2)
-            .user_agent(concat!("etl-duckdb/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| RestError(format!("{FUNCTION}: cannot create the HTTP client: {e}")))?;
+        let http = Self::http_client(&cfg, policy)?;
+        // The OAuth2 token request carries the client secret in its body, which a 307/308
+        // redirect would post again: it follows redirects within token_url's origin only.
+        let token_http = match &cfg.auth {
+            Auth::OAuth2 { token_url, .. } => {
+                let home = reqwest::Url::parse(token_url).map_err(|e| {
+                    RestError(format!(
+                        "{FUNCTION}: token_url '{}' is not a valid URL: {e}",
+                        redact_url(token_url, &cfg.secret_params)
+                    ))
+                })?;
+                let policy = reqwest::redirect::Policy::custom(move |attempt| {
+                    if attempt.previous().len() > 10 {
+                        attempt.error(RedirectRefused(
+                            "more than 10 redirects (a redirect loop?)".to_string(),
+                        ))
+                    } else if same_origin(&home, attempt.url()) {
+                        attempt.follow()
+                    } else {
+                        let why = format!(
+                            "the token endpoint redirected to {}, another origin than token_url's \
+                             ({}); the client secret is sent only to token_url's origin, so the \
+                             redirect is not followed: give the final token URL as token_url",
+                            if matches!(attempt.url().scheme(), "http" | "https") {
+                                origin_of(attempt.url())
+                            } else {
+                                format!("a '{}:' URL", attempt.url().scheme())
+                            },
+                            origin_of(&home)
+                        );
+                        attempt.error(RedirectRefused(why))
+                    }
+                });
+                Some(Self::http_client(&cfg, policy)?)
+            }
+            _ => None,
+        };
         Ok(Arc::new(Client {
             http,
+            token_http,
             limiter: cfg.max_requests_per_second.map(RateLimiter::new),
             breaker: CircuitBreaker::new(cfg.breaker_threshold),
             last_failure: std::sync::Mutex::new(String::new()),
@@ -199,23 +211,46 @@ impl Client {
         }))
     }
 
+    fn http_client(
+        cfg: &ScanConfig,
+        policy: reqwest::redirect::Policy,
+    ) -> Result<reqwest::Client, RestError> {
+        reqwest::Client::builder()
+            .redirect(policy)
+            .timeout(cfg.timeout)
+            .connect_timeout(cfg.timeout.min(std::time::Duration::from_secs(30)))
+            .pool_max_idle_per_host(cfg.concurrency.max(1) * 2)
+            .user_agent(concat!("etl-duckdb/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| RestError(format!("{FUNCTION}: cannot create the HTTP client: {e}")))
+    }
+
     /// An error message with the function name, and every known secret removed.
     pub fn error(&self, message: impl AsRef<str>) -> RestError {
         let text = format!("{FUNCTION}: {}", message.as_ref());
-        RestError(match self.secrets.read() {
-            Ok(secrets) => secrets.scrub(&text),
-            // A poisoned lock still holds the configured secrets at least.
-            Err(poisoned) => poisoned.into_inner().scrub(&text),
-        })
+        RestError(self.with_secrets(|s| s.scrub(&text)))
     }
 
-    /// Text a server sent, fit to quote in a message: scrubbed whole, then cut (None: it holds
-    /// a secret too short to scrub, so it is not shown).
-    fn server_text(&self, text: &str, max_chars: usize) -> Option<String> {
+    /// A body a server sent, fit to quote in a message: scrubbed as it is cut, each secret
+    /// whole however far past the cut it reaches (None: it holds a secret too short to
+    /// scrub, so it is not shown).
+    fn server_text(&self, bytes: &[u8], max_chars: usize) -> Option<String> {
+        self.with_secrets(|s| s.server_bytes(bytes, max_chars))
+    }
+
+    /// Runs `f` on the known secrets (a poisoned lock still holds the configured ones at least).
+    fn with_secrets<T>(&self, f: impl FnOnce(&Secrets) -> T) -> T {
         match self.secrets.read() {
-            Ok(secrets) => secrets.server_text(text, max_chars),
-            Err(poisoned) => poisoned.into_inner().server_text(text, max_chars),
+            Ok(secrets) => f(&secrets),
+            Err(poisoned) => f(&poisoned.into_inner()),
         }
+    }
+
+    /// A paginator's error: it quotes the server's values (next links, cursors), so URLs in
+    /// it are redacted with the api key's name too, and short secrets are masked as well.
+    fn paging_error(&self, e: impl fmt::Display) -> RestError {
+        let text = redact_urls_in(&e.to_string(), &self.cfg.secret_params);
+        self.error(self.with_secrets(|s| s.scrub_all(&text)))
     }
 
     /// Remembers a secret learnt while running (the OAuth2 access token).
@@ -236,7 +271,7 @@ impl Client {
             "the next page is at {}, another origin than the start URL's ({}); rest_scan sends \
              requests, with their credentials and headers, only to the start URL's origin. If \
              that host is trusted, add {}",
-            self.shown_url(url.as_str()),
+            self.with_secrets(|s| s.scrub_all(&self.shown_url(url.as_str()))),
             self.cfg.origins.home(),
             Origins::suggestion(url)
         )))
@@ -300,7 +335,8 @@ impl Client {
             if let Some(l) = &self.limiter {
                 l.acquire().await;
             }
-            let sent = self.http.post(token_url).form(&form).send().await;
+            let http = self.token_http.as_ref().unwrap_or(&self.http);
+            let sent = http.post(token_url).form(&form).send().await;
             let (failure, retry_after) = match sent {
                 Ok(mut resp) if resp.status().is_success() => {
                     let limit = self.cfg.max_page_bytes;
@@ -429,10 +465,16 @@ impl Client {
                 )));
             }
             Err(e) => {
+                let hint = if is_certificate_error(&e) {
+                    "; the server's TLS certificate is not trusted, which fails the same way every \
+                     time, so it is not retried: fix the certificate (or the host name in the URL)"
+                } else {
+                    ""
+                };
                 return Attempt::Failed {
                     failure: classify(&e),
                     retry_after: None,
-                    detail: format!("{} ({shown})", describe_reqwest_error(&e)),
+                    detail: format!("{} ({shown}){hint}", describe_reqwest_error(&e)),
                 };
             }
         };
@@ -449,6 +491,12 @@ impl Client {
             .filter_map(|v| v.to_str().ok())
             .collect::<Vec<_>>()
             .join(", ");
+        // A redirect reqwest did not follow: its Location is missing or not a URL.
+        let location = status.is_redirection().then(|| {
+            resp.headers()
+                .get(reqwest::header::LOCATION)
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        });
         let content_type = resp
             .headers()
             .get(reqwest::header::CONTENT_TYPE)
@@ -482,10 +530,20 @@ impl Client {
             }
         };
         if !status.is_success() {
-            // Scrubbed on the whole body first, then cut: a cut never leaves a secret's start.
-            let snippet = self.server_text(String::from_utf8_lossy(&bytes).trim(), 200);
+            // Scrubbed as it is cut: a cut never leaves a secret's start.
+            let snippet = self.server_text(&bytes, 200);
             let reason = status.canonical_reason().unwrap_or("");
             let mut detail = format!("HTTP {} {reason} from {shown}", status.as_u16());
+            if let Some(location) = location {
+                detail.push_str(&match location {
+                    Some(l) => format!(
+                        " with Location {:?}, which is not a URL that can be followed (call the \
+                         final URL directly, or ask the API provider)",
+                        self.with_secrets(|s| s.scrub_all(&redact_url(&l, &self.cfg.secret_params)))
+                    ),
+                    None => " without a Location header to follow".to_string(),
+                });
+            }
             match snippet {
                 Some(snippet) if !snippet.trim().is_empty() => {
                     detail.push_str(&format!(": {}", snippet.trim()));
@@ -517,11 +575,10 @@ impl Client {
                 self.shown_url(&raw.url)
             ));
         }
-        // The head of the body, scrubbed before it is cut to 60 characters (a secret that
-        // straddles the cut is still seen whole within the first 4096 bytes).
-        let head = String::from_utf8_lossy(&raw.bytes[..raw.bytes.len().min(4096)]).into_owned();
+        // The head of the body, scrubbed as it is cut to 60 characters (a secret that
+        // straddles the cut is matched whole, however long).
         let start = self
-            .server_text(&head, 60)
+            .server_text(&raw.bytes, 60)
             .unwrap_or_else(|| "(not shown: it contains a credential)".to_string());
         let kind = if raw.content_type.is_empty() {
             String::new()
@@ -674,7 +731,7 @@ impl Client {
                 link_header: fetched.link_header.as_deref(),
                 url: &fetched.url,
             })
-            .map_err(|e| self.error(e.to_string()))?;
+            .map_err(|e| self.paging_error(e))?;
         Ok(take_at(fetched.body, path))
     }
 
@@ -941,7 +998,7 @@ impl Client {
                 link_header: raw.link_header.as_deref(),
                 url: &raw.url,
             })
-            .map_err(|e| self.error(e.to_string()))?;
+            .map_err(|e| self.paging_error(e))?;
         state.raw_records += decoded.records as u64;
         let mut batch = decoded.batch;
         let before = state.records;
@@ -1131,8 +1188,21 @@ fn too_large(shown_url: &str, limit: usize) -> String {
     )
 }
 
+/// Whether rustls rejected the server's certificate (deterministic: retrying cannot help).
+/// rustls is not a direct dependency, so its error is recognised by its text.
+fn is_certificate_error(e: &reqwest::Error) -> bool {
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        if s.to_string().contains("invalid peer certificate") {
+            return true;
+        }
+        source = s.source();
+    }
+    false
+}
+
 fn classify(e: &reqwest::Error) -> Failure {
-    if e.is_redirect() || e.is_builder() {
+    if e.is_redirect() || e.is_builder() || is_certificate_error(e) {
         Failure::Refused
     } else if e.is_timeout() {
         Failure::Timeout

@@ -8,7 +8,7 @@ use super::paginate::{
     AUTO_CURSORS, CURSOR_FIELDS, Cursor, CursorSource, HeaderLink, JsonLink, Look, Offset,
     PageNumber, Paginator, RequestSpec, SinglePage, StopRules, more_signal, parse_link_next,
 };
-use super::redact::{Secrets, looks_secret, percent_decode, percent_encode};
+use super::redact::{Secrets, header_is_credential, looks_secret, percent_decode, percent_encode};
 use super::retry::RetryPolicy;
 use super::schema::{JType, parse_type};
 use super::select::Selector;
@@ -494,18 +494,14 @@ fn is_dot_segment(segment: &str) -> bool {
 }
 
 /// Fills `{name}` placeholders with percent-encoded values (`/` too, so a value stays one path
-/// segment). A value that would turn a path segment into `.` or `..`, or an empty value, is
-/// refused: the URL would then name another endpoint.
+/// segment). A value that would turn a whole path segment into `.`, `..` or nothing is refused:
+/// the URL would then name another endpoint. In the query, or as part of a segment
+/// (`/files/{name}.json`), any value is fine.
 pub fn fill_path_params(url: &str, params: &[(String, String)]) -> Result<String, String> {
-    for (name, value) in params {
+    for (name, _) in params {
         if !url.contains(&format!("{{{name}}}")) {
             return Err(err(format!(
                 "path_params has '{name}' but the URL has no {{{name}}} placeholder"
-            )));
-        }
-        if value.is_empty() {
-            return Err(err(format!(
-                "path_params '{name}' is empty; an empty path segment names another endpoint: give a value"
             )));
         }
     }
@@ -531,17 +527,25 @@ pub fn fill_path_params(url: &str, params: &[(String, String)]) -> Result<String
             out.push('/');
         }
         let filled = fill(segment);
-        if filled != segment && is_dot_segment(&filled) {
+        if filled != segment && (is_dot_segment(&filled) || filled.is_empty()) {
             let given: Vec<String> = params
                 .iter()
                 .filter(|(name, _)| segment.contains(&format!("{{{name}}}")))
                 .map(|(name, value)| format!("'{name}' = '{value}'"))
                 .collect();
-            return Err(err(format!(
-                "path_params {} would make the URL path segment '{filled}' a dot segment, which \
-                 resolves to another endpoint; '.' and '..' cannot be path values",
-                given.join(", ")
-            )));
+            return Err(err(if filled.is_empty() {
+                format!(
+                    "path_params {} would make a URL path segment empty, which names another \
+                     endpoint: give a value",
+                    given.join(", ")
+                )
+            } else {
+                format!(
+                    "path_params {} would make the URL path segment '{filled}' a dot segment, \
+                     which resolves to another endpoint; '.' and '..' cannot be path values",
+                    given.join(", ")
+                )
+            }));
         }
         out.push_str(&filled);
     }
@@ -557,6 +561,23 @@ pub fn fill_path_params(url: &str, params: &[(String, String)]) -> Result<String
         )));
     }
     Ok(out)
+}
+
+/// The values of credential-like keys (`api_key`, `password`, ...) anywhere in a JSON body.
+fn add_body_secrets(body: &Value, secrets: &mut Secrets) {
+    match body {
+        Value::Object(map) => {
+            for (key, value) in map {
+                match value {
+                    Value::String(s) if looks_secret(key) => secrets.add(s),
+                    Value::Number(n) if looks_secret(key) => secrets.add(&n.to_string()),
+                    other => add_body_secrets(other, secrets),
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|v| add_body_secrets(v, secrets)),
+        _ => {}
+    }
 }
 
 fn option_value_to_json(v: &OptionValue) -> Value {
@@ -666,7 +687,10 @@ fn check_applies(o: &Options) -> Result<(), String> {
             "give either cursor_path (a field of the body) or cursor_record_field (a field of the last record), not both",
         ));
     }
+    // Only when both are given: a default that does not fit the other option follows it.
     if let (Some(base), Some(max)) = (o.float("retry_base_delay"), o.float("retry_max_delay"))
+        && o.given("retry_base_delay")
+        && o.given("retry_max_delay")
         && base > max
     {
         return Err(err(format!(
@@ -872,24 +896,59 @@ pub fn scan_config(
             }
         }
     }
-    // Credentials in the URL (`http://user:pass@host`) are sent as basic auth.
-    if let Some(password) = parsed.password() {
-        let (user, password) = (percent_decode(parsed.username()), percent_decode(password));
-        secrets.add(parsed.password().unwrap_or(""));
+    // Credentials in the URL (`http://user:pass@host`, or a token as the user alone,
+    // `http://tok@host`) are sent as basic auth.
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        let user = percent_decode(parsed.username());
+        let password = percent_decode(parsed.password().unwrap_or(""));
+        if let Some(raw) = parsed.password() {
+            secrets.add(raw);
+        } else {
+            secrets.add(&user);
+            secrets.add(parsed.username());
+        }
         secrets.add_basic(&user, &password);
     }
     // Every header value is a secret in messages, whatever its name or length
-    // (`X-Auth: k9`); so are the values of parameters whose names look like credentials
-    // (`sessionid`, `access_token`, ...), which URLs in messages show as `***`.
-    for (_, value) in &request.headers {
-        secrets.add(value);
-    }
-    for (name, value) in &request.query {
-        if looks_secret(name) {
+    // (`X-Auth: k9`), except those of headers that never carry one (`Accept`, `*-Version`,
+    // ...); so are the values of parameters whose names look like credentials (`sessionid`,
+    // `access_token`, the api key's name, ...), in `params`, in the start URL's own query, in
+    // path_params (`/bot{token}/`) and in a JSON body, which URLs in messages show as `***`.
+    for (name, value) in &request.headers {
+        if header_is_credential(name) {
             secrets.add(value);
-            secret_params.push(name.clone());
         }
     }
+    let is_secret_param = |name: &str, known: &[String]| {
+        looks_secret(name) || known.iter().any(|k| k.eq_ignore_ascii_case(name))
+    };
+    let url_pairs: Vec<(String, String)> = parsed
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    for (name, value) in request.query.iter().chain(&url_pairs) {
+        if is_secret_param(name, &secret_params) {
+            secrets.add(value);
+            if !secret_params.contains(name) {
+                secret_params.push(name.clone());
+            }
+        }
+    }
+    for (name, value) in o.map("path_params").unwrap_or(&[]) {
+        if looks_secret(name) {
+            secrets.add(value);
+        }
+    }
+    if let Some(body) = &request.body {
+        add_body_secrets(body, &mut secrets);
+    }
+    // Nothing secret is sent (no credentials; headers, if any, are plain ones like Accept): a
+    // next link or redirect to another origin gives nothing away.
+    let origins = if secrets.is_empty() {
+        origins.without_credentials()
+    } else {
+        origins
+    };
     let schema = if o.bool("json_column") == Some(true) {
         if o.value("columns").is_some() {
             return Err(err("give either columns or json_column := true, not both"));
@@ -919,6 +978,18 @@ pub fn scan_config(
         }
         Ok(Duration::from_secs_f64(v))
     };
+    // retry_max_delay := 0.1 alone lowers the default base delay to it; retry_base_delay :=
+    // 20 alone raises the default max delay to it.
+    let (mut base_delay, mut max_delay) = (
+        seconds("retry_base_delay", 0.25)?,
+        seconds("retry_max_delay", 10.0)?,
+    );
+    if !o.given("retry_base_delay") {
+        base_delay = base_delay.min(max_delay);
+    }
+    if !o.given("retry_max_delay") {
+        max_delay = max_delay.max(base_delay);
+    }
     let max_requests_per_second = match o.float("max_requests_per_second") {
         Some(r) if !(r.is_finite() && r > 0.0) => {
             return Err(err(format!(
@@ -941,8 +1012,8 @@ pub fn scan_config(
         auth,
         retry: RetryPolicy {
             max_attempts: u32::try_from(o.int("max_attempts").unwrap_or(5)).unwrap_or(u32::MAX),
-            base_delay: seconds("retry_base_delay", 0.25)?,
-            max_delay: seconds("retry_max_delay", 10.0)?,
+            base_delay,
+            max_delay,
             max_retry_after: seconds("max_retry_after", DEFAULT_MAX_RETRY_AFTER)?,
         },
         timeout: seconds("timeout", 30.0)?,
@@ -1112,6 +1183,134 @@ mod tests {
             c.secrets
                 .scrub(&format!("p%40ss-word p@ss-word Basic {basic}")),
             "*** *** Basic ***"
+        );
+    }
+
+    #[test]
+    fn credentials_in_the_start_urls_own_query_are_secrets() {
+        let c = scan_config(
+            "http://h/u?api_key=sk_live_abcdef123&page=2&k=custom-key-value",
+            &opts(&[
+                ("auth", text("api_key")),
+                ("api_key", text("other-key-1234")),
+                ("api_key_location", text("query")),
+                ("api_key_name", text("k")),
+            ]),
+            no_env,
+        )
+        .unwrap();
+        assert_eq!(
+            c.secrets
+                .scrub("GET /u?api_key=sk_live_abcdef123&page=2&k=custom%2Dkey%2Dvalue"),
+            "GET /u?api_key=***&page=2&k=***"
+        );
+        assert!(c.secret_params.iter().any(|p| p == "api_key"));
+        assert!(c.origins.credentials());
+    }
+
+    #[test]
+    fn a_token_given_as_the_urls_user_alone_is_a_secret() {
+        let c = scan_config("https://tok_SECRET_abcdef@h/u", &opts(&[]), no_env).unwrap();
+        let basic = crate::rest::redact::base64(b"tok_SECRET_abcdef:");
+        assert_eq!(
+            c.secrets
+                .scrub(&format!("user tok_SECRET_abcdef, Basic {basic}")),
+            "user ***, Basic ***"
+        );
+    }
+
+    #[test]
+    fn well_known_plain_headers_are_not_secrets_but_every_other_header_is() {
+        let o = opts(&[(
+            "headers",
+            OptionValue::Struct(vec![
+                ("Accept".into(), text("application/json")),
+                ("Accept-Language".into(), text("de")),
+                ("X-Api-Version".into(), text("2")),
+                ("If-None-Match".into(), text("etag-12345678")),
+                ("X-Token-Version".into(), text("tv-12345678")),
+                ("X-Tenant".into(), text("tenant-acme")),
+            ]),
+        )]);
+        let c = scan_config("http://h/u", &o, no_env).unwrap();
+        assert_eq!(
+            c.secrets.server_text(
+                "Content-Type application/json, version 2, de, etag-12345678; tv-12345678 tenant-acme",
+                200
+            ),
+            Some("Content-Type application/json, version 2, de, etag-12345678; *** ***".into())
+        );
+        // only plain headers: nothing secret is sent, so any origin may be followed
+        let o = opts(&[(
+            "headers",
+            OptionValue::Struct(vec![("Accept".into(), text("application/json"))]),
+        )]);
+        assert!(
+            !scan_config("http://h/u", &o, no_env)
+                .unwrap()
+                .origins
+                .credentials()
+        );
+        assert!(
+            !scan_config("http://h/u?n=1", &opts(&[]), no_env)
+                .unwrap()
+                .origins
+                .credentials()
+        );
+    }
+
+    #[test]
+    fn credentials_in_a_json_body_and_in_path_params_are_secrets() {
+        let o = opts(&[
+            ("method", text("POST")),
+            (
+                "body",
+                text(
+                    r#"{"query": "q", "auth": {"api_key": "body-key-12345", "pin": 4711}, "password": 98765}"#,
+                ),
+            ),
+            (
+                "path_params",
+                OptionValue::Struct(vec![
+                    ("token".into(), text("123456:bot-token-abc")),
+                    ("org".into(), text("duckdb-labs")),
+                ]),
+            ),
+        ]);
+        let c = scan_config("http://h/bot{token}/{org}/x", &o, no_env).unwrap();
+        assert_eq!(
+            c.secrets
+                .scrub("body-key-12345 4711 123456%3Abot-token-abc duckdb-labs q"),
+            "*** 4711 *** duckdb-labs q"
+        );
+        assert_eq!(c.secrets.server_text("pw 98765", 200), None);
+    }
+
+    #[test]
+    fn one_retry_delay_alone_moves_the_others_default() {
+        let c = scan_config(
+            "http://h/u",
+            &opts(&[("retry_max_delay", OptionValue::Float(0.1))]),
+            no_env,
+        )
+        .unwrap();
+        assert_eq!(c.retry.base_delay, Duration::from_millis(100));
+        assert_eq!(c.retry.max_delay, Duration::from_millis(100));
+        let c = scan_config(
+            "http://h/u",
+            &opts(&[("retry_base_delay", OptionValue::Float(20.0))]),
+            no_env,
+        )
+        .unwrap();
+        assert_eq!(c.retry.base_delay, Duration::from_secs(20));
+        assert_eq!(c.retry.max_delay, Duration::from_secs(20));
+        let e = bind_error(&[
+            ("retry_base_delay", OptionValue::Float(20.0)),
+            ("retry_max_delay", OptionValue::Float(10.0)),
+        ]);
+        assert!(
+            e.contains("retry_base_delay (20 s) is above retry_max_delay (10 s)"),
+            "{e}"
         );
     }
 
@@ -1400,13 +1599,45 @@ mod tests {
         assert!(
             fill_path_params("http://h/a/{x}", &pp(&[("x", "")]))
                 .unwrap_err()
-                .contains("path_params 'x' is empty")
+                .contains("path_params 'x' = '' would make a URL path segment empty")
         );
         // a dot segment the user wrote in the URL is theirs
         assert_eq!(
             fill_path_params("http://h/a/../{x}", &pp(&[("x", "b")])).unwrap(),
             "http://h/a/../b"
         );
+    }
+
+    #[test]
+    fn an_empty_path_param_is_refused_only_where_it_empties_a_whole_segment() {
+        let pp = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let empty = pp(&[("q", "")]);
+        assert_eq!(
+            fill_path_params("http://h/search?q={q}", &empty).unwrap(),
+            "http://h/search?q="
+        );
+        assert_eq!(
+            fill_path_params("http://h/files/{q}.json", &empty).unwrap(),
+            "http://h/files/.json"
+        );
+        assert_eq!(
+            fill_path_params("http://h/files/v{q}/x", &empty).unwrap(),
+            "http://h/files/v/x"
+        );
+        for url in ["http://h/a/{q}/b", "http://h/a/{q}", "http://h/{q}{q}/b"] {
+            let e = fill_path_params(url, &empty).unwrap_err();
+            assert!(
+                e.contains("'q' = ''") && e.contains("path segment empty"),
+                "{e}"
+            );
+        }
+        // a value that makes `{q}.` a dot segment is still refused, also when empty
+        assert!(fill_path_params("http://h/a/{q}./b", &empty).is_err());
     }
 
     #[test]
@@ -1499,10 +1730,14 @@ mod tests {
 
     #[test]
     fn allowed_hosts_are_parsed_and_bad_entries_named() {
-        let o = opts(&[(
-            "allowed_hosts",
-            OptionValue::List(vec![text("api2.example.com"), text("127.0.0.1:9001")]),
-        )]);
+        let o = opts(&[
+            (
+                "allowed_hosts",
+                OptionValue::List(vec![text("api2.example.com"), text("127.0.0.1:9001")]),
+            ),
+            ("auth", text("bearer")),
+            ("token", text("tok-12345678")),
+        ]);
         let c = scan_config("https://api.example.com/v1", &o, no_env).unwrap();
         assert!(
             c.origins

@@ -208,6 +208,18 @@ class RecordingHandler(BaseHTTPRequestHandler):
             return self.reply(302, "", headers=[("Location", "/loop")])
         if path == "/landing":
             return self.reply(200, json.dumps({"data": [{"id": 2}]}))
+        if path == "/bad_location":  # a redirect to something that is not a URL
+            return self.reply(302, "", headers=[("Location", "http://[::1/x?token=k9")])
+        if path == "/loop_next":  # a next link back to the same URL, with our query
+            return self.reply(200, json.dumps({"data": [{"id": 1}], "next": f"{srv.base}{self.path}"}))
+        if path == "/next_with_header":  # a next link elsewhere that quotes our X-Auth header
+            return self.reply(200, json.dumps({"data": [{"id": 1}], "next": f"{srv.other}/landing/{self.headers.get('X-Auth', '')}"}))
+        if path == "/token_redirect":  # a token endpoint that moved to the other server
+            return self.reply(307, "", headers=[("Location", f"{srv.other}/token")])
+        if path == "/v2_missing":  # an error body quoting a plain header's value
+            return self.reply(404, json.dumps({"error": "no such path in API version 2 (application/json)"}))
+        if path == "/not_json_ctype":  # not JSON, though it says so
+            return self.reply(200, "oops", ctype="application/json")
         # The echo endpoints answer 401 and repeat what they received, in the form they name.
         received = {
             "auth": auth,
@@ -226,6 +238,17 @@ class RecordingHandler(BaseHTTPRequestHandler):
             return self.reply(401, f"invalid request {self.path}", ctype="text/plain")
         if path == "/echo/not_json":  # a 200 that is not JSON, starting with the credentials
             return self.reply(200, f"{received['query_decoded']} {auth} {received['x_auth']} <html>", ctype="text/html")
+        # Other encodings: Python's quote() (keeps `/` and `~`), JSON with \uXXXX escapes,
+        # HTML character references.
+        if path == "/echo/quote":
+            return self.reply(401, "bad: " + urllib.parse.quote(f"{received['query_decoded']} {received['x_auth']}"))
+        if path == "/echo/json_ascii":
+            return self.reply(401, json.dumps({"received": received}, ensure_ascii=True))
+        if path == "/echo/html":
+            text = f"{received['query_decoded']} {received['x_auth']} {auth}"
+            return self.reply(401, text.encode("ascii", "xmlcharrefreplace"), ctype="text/html")
+        if path == "/echo/cookie_not_json":  # a 200 that is not JSON, starting with a long cookie
+            return self.reply(200, f"{self.headers.get('Cookie', '')} <html>", ctype="text/html")
         return self.reply(404, json.dumps({"error": "no such path"}))
 
 
@@ -383,3 +406,174 @@ def test_a_nul_in_a_header_is_refused_in_the_pinned_shell_too(duckdb_cli, extens
     result = subprocess.run([str(duckdb_cli), "-unsigned"], input=script, capture_output=True, text=True, timeout=60)
     assert "option headers, entry 'X-Auth', contains a NUL character" in result.stderr, result.stderr
     assert a.count("/") == 0, a.requests
+
+
+# --- Gaps in the first secrets fixes (review of K1-K6, U7, U8; helper A2).
+
+
+def test_a_credential_in_the_start_urls_own_query_never_shows(con, servers):
+    """[A2-1] `?api_key=...` typed into the URL is a secret, also when the server echoes the
+    request line as it arrived."""
+    a, _ = servers
+    for url in [
+        f"{a.base}/echo/raw_query?api_key=TOPSECRET_sk_live_abcdef123&n=1",
+        f"{a.base}/echo/json?n=1&key=TOPSECRET-urlkey-7012",
+    ]:
+        message = error_of(con, f"SELECT * FROM rest_scan('{url}', max_attempts := 1)")
+        assert "HTTP 401" in message, message
+        assert "TOPSECRET" not in message, message
+
+
+def test_the_token_request_does_not_follow_a_redirect_to_another_origin(con, servers):
+    """[A2-2] The client secret is posted to token_url's origin only: a 307 from the token
+    endpoint to the API's own origin is refused, the API server never sees a token request."""
+    a, b = servers
+    message = error_of(
+        con,
+        f"SELECT * FROM rest_scan('{a.base}/landing', auth := 'oauth2', token_url := '{b.base}/token_redirect', "
+        f"client_id := 'etl', client_secret := '{ECHO['client_secret']}', max_attempts := 3)",
+    )
+    assert a.count("/token") == 0, a.requests
+    assert a.count("/landing") == 0, a.requests
+    assert b.count("/token_redirect") == 1, "a refused redirect is not retried"
+    assert f"the token endpoint redirected to {a.base}, another origin than token_url's ({b.base})" in message, message
+    assert_no_echo_secret(message)
+
+
+ODD = "TOPSECRET~\u00fc/7010"  # `~` and `/` (kept by Python's quote()), a non-ASCII letter
+
+
+@pytest.mark.parametrize("endpoint", ["raw_query", "quote", "json_ascii", "html", "json", "not_json"])
+def test_a_secret_echoed_in_any_encoding_never_shows(con, servers, endpoint):
+    """[A2-3] Each character of a secret may come back in another encoding (`~` as %7E, `/`
+    kept, `\u00fc`, `&#252;`): none shows."""
+    a, _ = servers
+    message = error_of(
+        con,
+        f"SELECT * FROM rest_scan('{a.base}/echo/{endpoint}', auth := 'api_key', api_key := '{ODD}', "
+        f"api_key_location := 'query', api_key_name := 'key', headers := {{'X-Auth': '{ODD}'}}, max_attempts := 1)",
+    )
+    assert "rest_scan" in message, message
+    assert "TOPSECRET" not in message, message
+
+
+def test_a_token_given_as_the_urls_user_alone_never_shows(con, servers):
+    """[A2-4] `http://token@host` is sent as Basic base64("token:"): both forms are secrets."""
+    a, _ = servers
+    user = "TOPSECRET-urluser-7011"
+    encoded = base64.b64encode(f"{user}:".encode()).decode()
+    for endpoint in ECHO_ENDPOINTS + ["html"]:
+        message = error_of(con, f"SELECT * FROM rest_scan('http://{user}@127.0.0.1:{a.port}/echo/{endpoint}', max_attempts := 1)")
+        assert "TOPSECRET" not in message, message
+        assert encoded[:12] not in message, message
+
+
+def test_a_long_secret_at_the_start_of_a_non_json_body_never_shows_its_prefix(con, servers):
+    """[A2-5] A 4.8 KB cookie that begins the body reaches past the first 4096 bytes: it is
+    still matched whole before the 60-character preview is cut."""
+    a, _ = servers
+    cookie = "TOPSECRET-" + "".join(f"{n:04x}" for n in range(1200))
+    message = error_of(
+        con, f"SELECT * FROM rest_scan('{a.base}/echo/cookie_not_json', headers := {{'Cookie': '{cookie}'}}, max_attempts := 1)"
+    )
+    assert "is not valid JSON" in message, message
+    assert "TOPSECRET" not in message and "0001" not in message, message
+    assert 'it starts with "***' in message, message
+
+
+def test_without_credentials_next_links_and_redirects_to_another_origin_are_followed(con, servers):
+    """[A2-6] A scan that sends no credentials and no secret headers gives nothing away by
+    following a public API from one host to another (bare host -> www., say)."""
+    a, b = servers
+    assert con.execute(f"SELECT id FROM rest_scan('{a.base}/json_next')").fetchall() == [(1,), (2,)]
+    assert con.execute(f"SELECT id FROM rest_scan('{a.base}/redirect', headers := {{'Accept': 'application/json'}})").fetchall() == [(2,)]
+    assert b.count("/landing") == 2, b.requests
+    # with a credential, the same links are refused (see the tests above)
+    message = error_of(con, f"SELECT * FROM rest_scan('{a.base}/json_next', headers := {{'X-Tenant': 'acme'}})")
+    assert "another origin" in message, message
+    assert b.count("/landing") == 2, b.requests
+
+
+def test_plain_header_values_are_not_treated_as_secrets(con, servers):
+    """[A2-9] `Accept` and `*-Version` headers carry no credential: an error body quoting
+    their values is shown, and our own words are not masked."""
+    a, _ = servers
+    headers = "headers := {'Accept': 'application/json', 'X-Api-Version': '2'}"
+    message = error_of(con, f"SELECT * FROM rest_scan('{a.base}/v2_missing', {headers}, max_attempts := 1)")
+    assert "no such path in API version 2 (application/json)" in message, message
+    message = error_of(con, f"SELECT * FROM rest_scan('{a.base}/not_json_ctype', {headers}, max_attempts := 1)")
+    assert "Content-Type application/json" in message, message
+    assert "***" not in message, message
+
+
+def test_short_secrets_in_next_links_never_show(con, servers):
+    """[A2 low] A short secret a server puts into a next link is masked in the pagination-loop
+    and the other-origin messages, and a query api key under a custom name is hidden there."""
+    a, b = servers
+    message = error_of(
+        con,
+        f"SELECT * FROM rest_scan('{a.base}/loop_next', auth := 'api_key', api_key := 'k9', "
+        "api_key_location := 'query', api_key_name := 'k', max_attempts := 1)",
+    )
+    assert "pagination loop" in message, message
+    assert "k=***); stopping" in message and "k9" not in message, message
+    message = error_of(con, f"SELECT * FROM rest_scan('{a.base}/next_with_header', headers := {{'X-Auth': 'k9'}}, max_attempts := 1)")
+    assert "another origin" in message, message
+    assert f"{b.base}/landing/***" in message and "k9" not in message, message
+
+
+def test_an_untrusted_tls_certificate_fails_at_once_without_retries(con, tmp_path):
+    """[A2 low] A certificate the client rejects fails the same way every time: one attempt,
+    and the message says so."""
+    import socket
+    import ssl
+
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+         "-days", "1", "-subj", "/CN=127.0.0.1"],
+        check=True, capture_output=True, timeout=60,
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    listener.settimeout(0.2)
+    port = listener.getsockname()[1]
+    accepted = []
+    stop = threading.Event()
+
+    def serve():
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                continue
+            accepted.append(1)
+            conn.settimeout(2)
+            try:
+                context.wrap_socket(conn, server_side=True).close()
+            except (OSError, ssl.SSLError):
+                conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        message = error_of(con, f"SELECT * FROM rest_scan('https://127.0.0.1:{port}/users', max_attempts := 4, retry_base_delay := 0.01)")
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        listener.close()
+    assert "TLS certificate is not trusted" in message, message
+    assert "gave up" not in message, message
+    assert len(accepted) == 1, accepted
+
+
+def test_a_redirect_to_an_unparsable_location_says_so(con, servers):
+    """[A2 low] A Location that is not a URL is named (secrets hidden), not left as a bare 302."""
+    a, _ = servers
+    message = error_of(con, f"SELECT * FROM rest_scan('{a.base}/bad_location', headers := {{'X-Auth': 'k9'}}, max_attempts := 1)")
+    assert 'HTTP 302 Found from' in message, message
+    assert 'with Location "http://[::1/x?token=***", which is not a URL that can be followed' in message, message
+    assert "k9" not in message, message
