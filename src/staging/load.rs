@@ -266,11 +266,15 @@ pub fn lake_root(target: &str) -> Result<PathBuf, String> {
         ));
     }
     let path = PathBuf::from(target.strip_prefix("file://").unwrap_or(target));
+    // A multi-file COPY writes below the target, whatever FILENAME_PATTERN and FILE_EXTENSION
+    // name its files: a path inside an existing lake (an ancestor folder holds `_etl/`) is one
+    // of those, or a lake nested in another lake's folder; both are refused.
     if path
         .file_name()
         .is_some_and(|n| is_generated_file_name(&n.to_string_lossy()))
+        || enclosing_lake(&path).is_some()
     {
-        return Err(multi_file_refusal(target, path.parent()));
+        return Err(multi_file_refusal(target, &path));
     }
     if path.is_file() {
         return Err(format!(
@@ -316,29 +320,55 @@ fn is_generated_file_name(name: &str) -> bool {
     name.ends_with('.') || default_pattern
 }
 
-/// The error for a multi-file COPY. DuckDB prepares the target folder of those modes before
-/// any COPY format callback can see the options (docs/design.md, "C API facts"): with OVERWRITE
-/// it has already removed every file under it. Say so when that is what happened.
-pub fn multi_file_refusal(target: &str, folder: Option<&Path>) -> String {
-    let emptied = folder.is_some_and(|f| f.join(ETL_DIR).is_dir() && !has_files(f));
+/// The nearest folder above `path` (not `path` itself) that is a lake: it holds `_etl/`. A
+/// relative path's last ancestor is the working directory.
+fn enclosing_lake(path: &Path) -> Option<PathBuf> {
+    path.ancestors().skip(1).find_map(|a| {
+        let dir = if a.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            a
+        };
+        dir.join(ETL_DIR).is_dir().then(|| dir.to_path_buf())
+    })
+}
+
+/// The error for a multi-file COPY (PER_THREAD_OUTPUT, PARTITION_BY, FILENAME_PATTERN ...),
+/// `path` being the file DuckDB asked for. DuckDB prepares the target folder of those modes
+/// before any COPY format callback can see the options (docs/design.md, "C API facts"): with
+/// OVERWRITE it has already removed every file under it. Say so when that is what happened.
+pub fn multi_file_refusal(target: &str, path: &Path) -> String {
+    let lake = enclosing_lake(path);
+    let emptied = lake.as_deref().filter(|l| !has_files(l));
     let what = format!(
-        "{FUNCTION}: PER_THREAD_OUTPUT, PARTITION_BY, ORDER_BY and FILE_SIZE_BYTES are not \
-         supported (DuckDB asked for the output file '{target}', a name it generates for them): \
-         DuckDB finalizes each of those files separately, so the load could not be published all \
-         at once. dw_staging partitions by load_date itself and encodes row groups in parallel \
-         (option THREADS): COPY (...) TO 'lake' (FORMAT dw_staging, SOURCE '...'). Never add \
-         OVERWRITE to those options (DuckDB's own error suggests it): DuckDB then empties the \
-         target folder before any COPY format is called. (A lake folder named like DuckDB's \
-         generated files, data_<n>.<...> or ending with '.', must be renamed.)"
+        "{FUNCTION}: PER_THREAD_OUTPUT, PARTITION_BY, ORDER_BY, FILENAME_PATTERN and \
+         FILE_EXTENSION are not supported (DuckDB asked for the output file '{target}', which \
+         lies inside a lake or is named like the files it generates for them): DuckDB finalizes \
+         each of those files separately, so the load could not be published all at once. \
+         dw_staging partitions by load_date itself and encodes row groups in parallel (option \
+         THREADS): COPY (...) TO 'lake' (FORMAT dw_staging, SOURCE '...'). Never add OVERWRITE \
+         to those options (DuckDB's own error suggests it): DuckDB then empties the target folder \
+         before any COPY format is called. (A lake cannot be created inside another lake's \
+         folder, and a lake folder named like DuckDB's generated files, data_<n>.<...> or ending \
+         with '.', must be renamed.)"
     );
-    match folder {
-        Some(f) if emptied => format!(
-            "{what} That has happened here: '{}' holds folders but no files, as DuckDB's OVERWRITE \
-             leaves it; restore the lake from a backup.",
-            f.display()
+    match emptied {
+        Some(l) => format!(
+            "{what} That has happened here: the lake '{}' holds folders but no files, as DuckDB's \
+             OVERWRITE leaves it; restore the lake from a backup.",
+            l.display()
         ),
-        _ => what,
+        None => what,
     }
+}
+
+/// The refusal when DuckDB initialised a second output file for one COPY (a multi-file mode
+/// into a new lake: nothing in the path shows it).
+pub fn second_file_refusal(target: &str) -> String {
+    format!(
+        "{} Nothing of this COPY was published.",
+        multi_file_refusal(target, Path::new(target))
+    )
 }
 
 /// Whether any regular file (or symlink) lies under `dir`.
@@ -1390,6 +1420,15 @@ mod tests {
         std::fs::write(lake.join("_etl/audit/a.json"), b"{}").unwrap();
         let err = lake_root(target.to_str().unwrap()).unwrap_err();
         assert!(!err.contains("backup"), "files remain: {err}");
+        std::fs::remove_file(lake.join("_etl/audit/a.json")).unwrap();
+        // PARTITION_BY asks for a file two folders down: the lake root is what was emptied.
+        let partitioned = lake.join("p=0/data_0.");
+        let err = lake_root(partitioned.to_str().unwrap()).unwrap_err();
+        assert!(err.contains("restore the lake from a backup"), "{err}");
+        assert!(
+            err.contains(&format!("the lake '{}'", lake.display())),
+            "{err}"
+        );
         std::fs::remove_dir_all(lake).unwrap();
     }
 
@@ -1445,6 +1484,13 @@ mod tests {
         let err = lake_root(dir.join("tmp_afile").to_str().unwrap()).unwrap_err();
         assert!(err.contains("is a file"), "{err}");
         assert_eq!(lake_root("new/lake").unwrap(), PathBuf::from("new/lake"));
+        // Inside an existing lake, whatever FILENAME_PATTERN / FILE_EXTENSION named the file.
+        std::fs::create_dir_all(dir.join("_etl")).unwrap();
+        for inside in ["f0.x", "p=0/part_0.pq", "sub"] {
+            let err = lake_root(dir.join(inside).to_str().unwrap()).unwrap_err();
+            assert!(err.contains("inside a lake"), "{inside}: {err}");
+        }
+        assert!(lake_root(dir.to_str().unwrap()).is_ok(), "the lake itself");
         std::fs::remove_dir_all(dir).unwrap();
     }
 }
