@@ -559,10 +559,13 @@ impl Load {
         // Two overlapping replace loads: the one that started later holds the newer snapshot.
         // If it published first, this older snapshot is superseded at once (nothing of it is
         // published), so the lake keeps one snapshot whichever finishes last.
-        if self.options.mode == Mode::Replace
-            && let Some(newer) = self.newer_published_replace()
-        {
-            let _ = std::fs::remove_dir_all(&self.tmp_dir);
+        // An append that started before a published replace is superseded the same way: had
+        // the replace published last, it would have removed it.
+        if let Some(newer) = self.newer_published_replace() {
+            let what = match self.options.mode {
+                Mode::Replace => "this older snapshot",
+                Mode::Append => "this load, older than that snapshot,",
+            };
             let mut record = self.record(
                 Status::Replaced,
                 rows,
@@ -570,20 +573,23 @@ impl Load {
                 Vec::new(),
                 Some(format!(
                     "superseded by load {} (MODE replace), which started later ({}) and published \
-                     first; this older snapshot was not published",
+                     first; {what} was not published",
                     newer.load_id, newer.started_at
                 )),
                 Some(now),
             );
             record.on_violation = verdict.on_violation;
             record.checks = verdict.checks;
+            // The record first: a crash before the temporaries go leaves an outcome, not a
+            // `running` record (clean_stale then only removes the folder).
             record.write(&self.lake)?;
+            let _ = std::fs::remove_dir_all(&self.tmp_dir);
             return Ok(record);
         }
         let source_root = self
             .lake
             .join(source_dir(&self.options.protocol, &self.options.source));
-        let own_ts = layout::compact_timestamp(self.started_at);
+        let own_order = self.order();
         let mut superseded = Vec::new();
         for path in parquet_files(&source_root).map_err(|e| io_err("listing", &source_root, e))? {
             if path == target {
@@ -598,8 +604,9 @@ impl Load {
             let Some((ts, id)) = layout::parse_file_name(&name, &self.options.source) else {
                 continue;
             };
-            let replaced =
-                self.options.mode == Mode::Replace && !verdict.no_data_file && ts < own_ts.as_str();
+            let replaced = self.options.mode == Mode::Replace
+                && !verdict.no_data_file
+                && (ts, id) < (own_order.0.as_str(), own_order.1);
             if id == self.load_id || replaced {
                 superseded.push(path);
             }
@@ -702,7 +709,7 @@ impl Load {
     /// A successful MODE replace load of this source that started after this one and whose
     /// data file is in the lake (checked under the source's publish lock).
     fn newer_published_replace(&self) -> Option<AuditRecord> {
-        let own = (rfc3339(self.started_at), self.attempt.clone());
+        let own = self.order();
         super::audit::read_all(&self.lake)
             .ok()?
             .into_iter()
@@ -712,9 +719,18 @@ impl Load {
                     && r.source == self.options.source
                     && r.protocol == self.options.protocol
                     && r.load_id != self.load_id
-                    && (r.started_at.clone(), r.attempt.clone()) > own
+                    && record_order(r)
+                        .is_some_and(|(ts, id)| (ts.as_str(), id) > (own.0.as_str(), own.1))
                     && r.files.iter().any(|f| self.lake.join(&f.path).is_file())
             })
+    }
+
+    /// Which of two loads of a source started later, the one ordering used everywhere (the
+    /// newer-replace check, the files a replace removes): the start in milliseconds as file
+    /// names carry it, then the load id (two loads in one millisecond are still ordered, the
+    /// same way by both).
+    fn order(&self) -> (String, &str) {
+        (layout::compact_timestamp(self.started_at), &self.load_id)
     }
 
     /// Earlier successful loads whose files this load removed are marked `replaced`, so the
@@ -771,6 +787,15 @@ impl Load {
         record.checks = verdict.checks;
         let _ = record.write(&self.lake);
     }
+}
+
+/// [`Load::order`] of a recorded load (None when its start time is unreadable).
+fn record_order(r: &AuditRecord) -> Option<(String, &str)> {
+    let at = DateTime::parse_from_rfc3339(&r.started_at).ok()?;
+    Some((
+        layout::compact_timestamp(at.with_timezone(&Utc)),
+        &r.load_id,
+    ))
 }
 
 /// Takes back files a failed publish had renamed into place, restoring the earlier file a
@@ -1492,5 +1517,101 @@ mod tests {
         }
         assert!(lake_root(dir.to_str().unwrap()).is_ok(), "the lake itself");
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    fn replace_opts(id: &str) -> StagingOptions {
+        options(&[
+            ("SOURCE", text("users")),
+            ("MODE", text("replace")),
+            ("LOAD_ID", text(id)),
+        ])
+    }
+
+    #[test]
+    fn an_append_that_started_before_a_published_replace_is_superseded_not_published() {
+        let lake = lake();
+        let append = Load::begin(
+            lake.clone(),
+            options(&[("SOURCE", text("users")), ("LOAD_ID", text("early"))]),
+            vec![],
+            at(1),
+        )
+        .unwrap();
+        let replace = stage(&lake, &replace_opts("snap"), 2, b"snap");
+        std::fs::write(&append.tmp_file, b"early").unwrap();
+        let rec = append.publish(1, 5, at(3), Verdict::default()).unwrap();
+        assert_eq!(rec.status, Status::Replaced, "{rec:?}");
+        assert!(
+            rec.error
+                .as_deref()
+                .unwrap()
+                .contains("superseded by load snap")
+        );
+        assert_eq!(
+            parquet_files(&lake).unwrap(),
+            vec![lake.join(&replace.files[0].path)],
+            "only the snapshot's rows remain"
+        );
+        // An append that started after the replace is kept.
+        let later = stage(
+            &lake,
+            &options(&[("SOURCE", text("users")), ("LOAD_ID", text("later"))]),
+            4,
+            b"later",
+        );
+        assert_eq!(later.status, Status::Success);
+        assert_eq!(parquet_files(&lake).unwrap().len(), 2);
+        std::fs::remove_dir_all(lake).unwrap();
+    }
+
+    #[test]
+    fn replace_loads_starting_in_the_same_millisecond_leave_one_snapshot_in_either_publish_order() {
+        for first_publisher in ["a", "b"] {
+            let lake = lake();
+            let a = Load::begin(lake.clone(), replace_opts("a"), vec![], at(1)).unwrap();
+            let b = Load::begin(lake.clone(), replace_opts("b"), vec![], at(1)).unwrap();
+            std::fs::write(&a.tmp_file, b"a").unwrap();
+            std::fs::write(&b.tmp_file, b"b").unwrap();
+            let (x, y) = if first_publisher == "a" {
+                (a, b)
+            } else {
+                (b, a)
+            };
+            x.publish(1, 1, at(2), Verdict::default()).unwrap();
+            y.publish(1, 1, at(3), Verdict::default()).unwrap();
+            let files = parquet_files(&lake).unwrap();
+            assert_eq!(files.len(), 1, "{first_publisher} first: {files:?}");
+            let audit = super::super::audit::read_all(&lake).unwrap();
+            let success: Vec<&str> = audit
+                .iter()
+                .filter(|r| r.status == Status::Success)
+                .map(|r| r.load_id.as_str())
+                .collect();
+            assert_eq!(
+                success,
+                vec!["b"],
+                "{first_publisher} first: the same load wins"
+            );
+            std::fs::remove_dir_all(lake).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_superseded_load_keeps_its_temporaries_until_its_record_is_written() {
+        let lake = lake();
+        let early = Load::begin(lake.clone(), replace_opts("early"), vec![], at(1)).unwrap();
+        stage(&lake, &replace_opts("late"), 2, b"late");
+        std::fs::write(&early.tmp_file, b"early").unwrap();
+        let record_path = early
+            .record(Status::Running, 0, vec![], vec![], None, None)
+            .path(&lake);
+        std::fs::remove_file(&record_path).unwrap();
+        std::fs::create_dir_all(record_path.join("blocked")).unwrap();
+        assert!(early.publish(1, 5, at(3), Verdict::default()).is_err());
+        assert!(
+            early.tmp_dir.exists(),
+            "removed before the record: a crash there would leave `running` forever"
+        );
+        std::fs::remove_dir_all(lake).unwrap();
     }
 }
