@@ -64,6 +64,11 @@ pub struct AuditRecord {
     /// Files of earlier loads removed by MODE replace or superseded by a retry of this load id.
     #[serde(default)]
     pub removed_files: Vec<String>,
+    /// Files this load supersedes and has not removed yet: listed before the publish renames
+    /// anything, so `etl_clean_stale` can finish a publish whose process died (files that could
+    /// not be removed stay listed here, never in `removed_files`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub superseding: Vec<String>,
     pub columns: Vec<ColumnEntry>,
     pub schema_fingerprint: String,
     pub error: Option<String>,
@@ -196,6 +201,7 @@ fn invalid_record(path: &Path, error: &str) -> AuditRecord {
         rows: 0,
         files: Vec::new(),
         removed_files: Vec::new(),
+        superseding: Vec::new(),
         columns: Vec::new(),
         schema_fingerprint: String::new(),
         error: Some(format!(
@@ -351,6 +357,7 @@ mod tests {
                 rows: 3,
             }],
             removed_files: vec![],
+            superseding: vec![],
             columns: vec![ColumnEntry {
                 name: "id".into(),
                 ty: "BIGINT".into(),

@@ -512,6 +512,7 @@ impl Load {
             rows,
             files,
             removed_files,
+            superseding: Vec::new(),
             columns: self
                 .columns
                 .iter()
@@ -586,6 +587,12 @@ impl Load {
             let _ = std::fs::remove_dir_all(&self.tmp_dir);
             return Ok(record);
         }
+        // Earlier publishes of this source that died before removing what they superseded.
+        finish_interrupted(
+            &self.lake,
+            Some((&self.options.protocol, &self.options.source)),
+            now,
+        );
         let source_root = self
             .lake
             .join(source_dir(&self.options.protocol, &self.options.source));
@@ -628,6 +635,30 @@ impl Load {
                 superseded_quarantine.push(path);
             }
         }
+        // With no data file, a retried load's earlier file goes with the superseded ones.
+        if verdict.no_data_file && target.exists() {
+            superseded.push(target.clone());
+        }
+        let superseded_text: Vec<String> = superseded
+            .iter()
+            .map(|p| relative_text(p.strip_prefix(&self.lake).unwrap_or(p)))
+            .collect();
+        // Before anything is renamed, the record says what this publish makes visible and what
+        // it supersedes: if the process dies from here on, etl_clean_stale finishes the publish
+        // (and an overlapping older load sees a published newer one) instead of leaving two
+        // snapshots.
+        let mut publishing = self.record(Status::Running, 0, Vec::new(), Vec::new(), None, None);
+        if !verdict.no_data_file {
+            publishing.files.push(FileEntry {
+                path: self.source_file(),
+                bytes,
+                rows,
+            });
+        }
+        publishing.superseding = superseded_text.clone();
+        publishing
+            .write(&self.lake)
+            .map_err(|e| format!("{e}; the load was not published"))?;
         // A retry replaces its earlier file in the rename; keep that file until the record of
         // this attempt is written, to put it back if writing fails.
         let previous = self.tmp_dir.join("previous.parquet");
@@ -645,12 +676,7 @@ impl Load {
             ));
         }
         let mut files = Vec::new();
-        if verdict.no_data_file {
-            // Nothing to rename; a retried load's earlier file goes with the superseded ones.
-            if target.exists() {
-                superseded.push(target.clone());
-            }
-        } else {
+        if !verdict.no_data_file {
             let kept_previous = target.exists() && std::fs::hard_link(&target, &previous).is_ok();
             if let Err(e) = std::fs::rename(&self.tmp_file, &target) {
                 undo_publish(&put_back);
@@ -664,18 +690,9 @@ impl Load {
                 rows,
             });
         }
-        let removed: Vec<String> = superseded
-            .iter()
-            .map(|p| relative_text(p.strip_prefix(&self.lake).unwrap_or(p)))
-            .collect();
-        let mut record = self.record(
-            Status::Success,
-            rows,
-            files,
-            removed.clone(),
-            None,
-            Some(now),
-        );
+        simulated_crash("after rename")?;
+        let mut record = self.record(Status::Success, rows, files, Vec::new(), None, Some(now));
+        record.superseding = superseded_text;
         record.on_violation = verdict.on_violation;
         record.checks = verdict.checks;
         record.quarantine = verdict.quarantine.map(|(q_rows, q_bytes)| FileEntry {
@@ -689,20 +706,18 @@ impl Load {
             undo_publish(&put_back);
             return Err(format!("{e}; the load was not published"));
         }
+        simulated_crash("after record")?;
         for path in &superseded_quarantine {
             if std::fs::remove_file(path).is_ok() {
                 remove_empty_parents(path, &quarantine_root);
             }
         }
-        for path in &superseded {
-            // The new load is published and recorded; a file that cannot be removed is left
-            // for the next replace (its rows stay visible, never lost).
-            if std::fs::remove_file(path).is_ok() {
-                remove_empty_parents(path, &source_root);
-            }
+        // The new load is published and recorded; a file that cannot be removed stays listed
+        // in `superseding` (its rows stay visible, never lost) for etl_clean_stale or the next
+        // replace.
+        if finish_superseding(&self.lake, &mut record, now) {
+            let _ = std::fs::remove_dir_all(&self.tmp_dir);
         }
-        self.mark_replaced(&removed, now);
-        let _ = std::fs::remove_dir_all(&self.tmp_dir);
         Ok(record)
     }
 
@@ -714,7 +729,10 @@ impl Load {
             .ok()?
             .into_iter()
             .find(|r| {
-                r.status == Status::Success
+                // `running` with its files listed: a publish that died after (or while)
+                // renaming; under the publish lock no live load is in that state.
+                (r.status == Status::Success
+                    || (r.status == Status::Running && !r.files.is_empty()))
                     && r.mode == Mode::Replace.as_str()
                     && r.source == self.options.source
                     && r.protocol == self.options.protocol
@@ -731,40 +749,6 @@ impl Load {
     /// same way by both).
     fn order(&self) -> (String, &str) {
         (layout::compact_timestamp(self.started_at), &self.load_id)
-    }
-
-    /// Earlier successful loads whose files this load removed are marked `replaced`, so the
-    /// audit never lists a file that is gone as loaded data.
-    fn mark_replaced(&self, removed: &[String], now: DateTime<Utc>) {
-        let Ok(records) = super::audit::read_all(&self.lake) else {
-            return;
-        };
-        for mut r in records {
-            // An earlier attempt of this load id is superseded even when it published no data
-            // file (everything quarantined): its quarantine file is gone too.
-            let same_load = r.load_id == self.load_id
-                && r.source == self.options.source
-                && r.protocol == self.options.protocol;
-            let hit = r.status == Status::Success
-                && r.attempt != self.attempt
-                && (same_load || r.files.iter().any(|f| removed.contains(&f.path)));
-            if hit {
-                r.status = Status::Replaced;
-                r.error = Some(if r.load_id == self.load_id {
-                    format!(
-                        "superseded by a retry of the same load id (attempt {})",
-                        self.attempt
-                    )
-                } else {
-                    format!(
-                        "replaced by load {} (MODE replace) at {}",
-                        self.load_id,
-                        rfc3339(now)
-                    )
-                });
-                let _ = r.write(&self.lake);
-            }
-        }
     }
 
     /// Removes the temporaries and records the failure. Never fails (it runs during cleanup).
@@ -787,6 +771,108 @@ impl Load {
         record.checks = verdict.checks;
         let _ = record.write(&self.lake);
     }
+}
+
+/// Removes the files `record` supersedes (its `superseding` list), moves the removed ones (or
+/// ones already gone) to `removed_files`, rewrites the record and marks the loads whose files
+/// went `replaced`. Returns whether the record was written (false: it still lists what remains
+/// to do, for etl_clean_stale). Run under the source's publish lock.
+fn finish_superseding(lake: &Path, record: &mut AuditRecord, now: DateTime<Utc>) -> bool {
+    if record.superseding.is_empty() {
+        // Earlier attempts of its load id are superseded all the same.
+        mark_replaced(lake, record, &[], now);
+        return true;
+    }
+    let source_root = lake.join(source_dir(&record.protocol, &record.source));
+    // A file another, newer load published since (a retried load id reuses its file name) is
+    // that load's data now, no longer superseded by this one.
+    let own = record_order(record).map(|(ts, id)| (ts, id.to_string()));
+    let newer_files: Vec<String> = super::audit::read_all(lake)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|r| {
+            // Attempts of one load id supersede each other in publish order.
+            r.load_id != record.load_id
+                && matches!(r.status, Status::Success | Status::Running)
+                && record_order(r)
+                    .zip(own.as_ref())
+                    .is_some_and(|((ts, id), (ots, oid))| (ts.as_str(), id) > (ots.as_str(), oid))
+        })
+        .flat_map(|r| r.files.into_iter().map(|f| f.path))
+        .collect();
+    let mut kept = Vec::new();
+    let mut removed = Vec::new();
+    for text in std::mem::take(&mut record.superseding) {
+        if newer_files.contains(&text) {
+            continue;
+        }
+        let path = lake.join(&text);
+        let outcome = simulated_crash("remove")
+            .map_err(std::io::Error::other)
+            .and_then(|()| std::fs::remove_file(&path));
+        match outcome {
+            Ok(()) => {
+                remove_empty_parents(&path, &source_root);
+                removed.push(text);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => removed.push(text),
+            Err(_) => kept.push(text),
+        }
+    }
+    record.removed_files.extend(removed.iter().cloned());
+    record.superseding = kept;
+    let written = record.write(lake).is_ok();
+    mark_replaced(lake, record, &removed, now);
+    written
+}
+
+/// Earlier successful loads whose files `by` removed are marked `replaced` (and earlier
+/// attempts of its load id), so the audit never lists a file that is gone as loaded data.
+fn mark_replaced(lake: &Path, by: &AuditRecord, removed: &[String], now: DateTime<Utc>) {
+    let Ok(records) = super::audit::read_all(lake) else {
+        return;
+    };
+    for mut r in records {
+        // An earlier attempt of this load id is superseded even when it published no data
+        // file (everything quarantined): its quarantine file is gone too.
+        let same_load =
+            r.load_id == by.load_id && r.source == by.source && r.protocol == by.protocol;
+        let hit = r.status == Status::Success
+            && r.attempt != by.attempt
+            && (same_load || r.files.iter().any(|f| removed.contains(&f.path)));
+        if hit {
+            r.status = Status::Replaced;
+            r.error = Some(if r.load_id == by.load_id {
+                format!(
+                    "superseded by a retry of the same load id (attempt {})",
+                    by.attempt
+                )
+            } else {
+                format!(
+                    "replaced by load {} (MODE replace) at {}",
+                    by.load_id,
+                    rfc3339(now)
+                )
+            });
+            let _ = r.write(lake);
+        }
+    }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Tests: the point where [`simulated_crash`] makes a publish stop as a dying process would.
+    static CRASH_AT: std::cell::Cell<&'static str> = const { std::cell::Cell::new("") };
+}
+
+/// An error at the named point when a test asked for it (never in a build of the extension).
+fn simulated_crash(point: &'static str) -> Result<(), String> {
+    #[cfg(test)]
+    if CRASH_AT.with(|c| c.get()) == point {
+        return Err(format!("simulated crash at {point}"));
+    }
+    let _ = point;
+    Ok(())
 }
 
 /// [`Load::order`] of a recorded load (None when its start time is unreadable).
@@ -984,6 +1070,9 @@ pub fn clean_stale(
                         });
                     }
                 } else {
+                    // Nothing of it is visible: its planned files and supersessions are void.
+                    r.files.clear();
+                    r.superseding.clear();
                     // A quarantine file renamed into place before the process died belongs to
                     // a load that did not happen, unless a recorded load names it.
                     if let Some(q) = planned_quarantine(&r) {
@@ -1014,7 +1103,39 @@ pub fn clean_stale(
             load_id,
         });
     }
+    finish_interrupted(lake, None, now);
     Ok(cleaned)
+}
+
+/// Finishes the supersessions that published loads recorded but did not carry out (the
+/// process died between its record and the removals, or a removal failed): see
+/// [`finish_superseding`]. `held`: the (protocol, source) whose publish lock the caller holds;
+/// every other source's lock is taken here (waiting for a publish in progress).
+fn finish_interrupted(lake: &Path, held: Option<(&str, &str)>, now: DateTime<Utc>) {
+    let Ok(records) = super::audit::read_all(lake) else {
+        return;
+    };
+    for r in records {
+        let ours = held.is_some_and(|(p, s)| p == r.protocol && s == r.source);
+        if r.status != Status::Success || r.superseding.is_empty() || (held.is_some() && !ours) {
+            continue;
+        }
+        let _lock = if ours {
+            None
+        } else {
+            match source_lock(lake, &r.protocol, &r.source) {
+                Ok(l) => Some(l),
+                Err(_) => continue,
+            }
+        };
+        // As it is now, under the lock.
+        if let Some(mut current) = super::audit::read_attempt(lake, &r.attempt)
+            && current.status == Status::Success
+            && !current.superseding.is_empty()
+        {
+            finish_superseding(lake, &mut current, now);
+        }
+    }
 }
 
 /// Whether the open file `f` is the file now at `path` (same device and inode).
@@ -1612,6 +1733,138 @@ mod tests {
             early.tmp_dir.exists(),
             "removed before the record: a crash there would leave `running` forever"
         );
+        std::fs::remove_dir_all(lake).unwrap();
+    }
+
+    fn crash_at(point: &'static str) {
+        CRASH_AT.with(|c| c.set(point));
+    }
+
+    fn status_of(lake: &Path, id: &str) -> Status {
+        let audit = super::super::audit::read_all(lake).unwrap();
+        audit.iter().find(|r| r.load_id == id).unwrap().status
+    }
+
+    /// Publishes `load` up to the crash point, then "kills the process" (its lock goes).
+    fn publish_and_die(load: Load, point: &'static str, sec: u32) {
+        std::fs::write(&load.tmp_file, b"new").unwrap();
+        crash_at(point);
+        let err = load.publish(1, 3, at(sec), Verdict::default()).unwrap_err();
+        crash_at("");
+        assert!(err.contains("simulated crash"), "{err}");
+        drop(load);
+    }
+
+    #[test]
+    fn a_replace_that_died_after_its_rename_is_finished_by_clean_stale() {
+        let lake = lake();
+        let old = stage(&lake, &options(&[("SOURCE", text("users"))]), 0, b"old");
+        let replace = Load::begin(lake.clone(), replace_opts("snap"), vec![], at(1)).unwrap();
+        let snap_file = lake.join(&replace.relative);
+        publish_and_die(replace, "after rename", 2);
+        assert_eq!(
+            parquet_files(&lake).unwrap().len(),
+            2,
+            "the process died mid-publish"
+        );
+        clean_stale(&lake, std::time::Duration::ZERO, at(3)).unwrap();
+        assert_eq!(
+            parquet_files(&lake).unwrap(),
+            vec![snap_file],
+            "one snapshot"
+        );
+        assert_eq!(status_of(&lake, "snap"), Status::Success);
+        assert_eq!(status_of(&lake, &old.load_id), Status::Replaced);
+        let audit = super::super::audit::read_all(&lake).unwrap();
+        let snap = audit.iter().find(|r| r.load_id == "snap").unwrap();
+        assert_eq!(snap.removed_files, vec![old.files[0].path.clone()]);
+        assert!(snap.superseding.is_empty());
+        std::fs::remove_dir_all(lake).unwrap();
+    }
+
+    #[test]
+    fn an_older_replace_publishing_after_a_newer_one_died_after_its_rename_publishes_nothing() {
+        let lake = lake();
+        let early = Load::begin(lake.clone(), replace_opts("early"), vec![], at(1)).unwrap();
+        let late = Load::begin(lake.clone(), replace_opts("late"), vec![], at(2)).unwrap();
+        let late_file = lake.join(&late.relative);
+        publish_and_die(late, "after rename", 3);
+        std::fs::write(&early.tmp_file, b"early").unwrap();
+        let rec = early.publish(1, 5, at(4), Verdict::default()).unwrap();
+        assert_eq!(rec.status, Status::Replaced, "{rec:?}");
+        assert_eq!(parquet_files(&lake).unwrap(), vec![late_file]);
+        std::fs::remove_dir_all(lake).unwrap();
+    }
+
+    #[test]
+    fn a_replace_that_died_before_removing_what_it_superseded_is_finished() {
+        for finisher in ["clean_stale", "next publish"] {
+            let lake = lake();
+            let old = stage(&lake, &options(&[("SOURCE", text("users"))]), 0, b"old");
+            let replace = Load::begin(lake.clone(), replace_opts("snap"), vec![], at(1)).unwrap();
+            let snap_file = lake.join(&replace.relative);
+            publish_and_die(replace, "after record", 2);
+            assert_eq!(status_of(&lake, "snap"), Status::Success);
+            if finisher == "clean_stale" {
+                clean_stale(&lake, std::time::Duration::ZERO, at(3)).unwrap();
+                assert_eq!(parquet_files(&lake).unwrap(), vec![snap_file], "{finisher}");
+            } else {
+                stage(&lake, &options(&[("SOURCE", text("users"))]), 3, b"next");
+                let files = parquet_files(&lake).unwrap();
+                assert_eq!(files.len(), 2, "{finisher}: {files:?}");
+                assert!(files.contains(&snap_file));
+            }
+            assert_eq!(
+                status_of(&lake, &old.load_id),
+                Status::Replaced,
+                "{finisher}"
+            );
+            std::fs::remove_dir_all(lake).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_superseded_file_that_cannot_be_removed_is_not_listed_as_removed() {
+        let lake = lake();
+        let old = stage(&lake, &options(&[("SOURCE", text("users"))]), 0, b"old");
+        let replace = Load::begin(lake.clone(), replace_opts("snap"), vec![], at(1)).unwrap();
+        std::fs::write(&replace.tmp_file, b"snap").unwrap();
+        crash_at("remove");
+        let rec = replace.publish(1, 4, at(2), Verdict::default());
+        crash_at("");
+        let rec = rec.unwrap();
+        assert!(rec.removed_files.is_empty(), "{rec:?}");
+        assert_eq!(rec.superseding, vec![old.files[0].path.clone()]);
+        assert_eq!(
+            status_of(&lake, &old.load_id),
+            Status::Success,
+            "its rows are visible"
+        );
+        // Removable again: etl_clean_stale finishes it.
+        clean_stale(&lake, std::time::Duration::ZERO, at(3)).unwrap();
+        assert_eq!(status_of(&lake, &old.load_id), Status::Replaced);
+        assert_eq!(parquet_files(&lake).unwrap().len(), 1);
+        std::fs::remove_dir_all(lake).unwrap();
+    }
+
+    #[test]
+    fn finishing_a_dead_replace_keeps_a_file_a_newer_retry_published_under_the_same_name() {
+        let lake = lake();
+        let append = options(&[("SOURCE", text("users")), ("LOAD_ID", text("L"))]);
+        let old = stage(&lake, &append, 0, b"old");
+        let replace = Load::begin(lake.clone(), replace_opts("snap"), vec![], at(1)).unwrap();
+        publish_and_die(replace, "after rename", 2);
+        // The retry of L started after the replace: newer data, under L's earlier file name.
+        let retry = stage(&lake, &append, 3, b"retry");
+        assert_eq!(retry.files[0].path, old.files[0].path);
+        clean_stale(&lake, std::time::Duration::ZERO, at(4)).unwrap();
+        let kept = lake.join(&retry.files[0].path);
+        assert_eq!(
+            std::fs::read(&kept).unwrap(),
+            b"retry",
+            "the retry's rows stay"
+        );
+        assert_eq!(status_of(&lake, "snap"), Status::Success);
         std::fs::remove_dir_all(lake).unwrap();
     }
 }
