@@ -238,7 +238,12 @@ fn yaml_quote(text: &str) -> String {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
-            c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
+            // Controls, YAML's line separators and the two non-characters YAML forbids raw.
+            c if c.is_control()
+                || matches!(c, '\u{2028}' | '\u{2029}' | '\u{fffe}' | '\u{ffff}') =>
+            {
+                out.push_str(&format!("\\u{:04x}", c as u32))
+            }
             c => out.push(c),
         }
     }
@@ -255,6 +260,23 @@ fn sql_string(text: &str) -> String {
 /// table's name), so literal braces are doubled.
 fn python_format_literal(text: &str) -> String {
     text.replace('{', "{{").replace('}', "}}")
+}
+
+/// `text` matched literally by DuckDB's glob (read_parquet reads `[`, `*` and `?` as a pattern):
+/// each becomes a one-character class, `[[]`, `[*]`, `[?]` (both pinned hosts).
+fn glob_literal(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '[' | '*' | '?' => {
+                out.push('[');
+                out.push(c);
+                out.push(']');
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// A dbt `sources.yml` for every source with at least one successful load: one dbt source per
@@ -300,7 +322,7 @@ pub fn dbt_sources_yaml(lake_text: &str, records: &[AuditRecord], freshness: Fre
                 "read_parquet({}, hive_partitioning = true)",
                 sql_string(&format!(
                     "{}/{{name}}/**/*.parquet",
-                    python_format_literal(&format!("{lake}/{protocol}"))
+                    python_format_literal(&glob_literal(&format!("{lake}/{protocol}")))
                 ))
             ))
         ));
@@ -473,6 +495,30 @@ mod tests {
         assert!(
             yaml.lines().all(|l| !l.contains('\t')),
             "control characters are escaped: {yaml}"
+        );
+    }
+
+    #[test]
+    fn dbt_external_location_reads_glob_characters_in_the_lake_path_literally() {
+        let yaml = dbt_sources_yaml(
+            "/data/a[1]*?\u{2028}\u{fffe}",
+            &[record("a", "users", Status::Success, "1")],
+            Freshness {
+                warn_after_hours: 1,
+                error_after_hours: 2,
+            },
+        );
+        let line = yaml
+            .lines()
+            .find(|l| l.contains("external_location"))
+            .unwrap();
+        assert!(
+            line.contains("'/data/a[[]1][*][?]\\u2028\\ufffe/rest/{name}/**/*.parquet'"),
+            "{line}"
+        );
+        assert!(
+            !yaml.contains('\u{2028}') && !yaml.contains('\u{fffe}'),
+            "{yaml}"
         );
     }
 }
