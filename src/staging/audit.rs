@@ -262,6 +262,18 @@ fn python_format_literal(text: &str) -> String {
     text.replace('{', "{{").replace('}', "}}")
 }
 
+/// dbt renders every string of a schema YAML with Jinja (all but `description` and test
+/// arguments: dbt's `SchemaYamlRenderer`), so a `{` is written as the Jinja expression
+/// `{{ "{" }}`; no Jinja delimiter (`{{`, `{%`, `{#`) is left in the text.
+fn jinja_literal(text: &str) -> String {
+    text.replace('{', "{{ \"{\" }}")
+}
+
+/// A YAML string dbt renders with Jinja, rendering back to `text`.
+fn dbt_value(text: &str) -> String {
+    yaml_quote(&jinja_literal(text))
+}
+
 /// `text` matched literally by DuckDB's glob (read_parquet reads `[`, `*` and `?` as a pattern):
 /// each becomes a one-character class, `[[]`, `[*]`, `[?]` (both pinned hosts).
 fn glob_literal(text: &str) -> String {
@@ -310,7 +322,7 @@ pub fn dbt_sources_yaml(lake_text: &str, records: &[AuditRecord], freshness: Fre
             .to_string();
     }
     for (protocol, sources) in &latest {
-        out.push_str(&format!("  - name: {}\n", yaml_quote(protocol)));
+        out.push_str(&format!("  - name: {}\n", dbt_value(protocol)));
         out.push_str(&format!(
             "    description: {}\n",
             yaml_quote(&format!("Staged by dw_staging under {lake}/{protocol}"))
@@ -318,11 +330,15 @@ pub fn dbt_sources_yaml(lake_text: &str, records: &[AuditRecord], freshness: Fre
         out.push_str("    meta:\n");
         out.push_str(&format!(
             "      external_location: {}\n",
+            // Read back by YAML, then Jinja (dbt), then format_map (dbt-duckdb), then SQL,
+            // then DuckDB's glob: encoded in the reverse order (`{name}` is format_map's).
             yaml_quote(&format!(
                 "read_parquet({}, hive_partitioning = true)",
                 sql_string(&format!(
                     "{}/{{name}}/**/*.parquet",
-                    python_format_literal(&glob_literal(&format!("{lake}/{protocol}")))
+                    jinja_literal(&python_format_literal(&glob_literal(&format!(
+                        "{lake}/{protocol}"
+                    ))))
                 ))
             ))
         ));
@@ -338,21 +354,21 @@ pub fn dbt_sources_yaml(lake_text: &str, records: &[AuditRecord], freshness: Fre
         ));
         out.push_str("    tables:\n");
         for (source, (record, loads)) in sources {
-            out.push_str(&format!("      - name: {}\n", yaml_quote(source)));
+            out.push_str(&format!("      - name: {}\n", dbt_value(source)));
             out.push_str("        meta:\n");
             out.push_str(&format!("          successful_loads: {loads}\n"));
             out.push_str(&format!(
                 "          last_load_id: {}\n",
-                yaml_quote(&record.load_id)
+                dbt_value(&record.load_id)
             ));
             out.push_str(&format!(
                 "          schema_fingerprint: {}\n",
-                yaml_quote(&record.schema_fingerprint)
+                dbt_value(&record.schema_fingerprint)
             ));
             out.push_str("        columns:\n");
             for c in &record.columns {
-                out.push_str(&format!("          - name: {}\n", yaml_quote(&c.name)));
-                out.push_str(&format!("            data_type: {}\n", yaml_quote(&c.ty)));
+                out.push_str(&format!("          - name: {}\n", dbt_value(&c.name)));
+                out.push_str(&format!("            data_type: {}\n", dbt_value(&c.ty)));
             }
         }
     }
@@ -490,7 +506,7 @@ mod tests {
             .unwrap();
         assert_eq!(
             line,
-            "      external_location: \"read_parquet('/data/o''brien {{x}}/\\\"lake\\\"\\t/rest/{name}/**/*.parquet', hive_partitioning = true)\""
+            "      external_location: \"read_parquet('/data/o''brien {{ \\\"{\\\" }}{{ \\\"{\\\" }}x}}/\\\"lake\\\"\\t/rest/{name}/**/*.parquet', hive_partitioning = true)\""
         );
         assert!(
             yaml.lines().all(|l| !l.contains('\t')),
