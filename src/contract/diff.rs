@@ -127,7 +127,11 @@ pub fn diff(old: &Contract, new: &Contract) -> Vec<Change> {
             continue;
         };
         let (ot, nt) = (type_text(o), type_text(&n));
-        if ot != nt && (o.physical_type != n.physical_type || o.logical_type != n.logical_type) {
+        let same_physical = match (&o.physical_type, &n.physical_type) {
+            (Some(a), Some(b)) => super::model::same_type_text(a, b),
+            (a, b) => a == b,
+        };
+        if ot != nt && (!same_physical || o.logical_type != n.logical_type) {
             let widened = widens(o, &n);
             out.push(Change {
                 column: Some(o.name.clone()),
@@ -298,5 +302,20 @@ columns:
         assert!(!widens(&spec("DECIMAL(10,2)"), &spec("DECIMAL(10,3)")));
         assert!(widens(&spec("FLOAT"), &spec("DOUBLE")));
         assert!(!widens(&spec("VARCHAR"), &spec("INTEGER")));
+    }
+
+    #[test]
+    fn requoting_a_physical_type_is_no_type_change() {
+        let contract = |t: &str| {
+            let yaml = format!(
+                "apiVersion: v3.1.0\nkind: DataContract\nschema:\n  - name: t\n    properties:\n      - name: s\n        physicalType: '{t}'\n"
+            );
+            parse("c.yaml", &yaml).unwrap()
+        };
+        let old = contract("STRUCT(value INTEGER, from INTEGER)");
+        let new = contract("STRUCT(\"value\" INTEGER, \"from\" INTEGER)");
+        assert!(diff(&old, &new).is_empty(), "{:?}", diff(&old, &new));
+        let other = contract("STRUCT(value BIGINT, from INTEGER)");
+        assert_eq!(diff(&old, &other).len(), 1);
     }
 }

@@ -916,7 +916,7 @@ impl Evaluator {
                     let wrong_physical = spec
                         .physical_type
                         .as_ref()
-                        .is_some_and(|p| !p.eq_ignore_ascii_case(actual));
+                        .is_some_and(|p| !super::model::same_type_text(p, actual));
                     if wrong_logical || wrong_physical {
                         let expected = spec
                             .physical_type

@@ -448,3 +448,116 @@ pub struct Contract {
     pub on_schema_violation: Option<Handling>,
     pub on_quality_violation: Option<Handling>,
 }
+
+/// A DuckDB type's text with the double quotes removed from identifiers that need none
+/// (`"from"` -> `from`): `any_case` also unquotes names with capitals (`"Name"` -> `Name`),
+/// otherwise only lowercase ones, which is how staged types were written before reserved words
+/// were quoted (schema fingerprints hash this form, so existing lakes keep theirs). Quoted names
+/// with other characters and single-quoted literals (`ENUM('a"b')`) are kept as written.
+pub fn unquote_identifiers(text: &str, any_case: bool) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.char_indices().peekable();
+    while let Some((start, c)) = chars.next() {
+        if c != '"' && c != '\'' {
+            out.push(c);
+            continue;
+        }
+        // Up to the closing quote; a doubled quote is an escaped one.
+        let mut content = String::new();
+        let mut end = text.len();
+        while let Some((i, d)) = chars.next() {
+            if d == c {
+                if chars.peek().is_some_and(|&(_, e)| e == c) {
+                    chars.next();
+                    content.push(c);
+                    continue;
+                }
+                end = i + c.len_utf8();
+                break;
+            }
+            content.push(d);
+        }
+        let plain = c == '"'
+            && content.starts_with(|f: char| {
+                f.is_ascii_lowercase() || f == '_' || (any_case && f.is_ascii_uppercase())
+            })
+            && content.chars().all(|f| {
+                f.is_ascii_lowercase()
+                    || f.is_ascii_digit()
+                    || f == '_'
+                    || (any_case && f.is_ascii_uppercase())
+            });
+        if plain {
+            out.push_str(&content);
+        } else {
+            out.push_str(&text[start..end]);
+        }
+    }
+    out
+}
+
+/// Whether two DuckDB type texts name the same type: compared without identifier quotes that
+/// are not needed, case-insensitively and ignoring spacing, so `STRUCT(value INTEGER, from
+/// INTEGER)` (an old audit), `STRUCT(value INTEGER, "from" INTEGER)` (dw_staging today) and
+/// `STRUCT("value" INTEGER, "from" INTEGER)` (DuckDB's typeof) all match.
+pub fn same_type_text(a: &str, b: &str) -> bool {
+    fn key(t: &str) -> String {
+        let spaced = unquote_identifiers(t, true)
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        spaced
+            .replace("( ", "(")
+            .replace(" )", ")")
+            .replace(" ,", ",")
+            .replace(", ", ",")
+            .to_lowercase()
+    }
+    a.eq_ignore_ascii_case(b) || key(a) == key(b)
+}
+
+#[cfg(test)]
+mod type_text_tests {
+    use super::*;
+
+    #[test]
+    fn physical_types_match_whatever_the_identifier_quoting() {
+        let spellings = [
+            "STRUCT(value INTEGER, from INTEGER)",
+            "STRUCT(value INTEGER, \"from\" INTEGER)",
+            "STRUCT(\"value\" INTEGER, \"from\" INTEGER)",
+            "struct(\"value\" integer,  \"from\" integer )",
+        ];
+        for a in spellings {
+            for b in spellings {
+                assert!(same_type_text(a, b), "{a} vs {b}");
+            }
+        }
+        assert!(same_type_text(
+            "STRUCT(\"Name\" VARCHAR)",
+            "STRUCT(Name VARCHAR)"
+        ));
+        assert!(!same_type_text(
+            "STRUCT(\"a b\" INTEGER)",
+            "STRUCT(a b INTEGER)"
+        ));
+        assert!(!same_type_text("STRUCT(a INTEGER)", "STRUCT(b INTEGER)"));
+        assert!(!same_type_text("BIGINT", "INTEGER"));
+    }
+
+    #[test]
+    fn unquoting_for_fingerprints_gives_the_text_staged_before_keywords_were_quoted() {
+        assert_eq!(
+            unquote_identifiers("STRUCT(\"from\" INTEGER, \"Name\" VARCHAR)", false),
+            "STRUCT(from INTEGER, \"Name\" VARCHAR)"
+        );
+        assert_eq!(
+            unquote_identifiers("ENUM('a\"b', 'it''s')", false),
+            "ENUM('a\"b', 'it''s')"
+        );
+        assert_eq!(
+            unquote_identifiers("STRUCT(\"say \"\"hi\"\"\" INTEGER)", false),
+            "STRUCT(\"say \"\"hi\"\"\" INTEGER)"
+        );
+    }
+}

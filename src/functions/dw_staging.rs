@@ -11,7 +11,10 @@ use crate::ffi::chunk::ChunkReader;
 use crate::ffi::{CopyBindInfo, CopyFunction, CopyInitInfo};
 use crate::options::{OptionValue, Options};
 use crate::staging::enforce::{ContractBinding, ContractRun};
-use crate::staging::load::{FUNCTION, Load, OPTIONS, StagingOptions, Verdict, lake_root};
+use crate::staging::layout::relative_text;
+use crate::staging::load::{
+    FUNCTION, Load, OPTIONS, StagingOptions, Verdict, lake_root, second_file_refusal,
+};
 use crate::staging::schema::{
     Column, ColumnType, METADATA_COLUMNS, PARTITION_COLUMN, arrow_schema, metadata_arrays,
     staged_columns, write_with_constants,
@@ -20,6 +23,7 @@ use crate::staging::writer::ParquetStream;
 use arrow_array::ArrayRef;
 use arrow_schema::SchemaRef;
 use std::error::Error;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 pub struct DwStaging;
@@ -32,6 +36,10 @@ pub struct DwStagingBindData {
     schema: SchemaRef,
     /// CONTRACT: the parsed contract bound to the columns, and how violations are handled.
     contract: Option<ContractBinding>,
+    /// Global inits of this COPY. DuckDB calls one per output file; more than one means a
+    /// multi-file mode (PER_THREAD_OUTPUT, PARTITION_BY, ...) whose file names showed nothing:
+    /// the later inits are refused and no finalize publishes.
+    inits: AtomicUsize,
 }
 
 struct Writing {
@@ -203,6 +211,7 @@ impl CopyFunction for DwStaging {
             unpack_struct,
             schema,
             contract,
+            inits: AtomicUsize::new(0),
         })
     }
 
@@ -210,7 +219,11 @@ impl CopyFunction for DwStaging {
         bind: &DwStagingBindData,
         info: &CopyInitInfo,
     ) -> Result<DwStagingGlobalState, Box<dyn Error>> {
-        let lake = lake_root(&info.file_path())?;
+        let path = info.file_path();
+        if bind.inits.fetch_add(1, Ordering::SeqCst) > 0 {
+            return Err(second_file_refusal(&path).into());
+        }
+        let lake = lake_root(&path)?;
         let now = chrono::Utc::now();
         let load = Load::begin(
             lake,
@@ -332,6 +345,14 @@ impl CopyFunction for DwStaging {
             .map_err(|_| format!("{FUNCTION}: writer lock poisoned"))?;
         if let Some(e) = &writing.error {
             return Err(e.clone().into());
+        }
+        if bind.inits.load(Ordering::SeqCst) > 1 {
+            let message = second_file_refusal(&relative_text(&state.load.lake));
+            writing.stream = None;
+            state.load.fail(writing.rows, &message, chrono::Utc::now());
+            writing.finished = true;
+            writing.error = Some(message.clone());
+            return Err(message.into());
         }
         let stream = writing
             .stream

@@ -64,6 +64,11 @@ pub struct AuditRecord {
     /// Files of earlier loads removed by MODE replace or superseded by a retry of this load id.
     #[serde(default)]
     pub removed_files: Vec<String>,
+    /// Files this load supersedes and has not removed yet: listed before the publish renames
+    /// anything, so `etl_clean_stale` can finish a publish whose process died (files that could
+    /// not be removed stay listed here, never in `removed_files`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub superseding: Vec<String>,
     pub columns: Vec<ColumnEntry>,
     pub schema_fingerprint: String,
     pub error: Option<String>,
@@ -196,6 +201,7 @@ fn invalid_record(path: &Path, error: &str) -> AuditRecord {
         rows: 0,
         files: Vec::new(),
         removed_files: Vec::new(),
+        superseding: Vec::new(),
         columns: Vec::new(),
         schema_fingerprint: String::new(),
         error: Some(format!(
@@ -232,7 +238,12 @@ fn yaml_quote(text: &str) -> String {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
-            c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
+            // Controls, YAML's line separators and the two non-characters YAML forbids raw.
+            c if c.is_control()
+                || matches!(c, '\u{2028}' | '\u{2029}' | '\u{fffe}' | '\u{ffff}') =>
+            {
+                out.push_str(&format!("\\u{:04x}", c as u32))
+            }
             c => out.push(c),
         }
     }
@@ -249,6 +260,35 @@ fn sql_string(text: &str) -> String {
 /// table's name), so literal braces are doubled.
 fn python_format_literal(text: &str) -> String {
     text.replace('{', "{{").replace('}', "}}")
+}
+
+/// dbt renders every string of a schema YAML with Jinja (all but `description` and test
+/// arguments: dbt's `SchemaYamlRenderer`), so a `{` is written as the Jinja expression
+/// `{{ "{" }}`; no Jinja delimiter (`{{`, `{%`, `{#`) is left in the text.
+fn jinja_literal(text: &str) -> String {
+    text.replace('{', "{{ \"{\" }}")
+}
+
+/// A YAML string dbt renders with Jinja, rendering back to `text`.
+fn dbt_value(text: &str) -> String {
+    yaml_quote(&jinja_literal(text))
+}
+
+/// `text` matched literally by DuckDB's glob (read_parquet reads `[`, `*` and `?` as a pattern):
+/// each becomes a one-character class, `[[]`, `[*]`, `[?]` (both pinned hosts).
+fn glob_literal(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '[' | '*' | '?' => {
+                out.push('[');
+                out.push(c);
+                out.push(']');
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// A dbt `sources.yml` for every source with at least one successful load: one dbt source per
@@ -282,7 +322,7 @@ pub fn dbt_sources_yaml(lake_text: &str, records: &[AuditRecord], freshness: Fre
             .to_string();
     }
     for (protocol, sources) in &latest {
-        out.push_str(&format!("  - name: {}\n", yaml_quote(protocol)));
+        out.push_str(&format!("  - name: {}\n", dbt_value(protocol)));
         out.push_str(&format!(
             "    description: {}\n",
             yaml_quote(&format!("Staged by dw_staging under {lake}/{protocol}"))
@@ -290,11 +330,15 @@ pub fn dbt_sources_yaml(lake_text: &str, records: &[AuditRecord], freshness: Fre
         out.push_str("    meta:\n");
         out.push_str(&format!(
             "      external_location: {}\n",
+            // Read back by YAML, then Jinja (dbt), then format_map (dbt-duckdb), then SQL,
+            // then DuckDB's glob: encoded in the reverse order (`{name}` is format_map's).
             yaml_quote(&format!(
                 "read_parquet({}, hive_partitioning = true)",
                 sql_string(&format!(
                     "{}/{{name}}/**/*.parquet",
-                    python_format_literal(&format!("{lake}/{protocol}"))
+                    jinja_literal(&python_format_literal(&glob_literal(&format!(
+                        "{lake}/{protocol}"
+                    ))))
                 ))
             ))
         ));
@@ -310,21 +354,21 @@ pub fn dbt_sources_yaml(lake_text: &str, records: &[AuditRecord], freshness: Fre
         ));
         out.push_str("    tables:\n");
         for (source, (record, loads)) in sources {
-            out.push_str(&format!("      - name: {}\n", yaml_quote(source)));
+            out.push_str(&format!("      - name: {}\n", dbt_value(source)));
             out.push_str("        meta:\n");
             out.push_str(&format!("          successful_loads: {loads}\n"));
             out.push_str(&format!(
                 "          last_load_id: {}\n",
-                yaml_quote(&record.load_id)
+                dbt_value(&record.load_id)
             ));
             out.push_str(&format!(
                 "          schema_fingerprint: {}\n",
-                yaml_quote(&record.schema_fingerprint)
+                dbt_value(&record.schema_fingerprint)
             ));
             out.push_str("        columns:\n");
             for c in &record.columns {
-                out.push_str(&format!("          - name: {}\n", yaml_quote(&c.name)));
-                out.push_str(&format!("            data_type: {}\n", yaml_quote(&c.ty)));
+                out.push_str(&format!("          - name: {}\n", dbt_value(&c.name)));
+                out.push_str(&format!("            data_type: {}\n", dbt_value(&c.ty)));
             }
         }
     }
@@ -351,6 +395,7 @@ mod tests {
                 rows: 3,
             }],
             removed_files: vec![],
+            superseding: vec![],
             columns: vec![ColumnEntry {
                 name: "id".into(),
                 ty: "BIGINT".into(),
@@ -461,11 +506,35 @@ mod tests {
             .unwrap();
         assert_eq!(
             line,
-            "      external_location: \"read_parquet('/data/o''brien {{x}}/\\\"lake\\\"\\t/rest/{name}/**/*.parquet', hive_partitioning = true)\""
+            "      external_location: \"read_parquet('/data/o''brien {{ \\\"{\\\" }}{{ \\\"{\\\" }}x}}/\\\"lake\\\"\\t/rest/{name}/**/*.parquet', hive_partitioning = true)\""
         );
         assert!(
             yaml.lines().all(|l| !l.contains('\t')),
             "control characters are escaped: {yaml}"
+        );
+    }
+
+    #[test]
+    fn dbt_external_location_reads_glob_characters_in_the_lake_path_literally() {
+        let yaml = dbt_sources_yaml(
+            "/data/a[1]*?\u{2028}\u{fffe}",
+            &[record("a", "users", Status::Success, "1")],
+            Freshness {
+                warn_after_hours: 1,
+                error_after_hours: 2,
+            },
+        );
+        let line = yaml
+            .lines()
+            .find(|l| l.contains("external_location"))
+            .unwrap();
+        assert!(
+            line.contains("'/data/a[[]1][*][?]\\u2028\\ufffe/rest/{name}/**/*.parquet'"),
+            "{line}"
+        );
+        assert!(
+            !yaml.contains('\u{2028}') && !yaml.contains('\u{fffe}'),
+            "{yaml}"
         );
     }
 }

@@ -266,11 +266,15 @@ pub fn lake_root(target: &str) -> Result<PathBuf, String> {
         ));
     }
     let path = PathBuf::from(target.strip_prefix("file://").unwrap_or(target));
+    // A multi-file COPY writes below the target, whatever FILENAME_PATTERN and FILE_EXTENSION
+    // name its files: a path inside an existing lake (an ancestor folder holds `_etl/`) is one
+    // of those, or a lake nested in another lake's folder; both are refused.
     if path
         .file_name()
         .is_some_and(|n| is_generated_file_name(&n.to_string_lossy()))
+        || enclosing_lake(&path).is_some()
     {
-        return Err(multi_file_refusal(target, path.parent()));
+        return Err(multi_file_refusal(target, &path));
     }
     if path.is_file() {
         return Err(format!(
@@ -316,29 +320,55 @@ fn is_generated_file_name(name: &str) -> bool {
     name.ends_with('.') || default_pattern
 }
 
-/// The error for a multi-file COPY. DuckDB prepares the target folder of those modes before
-/// any COPY format callback can see the options (docs/design.md, "C API facts"): with OVERWRITE
-/// it has already removed every file under it. Say so when that is what happened.
-pub fn multi_file_refusal(target: &str, folder: Option<&Path>) -> String {
-    let emptied = folder.is_some_and(|f| f.join(ETL_DIR).is_dir() && !has_files(f));
+/// The nearest folder above `path` (not `path` itself) that is a lake: it holds `_etl/`. A
+/// relative path's last ancestor is the working directory.
+fn enclosing_lake(path: &Path) -> Option<PathBuf> {
+    path.ancestors().skip(1).find_map(|a| {
+        let dir = if a.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            a
+        };
+        dir.join(ETL_DIR).is_dir().then(|| dir.to_path_buf())
+    })
+}
+
+/// The error for a multi-file COPY (PER_THREAD_OUTPUT, PARTITION_BY, FILENAME_PATTERN ...),
+/// `path` being the file DuckDB asked for. DuckDB prepares the target folder of those modes
+/// before any COPY format callback can see the options (docs/design.md, "C API facts"): with
+/// OVERWRITE it has already removed every file under it. Say so when that is what happened.
+pub fn multi_file_refusal(target: &str, path: &Path) -> String {
+    let lake = enclosing_lake(path);
+    let emptied = lake.as_deref().filter(|l| !has_files(l));
     let what = format!(
-        "{FUNCTION}: PER_THREAD_OUTPUT, PARTITION_BY, ORDER_BY and FILE_SIZE_BYTES are not \
-         supported (DuckDB asked for the output file '{target}', a name it generates for them): \
-         DuckDB finalizes each of those files separately, so the load could not be published all \
-         at once. dw_staging partitions by load_date itself and encodes row groups in parallel \
-         (option THREADS): COPY (...) TO 'lake' (FORMAT dw_staging, SOURCE '...'). Never add \
-         OVERWRITE to those options (DuckDB's own error suggests it): DuckDB then empties the \
-         target folder before any COPY format is called. (A lake folder named like DuckDB's \
-         generated files, data_<n>.<...> or ending with '.', must be renamed.)"
+        "{FUNCTION}: PER_THREAD_OUTPUT, PARTITION_BY, ORDER_BY, FILENAME_PATTERN and \
+         FILE_EXTENSION are not supported (DuckDB asked for the output file '{target}', which \
+         lies inside a lake or is named like the files it generates for them): DuckDB finalizes \
+         each of those files separately, so the load could not be published all at once. \
+         dw_staging partitions by load_date itself and encodes row groups in parallel (option \
+         THREADS): COPY (...) TO 'lake' (FORMAT dw_staging, SOURCE '...'). Never add OVERWRITE \
+         to those options (DuckDB's own error suggests it): DuckDB then empties the target folder \
+         before any COPY format is called. (A lake cannot be created inside another lake's \
+         folder, and a lake folder named like DuckDB's generated files, data_<n>.<...> or ending \
+         with '.', must be renamed.)"
     );
-    match folder {
-        Some(f) if emptied => format!(
-            "{what} That has happened here: '{}' holds folders but no files, as DuckDB's OVERWRITE \
-             leaves it; restore the lake from a backup.",
-            f.display()
+    match emptied {
+        Some(l) => format!(
+            "{what} That has happened here: the lake '{}' holds folders but no files, as DuckDB's \
+             OVERWRITE leaves it; restore the lake from a backup.",
+            l.display()
         ),
-        _ => what,
+        None => what,
     }
+}
+
+/// The refusal when DuckDB initialised a second output file for one COPY (a multi-file mode
+/// into a new lake: nothing in the path shows it).
+pub fn second_file_refusal(target: &str) -> String {
+    format!(
+        "{} Nothing of this COPY was published.",
+        multi_file_refusal(target, Path::new(target))
+    )
 }
 
 /// Whether any regular file (or symlink) lies under `dir`.
@@ -482,6 +512,7 @@ impl Load {
             rows,
             files,
             removed_files,
+            superseding: Vec::new(),
             columns: self
                 .columns
                 .iter()
@@ -529,10 +560,13 @@ impl Load {
         // Two overlapping replace loads: the one that started later holds the newer snapshot.
         // If it published first, this older snapshot is superseded at once (nothing of it is
         // published), so the lake keeps one snapshot whichever finishes last.
-        if self.options.mode == Mode::Replace
-            && let Some(newer) = self.newer_published_replace()
-        {
-            let _ = std::fs::remove_dir_all(&self.tmp_dir);
+        // An append that started before a published replace is superseded the same way: had
+        // the replace published last, it would have removed it.
+        if let Some(newer) = self.newer_published_replace() {
+            let what = match self.options.mode {
+                Mode::Replace => "this older snapshot",
+                Mode::Append => "this load, older than that snapshot,",
+            };
             let mut record = self.record(
                 Status::Replaced,
                 rows,
@@ -540,20 +574,29 @@ impl Load {
                 Vec::new(),
                 Some(format!(
                     "superseded by load {} (MODE replace), which started later ({}) and published \
-                     first; this older snapshot was not published",
+                     first; {what} was not published",
                     newer.load_id, newer.started_at
                 )),
                 Some(now),
             );
             record.on_violation = verdict.on_violation;
             record.checks = verdict.checks;
+            // The record first: a crash before the temporaries go leaves an outcome, not a
+            // `running` record (clean_stale then only removes the folder).
             record.write(&self.lake)?;
+            let _ = std::fs::remove_dir_all(&self.tmp_dir);
             return Ok(record);
         }
+        // Earlier publishes of this source that died before removing what they superseded.
+        finish_interrupted(
+            &self.lake,
+            Some((&self.options.protocol, &self.options.source)),
+            now,
+        );
         let source_root = self
             .lake
             .join(source_dir(&self.options.protocol, &self.options.source));
-        let own_ts = layout::compact_timestamp(self.started_at);
+        let own_order = self.order();
         let mut superseded = Vec::new();
         for path in parquet_files(&source_root).map_err(|e| io_err("listing", &source_root, e))? {
             if path == target {
@@ -568,8 +611,9 @@ impl Load {
             let Some((ts, id)) = layout::parse_file_name(&name, &self.options.source) else {
                 continue;
             };
-            let replaced =
-                self.options.mode == Mode::Replace && !verdict.no_data_file && ts < own_ts.as_str();
+            let replaced = self.options.mode == Mode::Replace
+                && !verdict.no_data_file
+                && (ts, id) < (own_order.0.as_str(), own_order.1);
             if id == self.load_id || replaced {
                 superseded.push(path);
             }
@@ -591,6 +635,30 @@ impl Load {
                 superseded_quarantine.push(path);
             }
         }
+        // With no data file, a retried load's earlier file goes with the superseded ones.
+        if verdict.no_data_file && target.exists() {
+            superseded.push(target.clone());
+        }
+        let superseded_text: Vec<String> = superseded
+            .iter()
+            .map(|p| relative_text(p.strip_prefix(&self.lake).unwrap_or(p)))
+            .collect();
+        // Before anything is renamed, the record says what this publish makes visible and what
+        // it supersedes: if the process dies from here on, etl_clean_stale finishes the publish
+        // (and an overlapping older load sees a published newer one) instead of leaving two
+        // snapshots.
+        let mut publishing = self.record(Status::Running, 0, Vec::new(), Vec::new(), None, None);
+        if !verdict.no_data_file {
+            publishing.files.push(FileEntry {
+                path: self.source_file(),
+                bytes,
+                rows,
+            });
+        }
+        publishing.superseding = superseded_text.clone();
+        publishing
+            .write(&self.lake)
+            .map_err(|e| format!("{e}; the load was not published"))?;
         // A retry replaces its earlier file in the rename; keep that file until the record of
         // this attempt is written, to put it back if writing fails.
         let previous = self.tmp_dir.join("previous.parquet");
@@ -608,12 +676,7 @@ impl Load {
             ));
         }
         let mut files = Vec::new();
-        if verdict.no_data_file {
-            // Nothing to rename; a retried load's earlier file goes with the superseded ones.
-            if target.exists() {
-                superseded.push(target.clone());
-            }
-        } else {
+        if !verdict.no_data_file {
             let kept_previous = target.exists() && std::fs::hard_link(&target, &previous).is_ok();
             if let Err(e) = std::fs::rename(&self.tmp_file, &target) {
                 undo_publish(&put_back);
@@ -627,18 +690,9 @@ impl Load {
                 rows,
             });
         }
-        let removed: Vec<String> = superseded
-            .iter()
-            .map(|p| relative_text(p.strip_prefix(&self.lake).unwrap_or(p)))
-            .collect();
-        let mut record = self.record(
-            Status::Success,
-            rows,
-            files,
-            removed.clone(),
-            None,
-            Some(now),
-        );
+        simulated_crash("after rename")?;
+        let mut record = self.record(Status::Success, rows, files, Vec::new(), None, Some(now));
+        record.superseding = superseded_text;
         record.on_violation = verdict.on_violation;
         record.checks = verdict.checks;
         record.quarantine = verdict.quarantine.map(|(q_rows, q_bytes)| FileEntry {
@@ -652,73 +706,49 @@ impl Load {
             undo_publish(&put_back);
             return Err(format!("{e}; the load was not published"));
         }
+        simulated_crash("after record")?;
         for path in &superseded_quarantine {
             if std::fs::remove_file(path).is_ok() {
                 remove_empty_parents(path, &quarantine_root);
             }
         }
-        for path in &superseded {
-            // The new load is published and recorded; a file that cannot be removed is left
-            // for the next replace (its rows stay visible, never lost).
-            if std::fs::remove_file(path).is_ok() {
-                remove_empty_parents(path, &source_root);
-            }
+        // The new load is published and recorded; a file that cannot be removed stays listed
+        // in `superseding` (its rows stay visible, never lost) for etl_clean_stale or the next
+        // replace.
+        if finish_superseding(&self.lake, &mut record, now) {
+            let _ = std::fs::remove_dir_all(&self.tmp_dir);
         }
-        self.mark_replaced(&removed, now);
-        let _ = std::fs::remove_dir_all(&self.tmp_dir);
         Ok(record)
     }
 
     /// A successful MODE replace load of this source that started after this one and whose
     /// data file is in the lake (checked under the source's publish lock).
     fn newer_published_replace(&self) -> Option<AuditRecord> {
-        let own = (rfc3339(self.started_at), self.attempt.clone());
+        let own = self.order();
         super::audit::read_all(&self.lake)
             .ok()?
             .into_iter()
             .find(|r| {
-                r.status == Status::Success
+                // `running` with its files listed: a publish that died after (or while)
+                // renaming; under the publish lock no live load is in that state.
+                (r.status == Status::Success
+                    || (r.status == Status::Running && !r.files.is_empty()))
                     && r.mode == Mode::Replace.as_str()
                     && r.source == self.options.source
                     && r.protocol == self.options.protocol
                     && r.load_id != self.load_id
-                    && (r.started_at.clone(), r.attempt.clone()) > own
+                    && record_order(r)
+                        .is_some_and(|(ts, id)| (ts.as_str(), id) > (own.0.as_str(), own.1))
                     && r.files.iter().any(|f| self.lake.join(&f.path).is_file())
             })
     }
 
-    /// Earlier successful loads whose files this load removed are marked `replaced`, so the
-    /// audit never lists a file that is gone as loaded data.
-    fn mark_replaced(&self, removed: &[String], now: DateTime<Utc>) {
-        let Ok(records) = super::audit::read_all(&self.lake) else {
-            return;
-        };
-        for mut r in records {
-            // An earlier attempt of this load id is superseded even when it published no data
-            // file (everything quarantined): its quarantine file is gone too.
-            let same_load = r.load_id == self.load_id
-                && r.source == self.options.source
-                && r.protocol == self.options.protocol;
-            let hit = r.status == Status::Success
-                && r.attempt != self.attempt
-                && (same_load || r.files.iter().any(|f| removed.contains(&f.path)));
-            if hit {
-                r.status = Status::Replaced;
-                r.error = Some(if r.load_id == self.load_id {
-                    format!(
-                        "superseded by a retry of the same load id (attempt {})",
-                        self.attempt
-                    )
-                } else {
-                    format!(
-                        "replaced by load {} (MODE replace) at {}",
-                        self.load_id,
-                        rfc3339(now)
-                    )
-                });
-                let _ = r.write(&self.lake);
-            }
-        }
+    /// Which of two loads of a source started later, the one ordering used everywhere (the
+    /// newer-replace check, the files a replace removes): the start in milliseconds as file
+    /// names carry it, then the load id (two loads in one millisecond are still ordered, the
+    /// same way by both).
+    fn order(&self) -> (String, &str) {
+        (layout::compact_timestamp(self.started_at), &self.load_id)
     }
 
     /// Removes the temporaries and records the failure. Never fails (it runs during cleanup).
@@ -741,6 +771,117 @@ impl Load {
         record.checks = verdict.checks;
         let _ = record.write(&self.lake);
     }
+}
+
+/// Removes the files `record` supersedes (its `superseding` list), moves the removed ones (or
+/// ones already gone) to `removed_files`, rewrites the record and marks the loads whose files
+/// went `replaced`. Returns whether the record was written (false: it still lists what remains
+/// to do, for etl_clean_stale). Run under the source's publish lock.
+fn finish_superseding(lake: &Path, record: &mut AuditRecord, now: DateTime<Utc>) -> bool {
+    if record.superseding.is_empty() {
+        // Earlier attempts of its load id are superseded all the same.
+        mark_replaced(lake, record, &[], now);
+        return true;
+    }
+    let source_root = lake.join(source_dir(&record.protocol, &record.source));
+    // A file another, newer load published since (a retried load id reuses its file name) is
+    // that load's data now, no longer superseded by this one.
+    let own = record_order(record).map(|(ts, id)| (ts, id.to_string()));
+    let newer_files: Vec<String> = super::audit::read_all(lake)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|r| {
+            // Attempts of one load id supersede each other in publish order.
+            r.load_id != record.load_id
+                && matches!(r.status, Status::Success | Status::Running)
+                && record_order(r)
+                    .zip(own.as_ref())
+                    .is_some_and(|((ts, id), (ots, oid))| (ts.as_str(), id) > (ots.as_str(), oid))
+        })
+        .flat_map(|r| r.files.into_iter().map(|f| f.path))
+        .collect();
+    let mut kept = Vec::new();
+    let mut removed = Vec::new();
+    for text in std::mem::take(&mut record.superseding) {
+        if newer_files.contains(&text) {
+            continue;
+        }
+        let path = lake.join(&text);
+        let outcome = simulated_crash("remove")
+            .map_err(std::io::Error::other)
+            .and_then(|()| std::fs::remove_file(&path));
+        match outcome {
+            Ok(()) => {
+                remove_empty_parents(&path, &source_root);
+                removed.push(text);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => removed.push(text),
+            Err(_) => kept.push(text),
+        }
+    }
+    record.removed_files.extend(removed.iter().cloned());
+    record.superseding = kept;
+    let written = record.write(lake).is_ok();
+    mark_replaced(lake, record, &removed, now);
+    written
+}
+
+/// Earlier successful loads whose files `by` removed are marked `replaced` (and earlier
+/// attempts of its load id), so the audit never lists a file that is gone as loaded data.
+fn mark_replaced(lake: &Path, by: &AuditRecord, removed: &[String], now: DateTime<Utc>) {
+    let Ok(records) = super::audit::read_all(lake) else {
+        return;
+    };
+    for mut r in records {
+        // An earlier attempt of this load id is superseded even when it published no data
+        // file (everything quarantined): its quarantine file is gone too.
+        let same_load =
+            r.load_id == by.load_id && r.source == by.source && r.protocol == by.protocol;
+        let hit = r.status == Status::Success
+            && r.attempt != by.attempt
+            && (same_load || r.files.iter().any(|f| removed.contains(&f.path)));
+        if hit {
+            r.status = Status::Replaced;
+            r.error = Some(if r.load_id == by.load_id {
+                format!(
+                    "superseded by a retry of the same load id (attempt {})",
+                    by.attempt
+                )
+            } else {
+                format!(
+                    "replaced by load {} (MODE replace) at {}",
+                    by.load_id,
+                    rfc3339(now)
+                )
+            });
+            let _ = r.write(lake);
+        }
+    }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Tests: the point where [`simulated_crash`] makes a publish stop as a dying process would.
+    static CRASH_AT: std::cell::Cell<&'static str> = const { std::cell::Cell::new("") };
+}
+
+/// An error at the named point when a test asked for it (never in a build of the extension).
+fn simulated_crash(point: &'static str) -> Result<(), String> {
+    #[cfg(test)]
+    if CRASH_AT.with(|c| c.get()) == point {
+        return Err(format!("simulated crash at {point}"));
+    }
+    let _ = point;
+    Ok(())
+}
+
+/// [`Load::order`] of a recorded load (None when its start time is unreadable).
+fn record_order(r: &AuditRecord) -> Option<(String, &str)> {
+    let at = DateTime::parse_from_rfc3339(&r.started_at).ok()?;
+    Some((
+        layout::compact_timestamp(at.with_timezone(&Utc)),
+        &r.load_id,
+    ))
 }
 
 /// Takes back files a failed publish had renamed into place, restoring the earlier file a
@@ -929,6 +1070,9 @@ pub fn clean_stale(
                         });
                     }
                 } else {
+                    // Nothing of it is visible: its planned files and supersessions are void.
+                    r.files.clear();
+                    r.superseding.clear();
                     // A quarantine file renamed into place before the process died belongs to
                     // a load that did not happen, unless a recorded load names it.
                     if let Some(q) = planned_quarantine(&r) {
@@ -959,7 +1103,39 @@ pub fn clean_stale(
             load_id,
         });
     }
+    finish_interrupted(lake, None, now);
     Ok(cleaned)
+}
+
+/// Finishes the supersessions that published loads recorded but did not carry out (the
+/// process died between its record and the removals, or a removal failed): see
+/// [`finish_superseding`]. `held`: the (protocol, source) whose publish lock the caller holds;
+/// every other source's lock is taken here (waiting for a publish in progress).
+fn finish_interrupted(lake: &Path, held: Option<(&str, &str)>, now: DateTime<Utc>) {
+    let Ok(records) = super::audit::read_all(lake) else {
+        return;
+    };
+    for r in records {
+        let ours = held.is_some_and(|(p, s)| p == r.protocol && s == r.source);
+        if r.status != Status::Success || r.superseding.is_empty() || (held.is_some() && !ours) {
+            continue;
+        }
+        let _lock = if ours {
+            None
+        } else {
+            match source_lock(lake, &r.protocol, &r.source) {
+                Ok(l) => Some(l),
+                Err(_) => continue,
+            }
+        };
+        // As it is now, under the lock.
+        if let Some(mut current) = super::audit::read_attempt(lake, &r.attempt)
+            && current.status == Status::Success
+            && !current.superseding.is_empty()
+        {
+            finish_superseding(lake, &mut current, now);
+        }
+    }
 }
 
 /// Whether the open file `f` is the file now at `path` (same device and inode).
@@ -1390,6 +1566,15 @@ mod tests {
         std::fs::write(lake.join("_etl/audit/a.json"), b"{}").unwrap();
         let err = lake_root(target.to_str().unwrap()).unwrap_err();
         assert!(!err.contains("backup"), "files remain: {err}");
+        std::fs::remove_file(lake.join("_etl/audit/a.json")).unwrap();
+        // PARTITION_BY asks for a file two folders down: the lake root is what was emptied.
+        let partitioned = lake.join("p=0/data_0.");
+        let err = lake_root(partitioned.to_str().unwrap()).unwrap_err();
+        assert!(err.contains("restore the lake from a backup"), "{err}");
+        assert!(
+            err.contains(&format!("the lake '{}'", lake.display())),
+            "{err}"
+        );
         std::fs::remove_dir_all(lake).unwrap();
     }
 
@@ -1445,6 +1630,241 @@ mod tests {
         let err = lake_root(dir.join("tmp_afile").to_str().unwrap()).unwrap_err();
         assert!(err.contains("is a file"), "{err}");
         assert_eq!(lake_root("new/lake").unwrap(), PathBuf::from("new/lake"));
+        // Inside an existing lake, whatever FILENAME_PATTERN / FILE_EXTENSION named the file.
+        std::fs::create_dir_all(dir.join("_etl")).unwrap();
+        for inside in ["f0.x", "p=0/part_0.pq", "sub"] {
+            let err = lake_root(dir.join(inside).to_str().unwrap()).unwrap_err();
+            assert!(err.contains("inside a lake"), "{inside}: {err}");
+        }
+        assert!(lake_root(dir.to_str().unwrap()).is_ok(), "the lake itself");
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    fn replace_opts(id: &str) -> StagingOptions {
+        options(&[
+            ("SOURCE", text("users")),
+            ("MODE", text("replace")),
+            ("LOAD_ID", text(id)),
+        ])
+    }
+
+    #[test]
+    fn an_append_that_started_before_a_published_replace_is_superseded_not_published() {
+        let lake = lake();
+        let append = Load::begin(
+            lake.clone(),
+            options(&[("SOURCE", text("users")), ("LOAD_ID", text("early"))]),
+            vec![],
+            at(1),
+        )
+        .unwrap();
+        let replace = stage(&lake, &replace_opts("snap"), 2, b"snap");
+        std::fs::write(&append.tmp_file, b"early").unwrap();
+        let rec = append.publish(1, 5, at(3), Verdict::default()).unwrap();
+        assert_eq!(rec.status, Status::Replaced, "{rec:?}");
+        assert!(
+            rec.error
+                .as_deref()
+                .unwrap()
+                .contains("superseded by load snap")
+        );
+        assert_eq!(
+            parquet_files(&lake).unwrap(),
+            vec![lake.join(&replace.files[0].path)],
+            "only the snapshot's rows remain"
+        );
+        // An append that started after the replace is kept.
+        let later = stage(
+            &lake,
+            &options(&[("SOURCE", text("users")), ("LOAD_ID", text("later"))]),
+            4,
+            b"later",
+        );
+        assert_eq!(later.status, Status::Success);
+        assert_eq!(parquet_files(&lake).unwrap().len(), 2);
+        std::fs::remove_dir_all(lake).unwrap();
+    }
+
+    #[test]
+    fn replace_loads_starting_in_the_same_millisecond_leave_one_snapshot_in_either_publish_order() {
+        for first_publisher in ["a", "b"] {
+            let lake = lake();
+            let a = Load::begin(lake.clone(), replace_opts("a"), vec![], at(1)).unwrap();
+            let b = Load::begin(lake.clone(), replace_opts("b"), vec![], at(1)).unwrap();
+            std::fs::write(&a.tmp_file, b"a").unwrap();
+            std::fs::write(&b.tmp_file, b"b").unwrap();
+            let (x, y) = if first_publisher == "a" {
+                (a, b)
+            } else {
+                (b, a)
+            };
+            x.publish(1, 1, at(2), Verdict::default()).unwrap();
+            y.publish(1, 1, at(3), Verdict::default()).unwrap();
+            let files = parquet_files(&lake).unwrap();
+            assert_eq!(files.len(), 1, "{first_publisher} first: {files:?}");
+            let audit = super::super::audit::read_all(&lake).unwrap();
+            let success: Vec<&str> = audit
+                .iter()
+                .filter(|r| r.status == Status::Success)
+                .map(|r| r.load_id.as_str())
+                .collect();
+            assert_eq!(
+                success,
+                vec!["b"],
+                "{first_publisher} first: the same load wins"
+            );
+            std::fs::remove_dir_all(lake).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_superseded_load_keeps_its_temporaries_until_its_record_is_written() {
+        let lake = lake();
+        let early = Load::begin(lake.clone(), replace_opts("early"), vec![], at(1)).unwrap();
+        stage(&lake, &replace_opts("late"), 2, b"late");
+        std::fs::write(&early.tmp_file, b"early").unwrap();
+        let record_path = early
+            .record(Status::Running, 0, vec![], vec![], None, None)
+            .path(&lake);
+        std::fs::remove_file(&record_path).unwrap();
+        std::fs::create_dir_all(record_path.join("blocked")).unwrap();
+        assert!(early.publish(1, 5, at(3), Verdict::default()).is_err());
+        assert!(
+            early.tmp_dir.exists(),
+            "removed before the record: a crash there would leave `running` forever"
+        );
+        std::fs::remove_dir_all(lake).unwrap();
+    }
+
+    fn crash_at(point: &'static str) {
+        CRASH_AT.with(|c| c.set(point));
+    }
+
+    fn status_of(lake: &Path, id: &str) -> Status {
+        let audit = super::super::audit::read_all(lake).unwrap();
+        audit.iter().find(|r| r.load_id == id).unwrap().status
+    }
+
+    /// Publishes `load` up to the crash point, then "kills the process" (its lock goes).
+    fn publish_and_die(load: Load, point: &'static str, sec: u32) {
+        std::fs::write(&load.tmp_file, b"new").unwrap();
+        crash_at(point);
+        let err = load.publish(1, 3, at(sec), Verdict::default()).unwrap_err();
+        crash_at("");
+        assert!(err.contains("simulated crash"), "{err}");
+        drop(load);
+    }
+
+    #[test]
+    fn a_replace_that_died_after_its_rename_is_finished_by_clean_stale() {
+        let lake = lake();
+        let old = stage(&lake, &options(&[("SOURCE", text("users"))]), 0, b"old");
+        let replace = Load::begin(lake.clone(), replace_opts("snap"), vec![], at(1)).unwrap();
+        let snap_file = lake.join(&replace.relative);
+        publish_and_die(replace, "after rename", 2);
+        assert_eq!(
+            parquet_files(&lake).unwrap().len(),
+            2,
+            "the process died mid-publish"
+        );
+        clean_stale(&lake, std::time::Duration::ZERO, at(3)).unwrap();
+        assert_eq!(
+            parquet_files(&lake).unwrap(),
+            vec![snap_file],
+            "one snapshot"
+        );
+        assert_eq!(status_of(&lake, "snap"), Status::Success);
+        assert_eq!(status_of(&lake, &old.load_id), Status::Replaced);
+        let audit = super::super::audit::read_all(&lake).unwrap();
+        let snap = audit.iter().find(|r| r.load_id == "snap").unwrap();
+        assert_eq!(snap.removed_files, vec![old.files[0].path.clone()]);
+        assert!(snap.superseding.is_empty());
+        std::fs::remove_dir_all(lake).unwrap();
+    }
+
+    #[test]
+    fn an_older_replace_publishing_after_a_newer_one_died_after_its_rename_publishes_nothing() {
+        let lake = lake();
+        let early = Load::begin(lake.clone(), replace_opts("early"), vec![], at(1)).unwrap();
+        let late = Load::begin(lake.clone(), replace_opts("late"), vec![], at(2)).unwrap();
+        let late_file = lake.join(&late.relative);
+        publish_and_die(late, "after rename", 3);
+        std::fs::write(&early.tmp_file, b"early").unwrap();
+        let rec = early.publish(1, 5, at(4), Verdict::default()).unwrap();
+        assert_eq!(rec.status, Status::Replaced, "{rec:?}");
+        assert_eq!(parquet_files(&lake).unwrap(), vec![late_file]);
+        std::fs::remove_dir_all(lake).unwrap();
+    }
+
+    #[test]
+    fn a_replace_that_died_before_removing_what_it_superseded_is_finished() {
+        for finisher in ["clean_stale", "next publish"] {
+            let lake = lake();
+            let old = stage(&lake, &options(&[("SOURCE", text("users"))]), 0, b"old");
+            let replace = Load::begin(lake.clone(), replace_opts("snap"), vec![], at(1)).unwrap();
+            let snap_file = lake.join(&replace.relative);
+            publish_and_die(replace, "after record", 2);
+            assert_eq!(status_of(&lake, "snap"), Status::Success);
+            if finisher == "clean_stale" {
+                clean_stale(&lake, std::time::Duration::ZERO, at(3)).unwrap();
+                assert_eq!(parquet_files(&lake).unwrap(), vec![snap_file], "{finisher}");
+            } else {
+                stage(&lake, &options(&[("SOURCE", text("users"))]), 3, b"next");
+                let files = parquet_files(&lake).unwrap();
+                assert_eq!(files.len(), 2, "{finisher}: {files:?}");
+                assert!(files.contains(&snap_file));
+            }
+            assert_eq!(
+                status_of(&lake, &old.load_id),
+                Status::Replaced,
+                "{finisher}"
+            );
+            std::fs::remove_dir_all(lake).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_superseded_file_that_cannot_be_removed_is_not_listed_as_removed() {
+        let lake = lake();
+        let old = stage(&lake, &options(&[("SOURCE", text("users"))]), 0, b"old");
+        let replace = Load::begin(lake.clone(), replace_opts("snap"), vec![], at(1)).unwrap();
+        std::fs::write(&replace.tmp_file, b"snap").unwrap();
+        crash_at("remove");
+        let rec = replace.publish(1, 4, at(2), Verdict::default());
+        crash_at("");
+        let rec = rec.unwrap();
+        assert!(rec.removed_files.is_empty(), "{rec:?}");
+        assert_eq!(rec.superseding, vec![old.files[0].path.clone()]);
+        assert_eq!(
+            status_of(&lake, &old.load_id),
+            Status::Success,
+            "its rows are visible"
+        );
+        // Removable again: etl_clean_stale finishes it.
+        clean_stale(&lake, std::time::Duration::ZERO, at(3)).unwrap();
+        assert_eq!(status_of(&lake, &old.load_id), Status::Replaced);
+        assert_eq!(parquet_files(&lake).unwrap().len(), 1);
+        std::fs::remove_dir_all(lake).unwrap();
+    }
+
+    #[test]
+    fn finishing_a_dead_replace_keeps_a_file_a_newer_retry_published_under_the_same_name() {
+        let lake = lake();
+        let append = options(&[("SOURCE", text("users")), ("LOAD_ID", text("L"))]);
+        let old = stage(&lake, &append, 0, b"old");
+        let replace = Load::begin(lake.clone(), replace_opts("snap"), vec![], at(1)).unwrap();
+        publish_and_die(replace, "after rename", 2);
+        // The retry of L started after the replace: newer data, under L's earlier file name.
+        let retry = stage(&lake, &append, 3, b"retry");
+        assert_eq!(retry.files[0].path, old.files[0].path);
+        clean_stale(&lake, std::time::Duration::ZERO, at(4)).unwrap();
+        let kept = lake.join(&retry.files[0].path);
+        assert_eq!(
+            std::fs::read(&kept).unwrap(),
+            b"retry",
+            "the retry's rows stay"
+        );
+        assert_eq!(status_of(&lake, "snap"), Status::Success);
+        std::fs::remove_dir_all(lake).unwrap();
     }
 }

@@ -443,6 +443,8 @@ pub fn staged_columns(columns: &[Column], metadata: bool) -> Vec<(String, String
 pub fn fingerprint(columns: &[(String, String)]) -> String {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for (name, ty) in columns {
+        // Keywords quoted since (`"from"`) hash as before: existing lakes keep their fingerprint.
+        let ty = crate::contract::model::unquote_identifiers(ty, false);
         for byte in name.bytes().chain([0u8]).chain(ty.bytes()).chain([b'\n']) {
             hash ^= byte as u64;
             hash = hash.wrapping_mul(0x0100_0000_01b3);
@@ -594,5 +596,15 @@ mod tests {
         c[0].0 = "ident".into();
         assert_ne!(fingerprint(&a), fingerprint(&c));
         assert_eq!(fingerprint(&[]), "cbf29ce484222325");
+        // Quoting a keyword field leaves the fingerprint as it was before keywords were quoted.
+        let old = vec![(
+            "s".to_string(),
+            "STRUCT(value INTEGER, from INTEGER)".to_string(),
+        )];
+        let new = vec![(
+            "s".to_string(),
+            "STRUCT(value INTEGER, \"from\" INTEGER)".to_string(),
+        )];
+        assert_eq!(fingerprint(&old), fingerprint(&new));
     }
 }
