@@ -22,6 +22,8 @@ pub enum Cell<'a> {
     /// An integer (TINYINT ... UBIGINT, HUGEINT), exact.
     Int(i128),
     Number(f64),
+    /// A DECIMAL(p, s) with s > 0: the value in units of 10^-s, and s.
+    Decimal(i128, i8),
     Text(&'a str),
     Bool(bool),
     /// Microseconds since the epoch (dates, timestamps).
@@ -59,8 +61,7 @@ pub fn cell(array: &ArrayRef, i: usize) -> Cell<'_> {
         DataType::Float64 => num!(Float64Type),
         DataType::Decimal128(_, 0) => Cell::Int(array.as_primitive::<Decimal128Type>().value(i)),
         DataType::Decimal128(_, scale) => {
-            let v = array.as_primitive::<Decimal128Type>().value(i) as f64;
-            Cell::Number(v / 10f64.powi(*scale as i32))
+            Cell::Decimal(array.as_primitive::<Decimal128Type>().value(i), *scale)
         }
         DataType::Utf8 => Cell::Text(array.as_string::<i32>().value(i)),
         DataType::LargeUtf8 => Cell::Text(array.as_string::<i64>().value(i)),
@@ -95,11 +96,16 @@ pub fn cell(array: &ArrayRef, i: usize) -> Cell<'_> {
 
 fn literal_matches(cell: &Cell<'_>, lit: &Literal) -> bool {
     match (cell, lit) {
+        (Cell::Decimal(v, scale), _) => {
+            literal_matches(&Cell::Number(*v as f64 / 10f64.powi(*scale as i32)), lit)
+        }
         (Cell::Null, Literal::Null) => true,
         (Cell::Number(x), Literal::Number(y)) => x == y,
         // Integers compare exactly with integers; a float literal equals an integer only when
         // it is that integer exactly (every float beyond 2^53 is an integer, and i128 holds it).
         (Cell::Int(x), Literal::Integer(y)) => x == y,
+        (Cell::Int(x), Literal::Decimal(_, e)) => e.as_i128() == Some(*x),
+        (_, Literal::Decimal(y, _)) => literal_matches(cell, &Literal::Number(*y)),
         (Cell::Int(x), Literal::Number(y)) => {
             y.fract() == 0.0 && y.abs() < 1.7e38 && *x == *y as i128
         }
@@ -110,7 +116,7 @@ fn literal_matches(cell: &Cell<'_>, lit: &Literal) -> bool {
         (Cell::Number(x), Literal::Text(t)) => t.parse::<f64>().is_ok_and(|y| *x == y),
         (Cell::Int(x), Literal::Text(t)) => match t.parse::<i128>() {
             Ok(y) => *x == y,
-            Err(_) => literal_matches(cell, &Literal::Number(t.parse().unwrap_or(f64::NAN))),
+            Err(_) => Exact::parse(t).is_some_and(|e| e.as_i128() == Some(*x)),
         },
         (Cell::Bool(b), Literal::Bool(c)) => b == c,
         _ => false,
@@ -128,6 +134,7 @@ pub fn violates(kind: &CheckKind, c: &Cell<'_>) -> bool {
                 !IntRange::instant(false, ns, *exclusive, 1_000).holds(*t as i128)
             }),
             Cell::Int(v) => !IntRange::new(false, *bound, *exclusive, 0).holds(*v),
+            Cell::Decimal(v, s) => !IntRange::new(false, *bound, *exclusive, *s as i32).holds(*v),
             Cell::Number(x) => {
                 let b = bound.value;
                 x.is_nan() || if *exclusive { *x <= b } else { *x < b }
@@ -139,6 +146,7 @@ pub fn violates(kind: &CheckKind, c: &Cell<'_>) -> bool {
                 !IntRange::instant(true, ns, *exclusive, 1_000).holds(*t as i128)
             }),
             Cell::Int(v) => !IntRange::new(true, *bound, *exclusive, 0).holds(*v),
+            Cell::Decimal(v, s) => !IntRange::new(true, *bound, *exclusive, *s as i32).holds(*v),
             Cell::Number(x) => {
                 let b = bound.value;
                 x.is_nan() || if *exclusive { *x >= b } else { *x > b }
@@ -154,32 +162,6 @@ pub fn violates(kind: &CheckKind, c: &Cell<'_>) -> bool {
         CheckKind::ValidValues(values) => !values.iter().any(|v| literal_matches(c, v)),
         CheckKind::Duplicate(_) | CheckKind::RowCount | CheckKind::Freshness { .. } => false,
     }
-}
-
-/// `m × 10^k` rounded down and up, saturated to i128 (None: below / above every i128).
-fn floor_ceil(m: i128, k: i32) -> (Option<i128>, Option<i128>, i8) {
-    // The third value is the side a saturated result lies on (-1 below, 1 above, 0 exact).
-    if m == 0 {
-        return (Some(0), Some(0), 0);
-    }
-    if k >= 0 {
-        return match 10i128.checked_pow(k as u32).and_then(|p| m.checked_mul(p)) {
-            Some(x) => (Some(x), Some(x), 0),
-            None => (None, None, if m < 0 { -1 } else { 1 }),
-        };
-    }
-    let d = -(k as i64);
-    if d > 38 {
-        // |m| < 10^39 <= 10^d: strictly between -1 and 1.
-        return if m < 0 {
-            (Some(-1), Some(0), 0)
-        } else {
-            (Some(0), Some(1), 0)
-        };
-    }
-    let p = 10i128.pow(d as u32);
-    let (q, r) = (m / p, m % p);
-    (Some(q - (r < 0) as i128), Some(q + (r > 0) as i128), 0)
 }
 
 /// The values that satisfy a bound, for integer-valued data in units of `10^-scale` (integers:
@@ -202,7 +184,7 @@ impl IntRange {
 
     /// For a numeric bound over values in units of `10^-scale`.
     fn new(upper: bool, bound: Bound, exclusive: bool, scale: i32) -> IntRange {
-        let Some((m, e)) = bound.exact else {
+        let Some(exact) = bound.exact else {
             // A non-finite bound: -inf / +inf / NaN (NaN: no value satisfies it).
             let b = bound.value;
             let all = if upper {
@@ -212,7 +194,7 @@ impl IntRange {
             };
             return if all { IntRange::ALL } else { IntRange::NONE };
         };
-        let (floor, ceil, side) = floor_ceil(m, e.saturating_add(scale));
+        let (floor, ceil, side) = exact.floor_ceil(scale);
         IntRange::from_cut(upper, exclusive, floor, ceil, side)
     }
 
@@ -478,6 +460,11 @@ fn sample_text(c: &Cell<'_>) -> Option<String> {
         Cell::Null => return None,
         Cell::Int(x) => x.to_string(),
         Cell::Number(x) => x.to_string(),
+        Cell::Decimal(v, s) => {
+            let digits = format!("{:0>width$}", v.unsigned_abs(), width = *s as usize + 1);
+            let (int, frac) = digits.split_at(digits.len() - *s as usize);
+            format!("{}{int}.{frac}", if *v < 0 { "-" } else { "" })
+        }
         Cell::Text(s) => s.to_string(),
         Cell::Bool(b) => b.to_string(),
         Cell::Instant(t) => t.to_string(),
@@ -1502,19 +1489,19 @@ slaProperties:
         let kinds = vec![
             CheckKind::Null,
             CheckKind::Min {
-                bound: Bound::float(0.0),
+                bound: Bound::float(0.0, None),
                 exclusive: false,
             },
             CheckKind::Min {
-                bound: Bound::float(0.0),
+                bound: Bound::float(0.0, None),
                 exclusive: true,
             },
             CheckKind::Max {
-                bound: Bound::float(99.5),
+                bound: Bound::float(99.5, None),
                 exclusive: false,
             },
             CheckKind::Max {
-                bound: Bound::float(99.5),
+                bound: Bound::float(99.5, None),
                 exclusive: true,
             },
             CheckKind::MinLength(3),
@@ -1677,8 +1664,8 @@ slaProperties:
                 .unwrap(),
         );
         assert_eq!(mask(huge, 0), [true, false, false]);
-        // DECIMAL(20,2): 900719925474.92 is below 900719925474.93 (a float bound is exact for
-        // up to 15 significant digits).
+        // DECIMAL(20,2): 900719925474.92 is below 900719925474.93 (a float bound is exact as
+        // written).
         let d = parse(
             "d.yaml",
             "columns:\n  v: {checks: [\"ge(900719925474.93)\", \"le(0.1)\"]}\n",
@@ -1696,33 +1683,167 @@ slaProperties:
         assert_eq!(out, [true, true, false], "0.10 <= 0.1 exactly");
     }
 
+    /// Rows of `array` failing check `check` (simple format) of a column `v`, typed and
+    /// generic paths agreeing.
+    fn failing_rows(check: &str, array: ArrayRef) -> Vec<bool> {
+        let c = parse(
+            "x.yaml",
+            &format!("columns:\n  v: {{checks: [\"{check}\"]}}\n"),
+        )
+        .unwrap();
+        let mut out = vec![false; array.len()];
+        fail_mask(&c.checks[0].kind, &array, &mut out);
+        let generic: Vec<bool> = (0..array.len())
+            .map(|i| violates(&c.checks[0].kind, &cell(&array, i)))
+            .collect();
+        assert_eq!(out, generic, "{check}: typed and generic agree");
+        out
+    }
+
+    #[test]
+    fn fractional_and_huge_bounds_compare_as_written_not_as_doubles() {
+        use arrow_array::Decimal128Array;
+        // Each passed (or failed) through the double before (review L7).
+        let dec = |v: Vec<i128>, p, s| -> ArrayRef {
+            Arc::new(
+                Decimal128Array::from(v)
+                    .with_precision_and_scale(p, s)
+                    .unwrap(),
+            )
+        };
+        let big = dec(vec![1_000_000_000_000_000_000_000i128], 38, 4);
+        assert_eq!(
+            failing_rows("le(99999999999999999.9999)", big.clone()),
+            [true]
+        );
+        assert_eq!(failing_rows("le(100000000000000000.0000)", big), [false]);
+        let d = dec(vec![150, 151], 10, 2);
+        assert_eq!(
+            failing_rows("ge(1.50000000000000001)", d.clone()),
+            [true, false]
+        );
+        assert_eq!(failing_rows("gt(1.50000000000000000001)", d), [true, false]);
+        let ints: ArrayRef = Arc::new(Int64Array::from(vec![9007199254740993, 9007199254740994]));
+        assert_eq!(
+            failing_rows("le(9007199254740993.0)", ints.clone()),
+            [false, true]
+        );
+        assert_eq!(
+            failing_rows("le(9007199254740993.5)", ints.clone()),
+            [false, true]
+        );
+        assert_eq!(
+            failing_rows("ge(9.007199254740993e15)", ints.clone()),
+            [false, false]
+        );
+        assert_eq!(
+            failing_rows("isin([9007199254740993.0])", ints.clone()),
+            [false, true]
+        );
+        assert_eq!(
+            failing_rows("isin(['9007199254740993.0'])", ints),
+            [false, true]
+        );
+        let huge = dec(vec![i128::MIN + 1, i128::MAX], 38, 0);
+        for c in [
+            "ge(-170141183460469231731687303715884105729)",
+            "ge(-170141183460469231731687303715884105728.5)",
+            "le(170141183460469231731687303715884105727.0)",
+            "le(1e39)",
+        ] {
+            assert_eq!(failing_rows(c, huge.clone()), [false, false], "{c}");
+        }
+        assert_eq!(
+            failing_rows(
+                "lt(170141183460469231731687303715884105727.0)",
+                huge.clone()
+            ),
+            [false, true]
+        );
+        assert_eq!(failing_rows("gt(-1e39)", huge.clone()), [false, false]);
+        assert_eq!(failing_rows("ge(1e-300)", huge), [true, false]);
+    }
+
+    #[test]
+    fn odcs_bounds_compare_as_written() {
+        let c = parse(
+            "o.yaml",
+            "apiVersion: v3.1.0\nkind: DataContract\nschema:\n  - name: t\n    properties:\n      \
+             - name: v\n        logicalType: integer\n        logicalTypeOptions:\n          \
+             maximum: 9007199254740993.5\n",
+        )
+        .unwrap();
+        let kind = &c
+            .checks
+            .iter()
+            .find(|k| matches!(k.kind, CheckKind::Max { .. }))
+            .unwrap()
+            .kind;
+        let ints: ArrayRef = Arc::new(Int64Array::from(vec![9007199254740993, 9007199254740994]));
+        let mut out = vec![false; 2];
+        fail_mask(kind, &ints, &mut out);
+        assert_eq!(out, [false, true]);
+    }
+
+    #[test]
+    fn exact_decimals_parse_as_written() {
+        let e = |t: &str| Exact::parse(t).map(|e| e.to_string());
+        assert_eq!(e("1.50"), Some("1.5".into()));
+        assert_eq!(e("-0.0"), Some("0".into()));
+        assert_eq!(e("+12.5e-3"), Some("0.0125".into()));
+        assert_eq!(e(".5"), Some("0.5".into()));
+        assert_eq!(e("5."), Some("5".into()));
+        assert_eq!(e("00012.000"), Some("12".into()));
+        assert_eq!(e("1e38"), Some(format!("1{}", "0".repeat(38))));
+        assert_eq!(e("1e-39"), Some(format!("0.{}...", "0".repeat(38))));
+        assert_eq!(e("1e999999999999"), Some("(beyond 2^128)".into()));
+        for bad in [
+            "", ".", "e5", "1e", "1.2.3", "0x1F", "1_000", ".inf", "--1", "1e+-2",
+        ] {
+            assert_eq!(Exact::parse(bad), None, "{bad}");
+        }
+        // Two numerals that are one double cannot both be kept exactly.
+        let err = super::super::yaml::parse("a: 0.1\nb: 0.10000000000000001\n").unwrap_err();
+        assert!(err.0.contains("read as the same double"), "{err}");
+        assert!(super::super::yaml::parse("a: 0.1\nb: 0.10\n").is_ok());
+    }
+
     #[test]
     fn integer_ranges_round_the_bound_the_right_way() {
         let r = |upper, b: Bound, ex, scale| IntRange::new(upper, b, ex, scale);
-        let half = Bound::float(2.5);
+        let half = Bound::float(2.5, None);
         assert_eq!(r(false, half, false, 0).lo, 3, "v >= 2.5 <=> v >= 3");
         assert_eq!(r(false, half, true, 0).lo, 3, "v > 2.5 <=> v >= 3");
         assert_eq!(r(true, half, false, 0).hi, 2, "v <= 2.5 <=> v <= 2");
         assert_eq!(r(true, half, true, 0).hi, 2);
-        let neg = Bound::float(-2.5);
+        let neg = Bound::float(-2.5, None);
         assert_eq!(r(false, neg, false, 0).lo, -2);
         assert_eq!(r(true, neg, false, 0).hi, -3);
         assert_eq!(r(false, Bound::int(5), true, 0).lo, 6);
         assert_eq!(r(true, Bound::int(5), true, 0).hi, 4);
         assert_eq!(r(false, Bound::int(5), false, 2).lo, 500, "scale 2: 5.00");
         // Beyond every 128-bit value.
-        let above = Bound::above_i128(3e38);
+        let above = Bound::uint(300_000_000_000_000_000_000_000_000_000_000_000_000);
         assert_eq!(r(false, above, false, 0), IntRange::NONE);
         assert_eq!(r(true, above, false, 0), IntRange::ALL);
-        assert_eq!(r(false, Bound::float(1e300), false, 0), IntRange::NONE);
-        assert_eq!(r(false, Bound::float(-1e300), false, 0), IntRange::ALL);
         assert_eq!(
-            r(false, Bound::float(f64::NEG_INFINITY), false, 0),
+            r(false, Bound::float(1e300, None), false, 0),
+            IntRange::NONE
+        );
+        assert_eq!(
+            r(false, Bound::float(-1e300, None), false, 0),
             IntRange::ALL
         );
-        assert_eq!(r(true, Bound::float(f64::INFINITY), true, 0), IntRange::ALL);
-        assert_eq!(r(false, Bound::float(1e-300), false, 0).lo, 1);
-        assert_eq!(r(true, Bound::float(1e-300), false, 0).hi, 0);
+        assert_eq!(
+            r(false, Bound::float(f64::NEG_INFINITY, None), false, 0),
+            IntRange::ALL
+        );
+        assert_eq!(
+            r(true, Bound::float(f64::INFINITY, None), true, 0),
+            IntRange::ALL
+        );
+        assert_eq!(r(false, Bound::float(1e-300, None), false, 0).lo, 1);
+        assert_eq!(r(true, Bound::float(1e-300, None), false, 0).hi, 0);
     }
 
     #[test]

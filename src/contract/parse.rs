@@ -150,8 +150,9 @@ fn number_bound(n: &super::yaml::Number) -> Bound {
     use super::yaml::Number;
     match *n {
         Number::Int(i) => Bound::int(i),
-        Number::BigUint(u) => Bound::above_i128(u as f64),
-        Number::Float(x) => Bound::float(x),
+        Number::BigUint(u) => Bound::uint(u),
+        Number::Float(x) => Bound::float(x, None),
+        Number::Decimal(x, exact) => Bound::float(x, Some(exact)),
     }
 }
 
@@ -173,6 +174,7 @@ fn literal(node: &Node<'_>) -> Result<Literal, ContractError> {
         Value::Null => Literal::Null,
         Value::Bool(b) => Literal::Bool(*b),
         Value::Number(super::yaml::Number::Int(i)) => Literal::Integer(*i),
+        Value::Number(super::yaml::Number::Decimal(x, e)) => Literal::Decimal(*x, *e),
         Value::Number(n) => Literal::Number(n.as_f64()),
         Value::String(s) => Literal::Text(s.clone()),
         _ => return Err(node.expected("a text, number, boolean or null")),
