@@ -22,6 +22,8 @@ pub enum Cell<'a> {
     /// An integer (TINYINT ... UBIGINT, HUGEINT), exact.
     Int(i128),
     Number(f64),
+    /// A FLOAT (REAL): compared with bounds and values rounded to f32, as DuckDB compares.
+    Float32(f32),
     /// A DECIMAL(p, s) with s > 0: the value in units of 10^-s, and s.
     Decimal(i128, i8),
     Text(&'a str),
@@ -57,7 +59,7 @@ pub fn cell(array: &ArrayRef, i: usize) -> Cell<'_> {
         DataType::UInt16 => int!(UInt16Type),
         DataType::UInt32 => int!(UInt32Type),
         DataType::UInt64 => int!(UInt64Type),
-        DataType::Float32 => num!(Float32Type),
+        DataType::Float32 => Cell::Float32(array.as_primitive::<Float32Type>().value(i)),
         DataType::Float64 => num!(Float64Type),
         DataType::Decimal128(_, 0) => Cell::Int(array.as_primitive::<Decimal128Type>().value(i)),
         DataType::Decimal128(_, scale) => {
@@ -96,6 +98,13 @@ pub fn cell(array: &ArrayRef, i: usize) -> Cell<'_> {
 
 fn literal_matches(cell: &Cell<'_>, lit: &Literal) -> bool {
     match (cell, lit) {
+        (Cell::Float32(x), Literal::Number(y)) => *x as f64 == Bound::float(*y, None).value32,
+        (Cell::Float32(x), Literal::Decimal(y, e)) => {
+            *x as f64 == Bound::float(*y, Some(*e)).value32
+        }
+        (Cell::Float32(x), Literal::Integer(y)) => *x == *y as f32,
+        (Cell::Float32(x), Literal::Text(t)) => t.trim().parse::<f32>().is_ok_and(|y| *x == y),
+        (Cell::Float32(x), _) => literal_matches(&Cell::Number(*x as f64), lit),
         (Cell::Decimal(v, scale), _) => {
             literal_matches(&Cell::Number(*v as f64 / 10f64.powi(*scale as i32)), lit)
         }
@@ -139,6 +148,10 @@ pub fn violates(kind: &CheckKind, c: &Cell<'_>) -> bool {
                 let b = bound.value;
                 x.is_nan() || if *exclusive { *x <= b } else { *x < b }
             }
+            Cell::Float32(x) => {
+                let (x, b) = (*x as f64, bound.value32);
+                x.is_nan() || if *exclusive { x <= b } else { x < b }
+            }
             _ => false,
         },
         CheckKind::Max { bound, exclusive } => match c {
@@ -151,6 +164,10 @@ pub fn violates(kind: &CheckKind, c: &Cell<'_>) -> bool {
                 let b = bound.value;
                 x.is_nan() || if *exclusive { *x >= b } else { *x > b }
             }
+            Cell::Float32(x) => {
+                let (x, b) = (*x as f64, bound.value32);
+                x.is_nan() || if *exclusive { x >= b } else { x > b }
+            }
             _ => false,
         },
         CheckKind::MinLength(n) => matches!(c, Cell::Text(s) if s.chars().count() < *n),
@@ -161,6 +178,16 @@ pub fn violates(kind: &CheckKind, c: &Cell<'_>) -> bool {
         CheckKind::ValidValues(_) if matches!(c, Cell::Other) => false,
         CheckKind::ValidValues(values) => !values.iter().any(|v| literal_matches(c, v)),
         CheckKind::Duplicate(_) | CheckKind::RowCount | CheckKind::Freshness { .. } => false,
+    }
+}
+
+impl Bound {
+    /// The double a column of type `ty` compares with (FLOAT: the bound rounded to f32).
+    fn for_type(&self, ty: &DataType) -> f64 {
+        match ty {
+            DataType::Float32 => self.value32,
+            _ => self.value,
+        }
     }
 }
 
@@ -368,11 +395,11 @@ fn fail_mask(kind: &CheckKind, array: &ArrayRef, out: &mut [bool]) {
     }
     match kind {
         CheckKind::Min { bound, exclusive } => {
-            let (b, e) = (bound.value, *exclusive);
+            let (b, e) = (bound.for_type(array.data_type()), *exclusive);
             by_number_type!(|x: f64| x.is_nan() || if e { x <= b } else { x < b });
         }
         CheckKind::Max { bound, exclusive } => {
-            let (b, e) = (bound.value, *exclusive);
+            let (b, e) = (bound.for_type(array.data_type()), *exclusive);
             by_number_type!(|x: f64| x.is_nan() || if e { x >= b } else { x > b });
         }
         CheckKind::Pattern(re) => texts!(|s: &str| !re.is_match(s)),
@@ -460,6 +487,7 @@ fn sample_text(c: &Cell<'_>) -> Option<String> {
         Cell::Null => return None,
         Cell::Int(x) => x.to_string(),
         Cell::Number(x) => x.to_string(),
+        Cell::Float32(x) => x.to_string(),
         Cell::Decimal(v, s) => {
             let digits = format!("{:0>width$}", v.unsigned_abs(), width = *s as usize + 1);
             let (int, frac) = digits.split_at(digits.len() - *s as usize);
@@ -1783,6 +1811,26 @@ slaProperties:
         let mut out = vec![false; 2];
         fail_mask(kind, &ints, &mut out);
         assert_eq!(out, [false, true]);
+    }
+
+    #[test]
+    fn float_columns_compare_with_the_bound_rounded_to_float() {
+        use arrow_array::Float32Array;
+        // DuckDB: 0.7::FLOAT >= 0.7 holds (the constant is cast to FLOAT); failed before.
+        let f: ArrayRef = Arc::new(Float32Array::from(vec![0.7f32, 0.6999999, 0.7000001]));
+        assert_eq!(failing_rows("ge(0.7)", f.clone()), [false, true, false]);
+        assert_eq!(failing_rows("le(0.7)", f.clone()), [false, false, true]);
+        assert_eq!(failing_rows("gt(0.7)", f.clone()), [true, true, false]);
+        assert_eq!(failing_rows("isin([0.7])", f.clone()), [false, true, true]);
+        assert_eq!(
+            failing_rows("isin(['0.7'])", f.clone()),
+            [false, true, true]
+        );
+        // Beyond FLOAT's range the double is used; DOUBLE columns compare with the double.
+        assert_eq!(failing_rows("le(1e39)", f.clone()), [false, false, false]);
+        assert_eq!(failing_rows("ge(-1e39)", f), [false, false, false]);
+        let d: ArrayRef = Arc::new(Float64Array::from(vec![0.7f32 as f64, 0.7]));
+        assert_eq!(failing_rows("ge(0.7)", d), [true, false]);
     }
 
     #[test]

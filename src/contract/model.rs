@@ -389,45 +389,55 @@ impl std::fmt::Display for Exact {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Bound {
     pub value: f64,
+    /// The bound as FLOAT (REAL) columns see it: rounded to f32 as DuckDB casts a constant to
+    /// the column's FLOAT (`0.7::FLOAT >= 0.7` holds), widened back to f64; the double where
+    /// f32 has no finite value for it.
+    pub value32: f64,
     pub exact: Option<Exact>,
     /// A date or timestamp bound (`ge('2024-01-01')`): nanoseconds since the epoch, UTC.
     pub instant: Option<i128>,
 }
 
+/// `value` (exactly `exact` when known) rounded once to the nearest f32.
+fn round32(value: f64, exact: Option<&Exact>) -> f64 {
+    let x = exact
+        .filter(|e| e.int.is_some())
+        .and_then(|e| e.to_string().trim_end_matches("...").parse::<f32>().ok())
+        .unwrap_or(value as f32);
+    if x.is_finite() || !value.is_finite() {
+        x as f64
+    } else {
+        value
+    }
+}
+
 impl Bound {
-    /// An exact integer bound.
-    pub fn int(i: i128) -> Bound {
+    fn number(value: f64, exact: Option<Exact>) -> Bound {
         Bound {
-            value: i as f64,
-            exact: Some(Exact::int(i)),
+            value,
+            value32: round32(value, exact.as_ref()),
+            exact,
             instant: None,
         }
     }
 
+    /// An exact integer bound.
+    pub fn int(i: i128) -> Bound {
+        Bound::number(i as f64, Some(Exact::int(i)))
+    }
+
     /// An integer beyond i128 (up to u128), exact.
     pub fn uint(u: u128) -> Bound {
-        Bound {
-            value: u as f64,
-            exact: Some(Exact::uint(u)),
-            instant: None,
-        }
+        Bound::number(u as f64, Some(Exact::uint(u)))
     }
 
     /// A bound written as a float, exact as `exact` (the numeral the contract wrote) when
     /// known, else as the shortest decimal that reads back as `x`.
     pub fn float(x: f64, exact: Option<Exact>) -> Bound {
         if !x.is_finite() {
-            return Bound {
-                value: x,
-                exact: None,
-                instant: None,
-            };
+            return Bound::number(x, None);
         }
-        Bound {
-            value: x,
-            exact: exact.or_else(|| Exact::parse(&format!("{x:e}"))),
-            instant: None,
-        }
+        Bound::number(x, exact.or_else(|| Exact::parse(&format!("{x:e}"))))
     }
 }
 
@@ -453,6 +463,7 @@ impl Bound {
         let ns = utc.timestamp() as i128 * 1_000_000_000 + utc.timestamp_subsec_nanos() as i128;
         Some(Bound {
             value: f64::NAN,
+            value32: f64::NAN,
             exact: None,
             instant: Some(ns),
         })
