@@ -1027,6 +1027,12 @@ impl Evaluator {
     }
 
     /// The checks of the contract, in order (indices of [`Marks::per_check`]).
+    /// Whether `other` evaluates the very same compiled checks (one parse of one file
+    /// version), so that their states can be merged.
+    pub fn same_checks(&self, other: &Evaluator) -> bool {
+        std::sync::Arc::ptr_eq(&self.checks, &other.checks)
+    }
+
     pub fn checks(&self) -> &[Check] {
         &self.checks
     }
