@@ -456,6 +456,37 @@ mod pattern_tests {
     }
 
     #[test]
+    fn str_matches_takes_verbose_patterns_with_comments_and_errors_show_the_users_pattern() {
+        // '(?x)[a-z]+ # letters' failed with "unclosed group": the comment ate the wrapper's ')'.
+        let re = pattern("columns:\n  s: {checks: [\"str_matches('(?x)[a-z]+ # letters')\"]}\n");
+        assert!(re.is_match("abc"));
+        assert!(!re.is_match("1abc"));
+        let re = pattern("columns:\n  s: {checks: [\"str_matches('(?x) a \\\\# | b')\"]}\n");
+        assert!(re.is_match("a#"));
+        assert!(re.is_match("b"));
+        assert!(!re.is_match("xb"), "still anchored");
+        let err = parse(
+            "p.yaml",
+            "columns:\n  s: {checks: [\"str_matches('[a-z')\"]}\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("'[a-z' is not a valid regular expression"),
+            "{err}"
+        );
+        assert!(!err.contains("^(?:"), "{err}");
+        let err = parse(
+            "p.yaml",
+            "columns:\n  s: {checks: [\"str_matches('\\\\p{Nope}')\"]}\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(!err.contains("^(?:"), "{err}");
+        assert!(err.contains("not a valid regular expression"), "{err}");
+    }
+
+    #[test]
     fn odcs_pattern_is_a_search_as_json_schema_defines_it() {
         let odcs = "apiVersion: v3.1.0\nkind: DataContract\nschema:\n  - name: t\n    properties:\n      - name: s\n        logicalTypeOptions: {pattern: '[a-z]+'}\n";
         assert!(pattern(odcs).is_match("1abc"));

@@ -225,8 +225,26 @@ thread_local! {
 /// `str_matches`, Python's `re.match`), otherwise it is a search anywhere in the text (ODCS
 /// `pattern`, as JSON Schema defines it).
 fn compile_pattern(node: &Node<'_>, pattern: &str, anchored: bool) -> Result<Regex, ContractError> {
+    // The user's pattern is checked as written (errors show it, not the anchored form).
+    let invalid = |e: &dyn fmt::Display| {
+        node.err(format!(
+            "'{pattern}' is not a valid regular expression: {e}"
+        ))
+    };
     let source = if anchored {
-        format!("^(?:{pattern})")
+        // Printed back from its syntax tree, the pattern has no comments: a `# comment` of
+        // verbose mode ((?x)) ran to the end of the text and took the wrapper's `)` with it.
+        let ast = regex_syntax::ast::parse::Parser::new()
+            .parse(pattern)
+            .map_err(|e| invalid(&e))?;
+        regex_syntax::hir::translate::Translator::new()
+            .translate(pattern, &ast)
+            .map_err(|e| invalid(&e))?;
+        let mut plain = String::new();
+        regex_syntax::ast::print::Printer::new()
+            .print(&ast, &mut plain)
+            .map_err(|e| invalid(&e))?;
+        format!("^(?:{plain})")
     } else {
         pattern.to_string()
     };
@@ -241,11 +259,6 @@ fn compile_pattern(node: &Node<'_>, pattern: &str, anchored: bool) -> Result<Reg
                  between columns or split the contract"
             )));
         }
-        let invalid = |e: regex::Error| {
-            node.err(format!(
-                "'{pattern}' is not a valid regular expression: {e}"
-            ))
-        };
         let left = PATTERNS_TOTAL_LIMIT.saturating_sub(cache.charged);
         let mut compiled = None;
         for step in PATTERN_SIZE_STEPS {
@@ -265,7 +278,7 @@ fn compile_pattern(node: &Node<'_>, pattern: &str, anchored: bool) -> Result<Reg
                 }
                 // Too big for this step: try the next (the last one's error is final).
                 Err(regex::Error::CompiledTooBig(_)) if step < PATTERN_SIZE_LIMIT => {}
-                Err(e) => return Err(invalid(e)),
+                Err(e) => return Err(invalid(&e)),
             }
         }
         let (re, charged) =
