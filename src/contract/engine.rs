@@ -128,6 +128,11 @@ fn literal_matches(cell: &Cell<'_>, lit: &Literal) -> bool {
             Err(_) => Exact::parse(t).is_some_and(|e| e.as_i128() == Some(*x)),
         },
         (Cell::Bool(b), Literal::Bool(c)) => b == c,
+        // A date/timestamp literal ('2024-01-31', '2024-01-31 12:00:00') equals the instant
+        // it names (Cell::Instant counts microseconds).
+        (Cell::Instant(t), Literal::Text(s)) => Bound::parse_instant(s)
+            .and_then(|b| b.instant)
+            .is_some_and(|ns| ns == *t as i128 * 1_000),
         _ => false,
     }
 }
@@ -354,6 +359,37 @@ fn fail_mask(kind: &CheckKind, array: &ArrayRef, out: &mut [bool]) {
             return;
         }};
     }
+    if let CheckKind::ValidValues(values) = kind
+        && let Some(unit_ns) = instant_unit(array.data_type())
+    {
+        // Date/timestamp literals, parsed once per batch into the column's unit (a literal
+        // finer than the unit equals no value).
+        let accepted: HashSet<i128> = values
+            .iter()
+            .filter_map(|v| match v {
+                Literal::Text(t) => Bound::parse_instant(t)?.instant,
+                _ => None,
+            })
+            .filter(|ns| ns % unit_ns == 0)
+            .map(|ns| ns / unit_ns)
+            .collect();
+        macro_rules! instants {
+            ($t:ty) => {{
+                let values = array.as_primitive::<$t>().values();
+                for (i, o) in out.iter_mut().enumerate() {
+                    *o = valid(i) && !accepted.contains(&(values[i] as i128));
+                }
+                return;
+            }};
+        }
+        match array.data_type() {
+            DataType::Date32 => instants!(Date32Type),
+            DataType::Timestamp(TimeUnit::Second, _) => instants!(TimestampSecondType),
+            DataType::Timestamp(TimeUnit::Millisecond, _) => instants!(TimestampMillisecondType),
+            DataType::Timestamp(TimeUnit::Microsecond, _) => instants!(TimestampMicrosecondType),
+            _ => {}
+        }
+    }
     if let CheckKind::Min { bound, exclusive } | CheckKind::Max { bound, exclusive } = kind
         && let Some(ns) = bound.instant
     {
@@ -417,14 +453,98 @@ fn fail_mask(kind: &CheckKind, array: &ArrayRef, out: &mut [bool]) {
     }
 }
 
+/// Nanoseconds per unit of a date or timestamp column whose cells count microseconds exactly
+/// (nanosecond timestamps are read as microseconds by [`cell`], so they go the generic way).
+fn instant_unit(ty: &DataType) -> Option<i128> {
+    Some(match ty {
+        DataType::Date32 => 86_400_000_000_000,
+        DataType::Timestamp(TimeUnit::Second, _) => 1_000_000_000,
+        DataType::Timestamp(TimeUnit::Millisecond, _) => 1_000_000,
+        DataType::Timestamp(TimeUnit::Microsecond, _) => 1_000,
+        _ => return None,
+    })
+}
+
+/// A UUID column (16-byte values, as [`crate`]'s Arrow conversion writes them: big-endian,
+/// the canonical byte order) as its canonical text, `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`,
+/// so that patterns, lengths and accepted values read it as DuckDB prints it.
+pub fn uuid_text(array: &ArrayRef) -> Option<ArrayRef> {
+    let DataType::FixedSizeBinary(16) = array.data_type() else {
+        return None;
+    };
+    let bin = array.as_fixed_size_binary();
+    let mut out = arrow_array::builder::StringBuilder::with_capacity(bin.len(), bin.len() * 36);
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut text = [0u8; 36];
+    for i in 0..bin.len() {
+        if bin.is_null(i) {
+            out.append_null();
+            continue;
+        }
+        let mut at = 0;
+        for (k, b) in bin.value(i).iter().enumerate() {
+            if matches!(k, 4 | 6 | 8 | 10) {
+                text[at] = b'-';
+                at += 1;
+            }
+            text[at] = HEX[(b >> 4) as usize];
+            text[at + 1] = HEX[(b & 15) as usize];
+            at += 2;
+        }
+        // The buffer holds only ASCII hex digits and dashes.
+        out.append_value(std::str::from_utf8(&text).unwrap_or_default());
+    }
+    Some(std::sync::Arc::new(out.finish()))
+}
+
+/// Column `c` of `batch` as value checks read it: UUID columns as text, converted once per
+/// batch (`as_text` keeps the conversions).
+fn checked_column(
+    uuid_columns: &[usize],
+    batch: &[ArrayRef],
+    c: usize,
+    as_text: &mut Vec<(usize, ArrayRef)>,
+) -> ArrayRef {
+    if !uuid_columns.contains(&c) {
+        return batch[c].clone();
+    }
+    if let Some((_, t)) = as_text.iter().find(|(k, _)| *k == c) {
+        return t.clone();
+    }
+    match uuid_text(&batch[c]) {
+        Some(t) => {
+            as_text.push((c, t.clone()));
+            t
+        }
+        None => batch[c].clone(),
+    }
+}
+
 /// Why a value check cannot judge a column of DuckDB type `ty` (None: it can).
 fn unfit_reason(kind: &CheckKind, ty: &str) -> Option<&'static str> {
     let text = {
         let t = ty.trim().to_ascii_uppercase();
-        !t.ends_with(']') && matches!(t.split('(').next().unwrap_or("").trim(), "VARCHAR" | "JSON")
+        // UUIDs are checked as their canonical text (see [`uuid_text`]).
+        !t.ends_with(']')
+            && matches!(
+                t.split('(').next().unwrap_or("").trim(),
+                "VARCHAR" | "JSON" | "UUID"
+            )
     };
     let time = LogicalType::Date.accepts(ty) || LogicalType::Timestamp.accepts(ty);
     match kind {
+        // Accepted values compare text, numbers, booleans, dates and timestamps; on any other
+        // type (BLOB, INTERVAL, TIME, nested) they never fired (review: validValues on such
+        // columns passed or failed every row).
+        CheckKind::ValidValues(_)
+            if !(text
+                || time
+                || LogicalType::String.accepts(ty)
+                || LogicalType::Number.accepts(ty)
+                || LogicalType::Boolean.accepts(ty)) =>
+        {
+            Some("accepted values compare texts, numbers, booleans, dates and timestamps")
+        }
         CheckKind::Pattern(_) if !text => Some("a pattern reads text"),
         CheckKind::MinLength(_) | CheckKind::MaxLength(_) if !text => {
             Some("a length check reads text")
@@ -875,6 +995,8 @@ pub struct Evaluator {
     state: Vec<CheckState>,
     rows: u64,
     schema_results: Vec<CheckResult>,
+    /// Batch columns of type UUID: value checks read them as text.
+    uuid_columns: Vec<usize>,
 }
 
 const MAX_SAMPLES: usize = 5;
@@ -996,7 +1118,14 @@ impl Evaluator {
                 ))
             })
             .collect();
+        let uuid_columns = columns
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, ty))| ty.trim().eq_ignore_ascii_case("UUID"))
+            .map(|(i, _)| i)
+            .collect();
         Evaluator {
+            uuid_columns,
             state: checks.iter().map(CheckState::new).collect(),
             checks,
             bound,
@@ -1026,13 +1155,13 @@ impl Evaluator {
             .collect()
     }
 
-    /// The checks of the contract, in order (indices of [`Marks::per_check`]).
     /// Whether `other` evaluates the very same compiled checks (one parse of one file
     /// version), so that their states can be merged.
     pub fn same_checks(&self, other: &Evaluator) -> bool {
         std::sync::Arc::ptr_eq(&self.checks, &other.checks)
     }
 
+    /// The checks of the contract, in order (indices of [`Marks::per_check`]).
     pub fn checks(&self) -> &[Check] {
         &self.checks
     }
@@ -1040,12 +1169,14 @@ impl Evaluator {
     /// Marks the rows of `batch` that fail each row-level check (no state is changed).
     pub fn mark_rows(&self, batch: &[ArrayRef], rows: usize, marks: &mut Marks) {
         marks.reset(self.checks.len(), rows);
+        let mut as_text = Vec::new();
         for (k, (check, bound)) in self.checks.iter().zip(&self.bound).enumerate() {
             if check.kind.is_row_level()
                 && let Some(cols) = bound
                 && let Some(&c) = cols.first()
             {
-                fail_mask(&check.kind, &batch[c], marks.slot(k));
+                let array = checked_column(&self.uuid_columns, batch, c, &mut as_text);
+                fail_mask(&check.kind, &array, marks.slot(k));
             }
         }
     }
@@ -1089,6 +1220,8 @@ impl Evaluator {
         }
         let mut scratch = Vec::new();
         let mut key = Vec::new();
+        // UUID columns as text, converted once per batch for every value check reading them.
+        let mut as_text: Vec<(usize, ArrayRef)> = Vec::new();
         for (k, ((check, bound), state)) in self
             .checks
             .iter()
@@ -1111,7 +1244,7 @@ impl Evaluator {
                     }
                 }
                 kind => {
-                    let array = &batch[cols[0]];
+                    let array = &checked_column(&self.uuid_columns, batch, cols[0], &mut as_text);
                     let mask = match marks.as_deref_mut() {
                         Some(m) => m.slot(k),
                         None => {
@@ -1837,6 +1970,97 @@ slaProperties:
         assert_eq!(failing_rows("ge(-1e39)", f), [false, false, false]);
         let d: ArrayRef = Arc::new(Float64Array::from(vec![0.7f32 as f64, 0.7]));
         assert_eq!(failing_rows("ge(0.7)", d), [true, false]);
+    }
+
+    /// Failed rows per check of `checks` on a column `v` of DuckDB type `ty` (None: the check
+    /// did not run; its schema result says why).
+    fn results_on(checks: &str, ty: &str, array: ArrayRef) -> Vec<(u64, String)> {
+        let c = parse(
+            "x.yaml",
+            &format!("columns:\n  v: {{checks: [{checks}]}}\n"),
+        )
+        .unwrap();
+        let mut ev = Evaluator::new(&c, &[("v".into(), ty.into())]);
+        let rows = array.len();
+        ev.update(std::slice::from_ref(&array), rows);
+        let mut marks = Marks::default();
+        ev.mark_rows(&[array], rows, &mut marks);
+        let results = ev.finish(0);
+        for (k, r) in results.iter().filter(|r| !r.schema).enumerate() {
+            let marked = marks.per_check[k].iter().filter(|m| **m).count() as u64;
+            assert_eq!(marked, r.failed_rows, "mark_rows and update agree");
+        }
+        results
+            .into_iter()
+            .map(|r| (r.failed_rows, format!("{} {:?}", r.message, r.samples)))
+            .collect()
+    }
+
+    #[test]
+    fn uuid_columns_are_checked_as_their_canonical_text() {
+        use arrow_array::FixedSizeBinaryArray;
+        // Was a schema failure ("a pattern reads text") for patterns and lengths.
+        let a: [u8; 16] = [
+            0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc, 0xde, 0xf0, 0x01, 0x23, 0x45, 0x67, 0x89, 0xab,
+            0xcd, 0xef,
+        ];
+        let uuids: ArrayRef = Arc::new(
+            FixedSizeBinaryArray::try_from_sparse_iter_with_size(
+                [Some(a), Some([0u8; 16]), None].into_iter(),
+                16,
+            )
+            .unwrap(),
+        );
+        let r = results_on(
+            "\"str_matches('^12345678-9abc-def0-0123-456789abcdef$')\", \
+             \"isin(['12345678-9abc-def0-0123-456789abcdef'])\"",
+            "UUID",
+            uuids,
+        );
+        assert_eq!(r.iter().map(|x| x.0).collect::<Vec<_>>(), [1, 1], "{r:?}");
+        assert!(
+            r[0].1.contains("00000000-0000-0000-0000-000000000000"),
+            "{r:?}"
+        );
+    }
+
+    #[test]
+    fn accepted_values_on_dates_and_timestamps_compare_instants() {
+        use arrow_array::{Date32Array, TimestampMicrosecondArray, TimestampSecondArray};
+        // Every row failed before: a text literal never equalled a date.
+        let days: ArrayRef = Arc::new(Date32Array::from(vec![19753, 19754])); // 2024-01-31, 02-01
+        let r = results_on("\"isin(['2024-01-31'])\"", "DATE", days);
+        assert_eq!(r[0].0, 1, "{r:?}");
+        let micros: ArrayRef = Arc::new(TimestampMicrosecondArray::from(vec![
+            1_706_702_400_000_000,
+            1_706_702_400_000_001,
+        ]));
+        let r = results_on(
+            "\"isin(['2024-01-31 12:00:00', '2024-01-31'])\"",
+            "TIMESTAMP",
+            micros,
+        );
+        assert_eq!(r[0].0, 1, "{r:?}");
+        let secs: ArrayRef = Arc::new(TimestampSecondArray::from(vec![1_706_702_400, 1]));
+        let r = results_on(
+            "\"isin(['2024-01-31T12:00:00Z', '2024-01-31 12:00:00.5'])\"",
+            "TIMESTAMP_S",
+            secs,
+        );
+        assert_eq!(r[0].0, 1, "{r:?}");
+    }
+
+    #[test]
+    fn accepted_values_on_unreadable_types_are_reported_unfit() {
+        use arrow_array::BinaryArray;
+        // A BLOB isin never fired (every row passed).
+        let blobs: ArrayRef = Arc::new(BinaryArray::from(vec![&b"a"[..], &b"b"[..]]));
+        let r = results_on("\"isin(['a'])\"", "BLOB", blobs);
+        assert!(
+            r.iter()
+                .any(|(_, m)| m.contains("accepted values compare") && m.contains("BLOB")),
+            "{r:?}"
+        );
     }
 
     #[test]
