@@ -487,8 +487,8 @@ impl std::fmt::Display for Bound {
             };
         }
         match self.exact {
-            Some(e) => write!(f, "{e}"),
-            None => write!(f, "{}", self.value),
+            Some(e) if e.int.is_some() => write!(f, "{e}"),
+            _ => write!(f, "{}", self.value),
         }
     }
 }

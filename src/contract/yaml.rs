@@ -64,7 +64,8 @@ impl fmt::Display for Number {
                 write!(f, "{}.inf", if *x < 0.0 { "-" } else { "" })
             }
             Number::Float(x) => write!(f, "{x:?}"),
-            Number::Decimal(_, e) => write!(f, "{e}"),
+            Number::Decimal(_, e) if e.int.is_some() => write!(f, "{e}"),
+            Number::Decimal(x, _) => write!(f, "{x:?}"),
         }
     }
 }
