@@ -98,10 +98,9 @@ pub fn cell(array: &ArrayRef, i: usize) -> Cell<'_> {
 
 fn literal_matches(cell: &Cell<'_>, lit: &Literal) -> bool {
     match (cell, lit) {
-        (Cell::Float32(x), Literal::Number(y)) => *x as f64 == Bound::float(*y, None).value32,
-        (Cell::Float32(x), Literal::Decimal(y, e)) => {
-            *x as f64 == Bound::float(*y, Some(*e)).value32
-        }
+        (Cell::Float32(x), Literal::Number(y)) => *x == *y as f32,
+        // Rounded to FLOAT once, from the numeral, when the contract was read.
+        (Cell::Float32(x), Literal::Decimal(_, _, y)) => x == y,
         (Cell::Float32(x), Literal::Integer(y)) => *x == *y as f32,
         (Cell::Float32(x), Literal::Text(t)) => t.trim().parse::<f32>().is_ok_and(|y| *x == y),
         (Cell::Float32(x), _) => literal_matches(&Cell::Number(*x as f64), lit),
@@ -113,8 +112,8 @@ fn literal_matches(cell: &Cell<'_>, lit: &Literal) -> bool {
         // Integers compare exactly with integers; a float literal equals an integer only when
         // it is that integer exactly (every float beyond 2^53 is an integer, and i128 holds it).
         (Cell::Int(x), Literal::Integer(y)) => x == y,
-        (Cell::Int(x), Literal::Decimal(_, e)) => e.as_i128() == Some(*x),
-        (_, Literal::Decimal(y, _)) => literal_matches(cell, &Literal::Number(*y)),
+        (Cell::Int(x), Literal::Decimal(_, e, _)) => e.as_i128() == Some(*x),
+        (_, Literal::Decimal(y, _, _)) => literal_matches(cell, &Literal::Number(*y)),
         (Cell::Int(x), Literal::Number(y)) => {
             y.fract() == 0.0 && y.abs() < 1.7e38 && *x == *y as i128
         }

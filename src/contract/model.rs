@@ -185,9 +185,10 @@ pub enum Literal {
     /// 9007199254740992.
     Integer(i128),
     Number(f64),
-    /// A float written as a decimal numeral: its double and its exact value (integer columns
-    /// compare with the exact value: `isin([9007199254740993.0])` accepts 9007199254740993).
-    Decimal(f64, Exact),
+    /// A float written as a decimal numeral: its double, its exact value (integer columns
+    /// compare with it: `isin([9007199254740993.0])` accepts 9007199254740993) and its
+    /// nearest FLOAT (what FLOAT columns compare with).
+    Decimal(f64, Exact, f32),
     Text(String),
     Bool(bool),
     Null,

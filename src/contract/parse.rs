@@ -174,7 +174,9 @@ fn literal(node: &Node<'_>) -> Result<Literal, ContractError> {
         Value::Null => Literal::Null,
         Value::Bool(b) => Literal::Bool(*b),
         Value::Number(super::yaml::Number::Int(i)) => Literal::Integer(*i),
-        Value::Number(super::yaml::Number::Decimal(x, e)) => Literal::Decimal(*x, *e),
+        Value::Number(super::yaml::Number::Decimal(x, e)) => {
+            Literal::Decimal(*x, *e, Bound::float(*x, Some(*e)).value32 as f32)
+        }
         Value::Number(n) => Literal::Number(n.as_f64()),
         Value::String(s) => Literal::Text(s.clone()),
         _ => return Err(node.expected("a text, number, boolean or null")),
