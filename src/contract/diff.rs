@@ -91,6 +91,7 @@ fn literal_text(l: &super::model::Literal) -> String {
     match l {
         Literal::Integer(i) => i.to_string(),
         Literal::Number(x) => x.to_string(),
+        Literal::Decimal(_, e, _) => e.to_string(),
         Literal::Text(t) => format!("'{t}'"),
         Literal::Bool(b) => b.to_string(),
         Literal::Null => "NULL".into(),

@@ -22,6 +22,10 @@ pub enum Cell<'a> {
     /// An integer (TINYINT ... UBIGINT, HUGEINT), exact.
     Int(i128),
     Number(f64),
+    /// A FLOAT (REAL): compared with bounds and values rounded to f32, as DuckDB compares.
+    Float32(f32),
+    /// A DECIMAL(p, s) with s > 0: the value in units of 10^-s, and s.
+    Decimal(i128, i8),
     Text(&'a str),
     Bool(bool),
     /// Microseconds since the epoch (dates, timestamps).
@@ -55,12 +59,11 @@ pub fn cell(array: &ArrayRef, i: usize) -> Cell<'_> {
         DataType::UInt16 => int!(UInt16Type),
         DataType::UInt32 => int!(UInt32Type),
         DataType::UInt64 => int!(UInt64Type),
-        DataType::Float32 => num!(Float32Type),
+        DataType::Float32 => Cell::Float32(array.as_primitive::<Float32Type>().value(i)),
         DataType::Float64 => num!(Float64Type),
         DataType::Decimal128(_, 0) => Cell::Int(array.as_primitive::<Decimal128Type>().value(i)),
         DataType::Decimal128(_, scale) => {
-            let v = array.as_primitive::<Decimal128Type>().value(i) as f64;
-            Cell::Number(v / 10f64.powi(*scale as i32))
+            Cell::Decimal(array.as_primitive::<Decimal128Type>().value(i), *scale)
         }
         DataType::Utf8 => Cell::Text(array.as_string::<i32>().value(i)),
         DataType::LargeUtf8 => Cell::Text(array.as_string::<i64>().value(i)),
@@ -95,11 +98,22 @@ pub fn cell(array: &ArrayRef, i: usize) -> Cell<'_> {
 
 fn literal_matches(cell: &Cell<'_>, lit: &Literal) -> bool {
     match (cell, lit) {
+        (Cell::Float32(x), Literal::Number(y)) => *x == *y as f32,
+        // Rounded to FLOAT once, from the numeral, when the contract was read.
+        (Cell::Float32(x), Literal::Decimal(_, _, y)) => x == y,
+        (Cell::Float32(x), Literal::Integer(y)) => *x == *y as f32,
+        (Cell::Float32(x), Literal::Text(t)) => t.trim().parse::<f32>().is_ok_and(|y| *x == y),
+        (Cell::Float32(x), _) => literal_matches(&Cell::Number(*x as f64), lit),
+        (Cell::Decimal(v, scale), _) => {
+            literal_matches(&Cell::Number(*v as f64 / 10f64.powi(*scale as i32)), lit)
+        }
         (Cell::Null, Literal::Null) => true,
         (Cell::Number(x), Literal::Number(y)) => x == y,
         // Integers compare exactly with integers; a float literal equals an integer only when
         // it is that integer exactly (every float beyond 2^53 is an integer, and i128 holds it).
         (Cell::Int(x), Literal::Integer(y)) => x == y,
+        (Cell::Int(x), Literal::Decimal(_, e, _)) => e.as_i128() == Some(*x),
+        (_, Literal::Decimal(y, _, _)) => literal_matches(cell, &Literal::Number(*y)),
         (Cell::Int(x), Literal::Number(y)) => {
             y.fract() == 0.0 && y.abs() < 1.7e38 && *x == *y as i128
         }
@@ -110,9 +124,14 @@ fn literal_matches(cell: &Cell<'_>, lit: &Literal) -> bool {
         (Cell::Number(x), Literal::Text(t)) => t.parse::<f64>().is_ok_and(|y| *x == y),
         (Cell::Int(x), Literal::Text(t)) => match t.parse::<i128>() {
             Ok(y) => *x == y,
-            Err(_) => literal_matches(cell, &Literal::Number(t.parse().unwrap_or(f64::NAN))),
+            Err(_) => Exact::parse(t).is_some_and(|e| e.as_i128() == Some(*x)),
         },
         (Cell::Bool(b), Literal::Bool(c)) => b == c,
+        // A date/timestamp literal ('2024-01-31', '2024-01-31 12:00:00') equals the instant
+        // it names (Cell::Instant counts microseconds).
+        (Cell::Instant(t), Literal::Text(s)) => Bound::parse_instant(s)
+            .and_then(|b| b.instant)
+            .is_some_and(|ns| ns == *t as i128 * 1_000),
         _ => false,
     }
 }
@@ -128,9 +147,14 @@ pub fn violates(kind: &CheckKind, c: &Cell<'_>) -> bool {
                 !IntRange::instant(false, ns, *exclusive, 1_000).holds(*t as i128)
             }),
             Cell::Int(v) => !IntRange::new(false, *bound, *exclusive, 0).holds(*v),
+            Cell::Decimal(v, s) => !IntRange::new(false, *bound, *exclusive, *s as i32).holds(*v),
             Cell::Number(x) => {
                 let b = bound.value;
                 x.is_nan() || if *exclusive { *x <= b } else { *x < b }
+            }
+            Cell::Float32(x) => {
+                let (x, b) = (*x as f64, bound.value32);
+                x.is_nan() || if *exclusive { x <= b } else { x < b }
             }
             _ => false,
         },
@@ -139,9 +163,14 @@ pub fn violates(kind: &CheckKind, c: &Cell<'_>) -> bool {
                 !IntRange::instant(true, ns, *exclusive, 1_000).holds(*t as i128)
             }),
             Cell::Int(v) => !IntRange::new(true, *bound, *exclusive, 0).holds(*v),
+            Cell::Decimal(v, s) => !IntRange::new(true, *bound, *exclusive, *s as i32).holds(*v),
             Cell::Number(x) => {
                 let b = bound.value;
                 x.is_nan() || if *exclusive { *x >= b } else { *x > b }
+            }
+            Cell::Float32(x) => {
+                let (x, b) = (*x as f64, bound.value32);
+                x.is_nan() || if *exclusive { x >= b } else { x > b }
             }
             _ => false,
         },
@@ -156,30 +185,14 @@ pub fn violates(kind: &CheckKind, c: &Cell<'_>) -> bool {
     }
 }
 
-/// `m × 10^k` rounded down and up, saturated to i128 (None: below / above every i128).
-fn floor_ceil(m: i128, k: i32) -> (Option<i128>, Option<i128>, i8) {
-    // The third value is the side a saturated result lies on (-1 below, 1 above, 0 exact).
-    if m == 0 {
-        return (Some(0), Some(0), 0);
+impl Bound {
+    /// The double a column of type `ty` compares with (FLOAT: the bound rounded to f32).
+    fn for_type(&self, ty: &DataType) -> f64 {
+        match ty {
+            DataType::Float32 => self.value32,
+            _ => self.value,
+        }
     }
-    if k >= 0 {
-        return match 10i128.checked_pow(k as u32).and_then(|p| m.checked_mul(p)) {
-            Some(x) => (Some(x), Some(x), 0),
-            None => (None, None, if m < 0 { -1 } else { 1 }),
-        };
-    }
-    let d = -(k as i64);
-    if d > 38 {
-        // |m| < 10^39 <= 10^d: strictly between -1 and 1.
-        return if m < 0 {
-            (Some(-1), Some(0), 0)
-        } else {
-            (Some(0), Some(1), 0)
-        };
-    }
-    let p = 10i128.pow(d as u32);
-    let (q, r) = (m / p, m % p);
-    (Some(q - (r < 0) as i128), Some(q + (r > 0) as i128), 0)
 }
 
 /// The values that satisfy a bound, for integer-valued data in units of `10^-scale` (integers:
@@ -202,7 +215,7 @@ impl IntRange {
 
     /// For a numeric bound over values in units of `10^-scale`.
     fn new(upper: bool, bound: Bound, exclusive: bool, scale: i32) -> IntRange {
-        let Some((m, e)) = bound.exact else {
+        let Some(exact) = bound.exact else {
             // A non-finite bound: -inf / +inf / NaN (NaN: no value satisfies it).
             let b = bound.value;
             let all = if upper {
@@ -212,7 +225,7 @@ impl IntRange {
             };
             return if all { IntRange::ALL } else { IntRange::NONE };
         };
-        let (floor, ceil, side) = floor_ceil(m, e.saturating_add(scale));
+        let (floor, ceil, side) = exact.floor_ceil(scale);
         IntRange::from_cut(upper, exclusive, floor, ceil, side)
     }
 
@@ -345,6 +358,37 @@ fn fail_mask(kind: &CheckKind, array: &ArrayRef, out: &mut [bool]) {
             return;
         }};
     }
+    if let CheckKind::ValidValues(values) = kind
+        && let Some(unit_ns) = instant_unit(array.data_type())
+    {
+        // Date/timestamp literals, parsed once per batch into the column's unit (a literal
+        // finer than the unit equals no value).
+        let accepted: HashSet<i128> = values
+            .iter()
+            .filter_map(|v| match v {
+                Literal::Text(t) => Bound::parse_instant(t)?.instant,
+                _ => None,
+            })
+            .filter(|ns| ns % unit_ns == 0)
+            .map(|ns| ns / unit_ns)
+            .collect();
+        macro_rules! instants {
+            ($t:ty) => {{
+                let values = array.as_primitive::<$t>().values();
+                for (i, o) in out.iter_mut().enumerate() {
+                    *o = valid(i) && !accepted.contains(&(values[i] as i128));
+                }
+                return;
+            }};
+        }
+        match array.data_type() {
+            DataType::Date32 => instants!(Date32Type),
+            DataType::Timestamp(TimeUnit::Second, _) => instants!(TimestampSecondType),
+            DataType::Timestamp(TimeUnit::Millisecond, _) => instants!(TimestampMillisecondType),
+            DataType::Timestamp(TimeUnit::Microsecond, _) => instants!(TimestampMicrosecondType),
+            _ => {}
+        }
+    }
     if let CheckKind::Min { bound, exclusive } | CheckKind::Max { bound, exclusive } = kind
         && let Some(ns) = bound.instant
     {
@@ -386,11 +430,11 @@ fn fail_mask(kind: &CheckKind, array: &ArrayRef, out: &mut [bool]) {
     }
     match kind {
         CheckKind::Min { bound, exclusive } => {
-            let (b, e) = (bound.value, *exclusive);
+            let (b, e) = (bound.for_type(array.data_type()), *exclusive);
             by_number_type!(|x: f64| x.is_nan() || if e { x <= b } else { x < b });
         }
         CheckKind::Max { bound, exclusive } => {
-            let (b, e) = (bound.value, *exclusive);
+            let (b, e) = (bound.for_type(array.data_type()), *exclusive);
             by_number_type!(|x: f64| x.is_nan() || if e { x >= b } else { x > b });
         }
         CheckKind::Pattern(re) => texts!(|s: &str| !re.is_match(s)),
@@ -408,14 +452,98 @@ fn fail_mask(kind: &CheckKind, array: &ArrayRef, out: &mut [bool]) {
     }
 }
 
+/// Nanoseconds per unit of a date or timestamp column whose cells count microseconds exactly
+/// (nanosecond timestamps are read as microseconds by [`cell`], so they go the generic way).
+fn instant_unit(ty: &DataType) -> Option<i128> {
+    Some(match ty {
+        DataType::Date32 => 86_400_000_000_000,
+        DataType::Timestamp(TimeUnit::Second, _) => 1_000_000_000,
+        DataType::Timestamp(TimeUnit::Millisecond, _) => 1_000_000,
+        DataType::Timestamp(TimeUnit::Microsecond, _) => 1_000,
+        _ => return None,
+    })
+}
+
+/// A UUID column (16-byte values, as [`crate`]'s Arrow conversion writes them: big-endian,
+/// the canonical byte order) as its canonical text, `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`,
+/// so that patterns, lengths and accepted values read it as DuckDB prints it.
+pub fn uuid_text(array: &ArrayRef) -> Option<ArrayRef> {
+    let DataType::FixedSizeBinary(16) = array.data_type() else {
+        return None;
+    };
+    let bin = array.as_fixed_size_binary();
+    let mut out = arrow_array::builder::StringBuilder::with_capacity(bin.len(), bin.len() * 36);
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut text = [0u8; 36];
+    for i in 0..bin.len() {
+        if bin.is_null(i) {
+            out.append_null();
+            continue;
+        }
+        let mut at = 0;
+        for (k, b) in bin.value(i).iter().enumerate() {
+            if matches!(k, 4 | 6 | 8 | 10) {
+                text[at] = b'-';
+                at += 1;
+            }
+            text[at] = HEX[(b >> 4) as usize];
+            text[at + 1] = HEX[(b & 15) as usize];
+            at += 2;
+        }
+        // The buffer holds only ASCII hex digits and dashes.
+        out.append_value(std::str::from_utf8(&text).unwrap_or_default());
+    }
+    Some(std::sync::Arc::new(out.finish()))
+}
+
+/// Column `c` of `batch` as value checks read it: UUID columns as text, converted once per
+/// batch (`as_text` keeps the conversions).
+fn checked_column(
+    uuid_columns: &[usize],
+    batch: &[ArrayRef],
+    c: usize,
+    as_text: &mut Vec<(usize, ArrayRef)>,
+) -> ArrayRef {
+    if !uuid_columns.contains(&c) {
+        return batch[c].clone();
+    }
+    if let Some((_, t)) = as_text.iter().find(|(k, _)| *k == c) {
+        return t.clone();
+    }
+    match uuid_text(&batch[c]) {
+        Some(t) => {
+            as_text.push((c, t.clone()));
+            t
+        }
+        None => batch[c].clone(),
+    }
+}
+
 /// Why a value check cannot judge a column of DuckDB type `ty` (None: it can).
 fn unfit_reason(kind: &CheckKind, ty: &str) -> Option<&'static str> {
     let text = {
         let t = ty.trim().to_ascii_uppercase();
-        !t.ends_with(']') && matches!(t.split('(').next().unwrap_or("").trim(), "VARCHAR" | "JSON")
+        // UUIDs are checked as their canonical text (see [`uuid_text`]).
+        !t.ends_with(']')
+            && matches!(
+                t.split('(').next().unwrap_or("").trim(),
+                "VARCHAR" | "JSON" | "UUID"
+            )
     };
     let time = LogicalType::Date.accepts(ty) || LogicalType::Timestamp.accepts(ty);
     match kind {
+        // Accepted values compare text, numbers, booleans, dates and timestamps; on any other
+        // type (BLOB, INTERVAL, TIME, nested) they never fired (review: validValues on such
+        // columns passed or failed every row).
+        CheckKind::ValidValues(_)
+            if !(text
+                || time
+                || LogicalType::String.accepts(ty)
+                || LogicalType::Number.accepts(ty)
+                || LogicalType::Boolean.accepts(ty)) =>
+        {
+            Some("accepted values compare texts, numbers, booleans, dates and timestamps")
+        }
         CheckKind::Pattern(_) if !text => Some("a pattern reads text"),
         CheckKind::MinLength(_) | CheckKind::MaxLength(_) if !text => {
             Some("a length check reads text")
@@ -478,6 +606,12 @@ fn sample_text(c: &Cell<'_>) -> Option<String> {
         Cell::Null => return None,
         Cell::Int(x) => x.to_string(),
         Cell::Number(x) => x.to_string(),
+        Cell::Float32(x) => x.to_string(),
+        Cell::Decimal(v, s) => {
+            let digits = format!("{:0>width$}", v.unsigned_abs(), width = *s as usize + 1);
+            let (int, frac) = digits.split_at(digits.len() - *s as usize);
+            format!("{}{int}.{frac}", if *v < 0 { "-" } else { "" })
+        }
         Cell::Text(s) => s.to_string(),
         Cell::Bool(b) => b.to_string(),
         Cell::Instant(t) => t.to_string(),
@@ -860,6 +994,8 @@ pub struct Evaluator {
     state: Vec<CheckState>,
     rows: u64,
     schema_results: Vec<CheckResult>,
+    /// Batch columns of type UUID: value checks read them as text.
+    uuid_columns: Vec<usize>,
 }
 
 const MAX_SAMPLES: usize = 5;
@@ -981,7 +1117,14 @@ impl Evaluator {
                 ))
             })
             .collect();
+        let uuid_columns = columns
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, ty))| ty.trim().eq_ignore_ascii_case("UUID"))
+            .map(|(i, _)| i)
+            .collect();
         Evaluator {
+            uuid_columns,
             state: checks.iter().map(CheckState::new).collect(),
             checks,
             bound,
@@ -1011,6 +1154,12 @@ impl Evaluator {
             .collect()
     }
 
+    /// Whether `other` evaluates the very same compiled checks (one parse of one file
+    /// version), so that their states can be merged.
+    pub fn same_checks(&self, other: &Evaluator) -> bool {
+        std::sync::Arc::ptr_eq(&self.checks, &other.checks)
+    }
+
     /// The checks of the contract, in order (indices of [`Marks::per_check`]).
     pub fn checks(&self) -> &[Check] {
         &self.checks
@@ -1019,12 +1168,14 @@ impl Evaluator {
     /// Marks the rows of `batch` that fail each row-level check (no state is changed).
     pub fn mark_rows(&self, batch: &[ArrayRef], rows: usize, marks: &mut Marks) {
         marks.reset(self.checks.len(), rows);
+        let mut as_text = Vec::new();
         for (k, (check, bound)) in self.checks.iter().zip(&self.bound).enumerate() {
             if check.kind.is_row_level()
                 && let Some(cols) = bound
                 && let Some(&c) = cols.first()
             {
-                fail_mask(&check.kind, &batch[c], marks.slot(k));
+                let array = checked_column(&self.uuid_columns, batch, c, &mut as_text);
+                fail_mask(&check.kind, &array, marks.slot(k));
             }
         }
     }
@@ -1068,6 +1219,8 @@ impl Evaluator {
         }
         let mut scratch = Vec::new();
         let mut key = Vec::new();
+        // UUID columns as text, converted once per batch for every value check reading them.
+        let mut as_text: Vec<(usize, ArrayRef)> = Vec::new();
         for (k, ((check, bound), state)) in self
             .checks
             .iter()
@@ -1090,7 +1243,7 @@ impl Evaluator {
                     }
                 }
                 kind => {
-                    let array = &batch[cols[0]];
+                    let array = &checked_column(&self.uuid_columns, batch, cols[0], &mut as_text);
                     let mask = match marks.as_deref_mut() {
                         Some(m) => m.slot(k),
                         None => {
@@ -1502,19 +1655,19 @@ slaProperties:
         let kinds = vec![
             CheckKind::Null,
             CheckKind::Min {
-                bound: Bound::float(0.0),
+                bound: Bound::float(0.0, None),
                 exclusive: false,
             },
             CheckKind::Min {
-                bound: Bound::float(0.0),
+                bound: Bound::float(0.0, None),
                 exclusive: true,
             },
             CheckKind::Max {
-                bound: Bound::float(99.5),
+                bound: Bound::float(99.5, None),
                 exclusive: false,
             },
             CheckKind::Max {
-                bound: Bound::float(99.5),
+                bound: Bound::float(99.5, None),
                 exclusive: true,
             },
             CheckKind::MinLength(3),
@@ -1677,8 +1830,8 @@ slaProperties:
                 .unwrap(),
         );
         assert_eq!(mask(huge, 0), [true, false, false]);
-        // DECIMAL(20,2): 900719925474.92 is below 900719925474.93 (a float bound is exact for
-        // up to 15 significant digits).
+        // DECIMAL(20,2): 900719925474.92 is below 900719925474.93 (a float bound is exact as
+        // written).
         let d = parse(
             "d.yaml",
             "columns:\n  v: {checks: [\"ge(900719925474.93)\", \"le(0.1)\"]}\n",
@@ -1696,33 +1849,278 @@ slaProperties:
         assert_eq!(out, [true, true, false], "0.10 <= 0.1 exactly");
     }
 
+    /// Rows of `array` failing check `check` (simple format) of a column `v`, typed and
+    /// generic paths agreeing.
+    fn failing_rows(check: &str, array: ArrayRef) -> Vec<bool> {
+        let c = parse(
+            "x.yaml",
+            &format!("columns:\n  v: {{checks: [\"{check}\"]}}\n"),
+        )
+        .unwrap();
+        let mut out = vec![false; array.len()];
+        fail_mask(&c.checks[0].kind, &array, &mut out);
+        let generic: Vec<bool> = (0..array.len())
+            .map(|i| violates(&c.checks[0].kind, &cell(&array, i)))
+            .collect();
+        assert_eq!(out, generic, "{check}: typed and generic agree");
+        out
+    }
+
+    #[test]
+    fn fractional_and_huge_bounds_compare_as_written_not_as_doubles() {
+        use arrow_array::Decimal128Array;
+        // Each passed (or failed) through the double before (review L7).
+        let dec = |v: Vec<i128>, p, s| -> ArrayRef {
+            Arc::new(
+                Decimal128Array::from(v)
+                    .with_precision_and_scale(p, s)
+                    .unwrap(),
+            )
+        };
+        let big = dec(vec![1_000_000_000_000_000_000_000i128], 38, 4);
+        assert_eq!(
+            failing_rows("le(99999999999999999.9999)", big.clone()),
+            [true]
+        );
+        assert_eq!(failing_rows("le(100000000000000000.0000)", big), [false]);
+        let d = dec(vec![150, 151], 10, 2);
+        assert_eq!(
+            failing_rows("ge(1.50000000000000001)", d.clone()),
+            [true, false]
+        );
+        assert_eq!(failing_rows("gt(1.50000000000000000001)", d), [true, false]);
+        let ints: ArrayRef = Arc::new(Int64Array::from(vec![9007199254740993, 9007199254740994]));
+        assert_eq!(
+            failing_rows("le(9007199254740993.0)", ints.clone()),
+            [false, true]
+        );
+        assert_eq!(
+            failing_rows("le(9007199254740993.5)", ints.clone()),
+            [false, true]
+        );
+        assert_eq!(
+            failing_rows("ge(9.007199254740993e15)", ints.clone()),
+            [false, false]
+        );
+        assert_eq!(
+            failing_rows("isin([9007199254740993.0])", ints.clone()),
+            [false, true]
+        );
+        assert_eq!(
+            failing_rows("isin(['9007199254740993.0'])", ints),
+            [false, true]
+        );
+        let huge = dec(vec![i128::MIN + 1, i128::MAX], 38, 0);
+        for c in [
+            "ge(-170141183460469231731687303715884105729)",
+            "ge(-170141183460469231731687303715884105728.5)",
+            "le(170141183460469231731687303715884105727.0)",
+            "le(1e39)",
+        ] {
+            assert_eq!(failing_rows(c, huge.clone()), [false, false], "{c}");
+        }
+        assert_eq!(
+            failing_rows(
+                "lt(170141183460469231731687303715884105727.0)",
+                huge.clone()
+            ),
+            [false, true]
+        );
+        assert_eq!(failing_rows("gt(-1e39)", huge.clone()), [false, false]);
+        assert_eq!(failing_rows("ge(1e-300)", huge), [true, false]);
+    }
+
+    #[test]
+    fn odcs_bounds_compare_as_written() {
+        let c = parse(
+            "o.yaml",
+            "apiVersion: v3.1.0\nkind: DataContract\nschema:\n  - name: t\n    properties:\n      \
+             - name: v\n        logicalType: integer\n        logicalTypeOptions:\n          \
+             maximum: 9007199254740993.5\n",
+        )
+        .unwrap();
+        let kind = &c
+            .checks
+            .iter()
+            .find(|k| matches!(k.kind, CheckKind::Max { .. }))
+            .unwrap()
+            .kind;
+        let ints: ArrayRef = Arc::new(Int64Array::from(vec![9007199254740993, 9007199254740994]));
+        let mut out = vec![false; 2];
+        fail_mask(kind, &ints, &mut out);
+        assert_eq!(out, [false, true]);
+    }
+
+    #[test]
+    fn float_columns_compare_with_the_bound_rounded_to_float() {
+        use arrow_array::Float32Array;
+        // DuckDB: 0.7::FLOAT >= 0.7 holds (the constant is cast to FLOAT); failed before.
+        let f: ArrayRef = Arc::new(Float32Array::from(vec![0.7f32, 0.6999999, 0.7000001]));
+        assert_eq!(failing_rows("ge(0.7)", f.clone()), [false, true, false]);
+        assert_eq!(failing_rows("le(0.7)", f.clone()), [false, false, true]);
+        assert_eq!(failing_rows("gt(0.7)", f.clone()), [true, true, false]);
+        assert_eq!(failing_rows("isin([0.7])", f.clone()), [false, true, true]);
+        assert_eq!(
+            failing_rows("isin(['0.7'])", f.clone()),
+            [false, true, true]
+        );
+        // Beyond FLOAT's range the double is used; DOUBLE columns compare with the double.
+        assert_eq!(failing_rows("le(1e39)", f.clone()), [false, false, false]);
+        assert_eq!(failing_rows("ge(-1e39)", f), [false, false, false]);
+        let d: ArrayRef = Arc::new(Float64Array::from(vec![0.7f32 as f64, 0.7]));
+        assert_eq!(failing_rows("ge(0.7)", d), [true, false]);
+    }
+
+    /// Failed rows per check of `checks` on a column `v` of DuckDB type `ty` (None: the check
+    /// did not run; its schema result says why).
+    fn results_on(checks: &str, ty: &str, array: ArrayRef) -> Vec<(u64, String)> {
+        let c = parse(
+            "x.yaml",
+            &format!("columns:\n  v: {{checks: [{checks}]}}\n"),
+        )
+        .unwrap();
+        let mut ev = Evaluator::new(&c, &[("v".into(), ty.into())]);
+        let rows = array.len();
+        ev.update(std::slice::from_ref(&array), rows);
+        let mut marks = Marks::default();
+        ev.mark_rows(&[array], rows, &mut marks);
+        let results = ev.finish(0);
+        for (k, r) in results.iter().filter(|r| !r.schema).enumerate() {
+            let marked = marks.per_check[k].iter().filter(|m| **m).count() as u64;
+            assert_eq!(marked, r.failed_rows, "mark_rows and update agree");
+        }
+        results
+            .into_iter()
+            .map(|r| (r.failed_rows, format!("{} {:?}", r.message, r.samples)))
+            .collect()
+    }
+
+    #[test]
+    fn uuid_columns_are_checked_as_their_canonical_text() {
+        use arrow_array::FixedSizeBinaryArray;
+        // Was a schema failure ("a pattern reads text") for patterns and lengths.
+        let a: [u8; 16] = [
+            0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc, 0xde, 0xf0, 0x01, 0x23, 0x45, 0x67, 0x89, 0xab,
+            0xcd, 0xef,
+        ];
+        let uuids: ArrayRef = Arc::new(
+            FixedSizeBinaryArray::try_from_sparse_iter_with_size(
+                [Some(a), Some([0u8; 16]), None].into_iter(),
+                16,
+            )
+            .unwrap(),
+        );
+        let r = results_on(
+            "\"str_matches('^12345678-9abc-def0-0123-456789abcdef$')\", \
+             \"isin(['12345678-9abc-def0-0123-456789abcdef'])\"",
+            "UUID",
+            uuids,
+        );
+        assert_eq!(r.iter().map(|x| x.0).collect::<Vec<_>>(), [1, 1], "{r:?}");
+        assert!(
+            r[0].1.contains("00000000-0000-0000-0000-000000000000"),
+            "{r:?}"
+        );
+    }
+
+    #[test]
+    fn accepted_values_on_dates_and_timestamps_compare_instants() {
+        use arrow_array::{Date32Array, TimestampMicrosecondArray, TimestampSecondArray};
+        // Every row failed before: a text literal never equalled a date.
+        let days: ArrayRef = Arc::new(Date32Array::from(vec![19753, 19754])); // 2024-01-31, 02-01
+        let r = results_on("\"isin(['2024-01-31'])\"", "DATE", days);
+        assert_eq!(r[0].0, 1, "{r:?}");
+        let micros: ArrayRef = Arc::new(TimestampMicrosecondArray::from(vec![
+            1_706_702_400_000_000,
+            1_706_702_400_000_001,
+        ]));
+        let r = results_on(
+            "\"isin(['2024-01-31 12:00:00', '2024-01-31'])\"",
+            "TIMESTAMP",
+            micros,
+        );
+        assert_eq!(r[0].0, 1, "{r:?}");
+        let secs: ArrayRef = Arc::new(TimestampSecondArray::from(vec![1_706_702_400, 1]));
+        let r = results_on(
+            "\"isin(['2024-01-31T12:00:00Z', '2024-01-31 12:00:00.5'])\"",
+            "TIMESTAMP_S",
+            secs,
+        );
+        assert_eq!(r[0].0, 1, "{r:?}");
+    }
+
+    #[test]
+    fn accepted_values_on_unreadable_types_are_reported_unfit() {
+        use arrow_array::BinaryArray;
+        // A BLOB isin never fired (every row passed).
+        let blobs: ArrayRef = Arc::new(BinaryArray::from(vec![&b"a"[..], &b"b"[..]]));
+        let r = results_on("\"isin(['a'])\"", "BLOB", blobs);
+        assert!(
+            r.iter()
+                .any(|(_, m)| m.contains("accepted values compare") && m.contains("BLOB")),
+            "{r:?}"
+        );
+    }
+
+    #[test]
+    fn exact_decimals_parse_as_written() {
+        let e = |t: &str| Exact::parse(t).map(|e| e.to_string());
+        assert_eq!(e("1.50"), Some("1.5".into()));
+        assert_eq!(e("-0.0"), Some("0".into()));
+        assert_eq!(e("+12.5e-3"), Some("0.0125".into()));
+        assert_eq!(e(".5"), Some("0.5".into()));
+        assert_eq!(e("5."), Some("5".into()));
+        assert_eq!(e("00012.000"), Some("12".into()));
+        assert_eq!(e("1e38"), Some(format!("1{}", "0".repeat(38))));
+        assert_eq!(e("1e-39"), Some(format!("0.{}...", "0".repeat(38))));
+        assert_eq!(e("1e999999999999"), Some("(beyond 2^128)".into()));
+        for bad in [
+            "", ".", "e5", "1e", "1.2.3", "0x1F", "1_000", ".inf", "--1", "1e+-2",
+        ] {
+            assert_eq!(Exact::parse(bad), None, "{bad}");
+        }
+        // Two numerals that are one double cannot both be kept exactly.
+        let err = super::super::yaml::parse("a: 0.1\nb: 0.10000000000000001\n").unwrap_err();
+        assert!(err.0.contains("read as the same double"), "{err}");
+        assert!(super::super::yaml::parse("a: 0.1\nb: 0.10\n").is_ok());
+    }
+
     #[test]
     fn integer_ranges_round_the_bound_the_right_way() {
         let r = |upper, b: Bound, ex, scale| IntRange::new(upper, b, ex, scale);
-        let half = Bound::float(2.5);
+        let half = Bound::float(2.5, None);
         assert_eq!(r(false, half, false, 0).lo, 3, "v >= 2.5 <=> v >= 3");
         assert_eq!(r(false, half, true, 0).lo, 3, "v > 2.5 <=> v >= 3");
         assert_eq!(r(true, half, false, 0).hi, 2, "v <= 2.5 <=> v <= 2");
         assert_eq!(r(true, half, true, 0).hi, 2);
-        let neg = Bound::float(-2.5);
+        let neg = Bound::float(-2.5, None);
         assert_eq!(r(false, neg, false, 0).lo, -2);
         assert_eq!(r(true, neg, false, 0).hi, -3);
         assert_eq!(r(false, Bound::int(5), true, 0).lo, 6);
         assert_eq!(r(true, Bound::int(5), true, 0).hi, 4);
         assert_eq!(r(false, Bound::int(5), false, 2).lo, 500, "scale 2: 5.00");
         // Beyond every 128-bit value.
-        let above = Bound::above_i128(3e38);
+        let above = Bound::uint(300_000_000_000_000_000_000_000_000_000_000_000_000);
         assert_eq!(r(false, above, false, 0), IntRange::NONE);
         assert_eq!(r(true, above, false, 0), IntRange::ALL);
-        assert_eq!(r(false, Bound::float(1e300), false, 0), IntRange::NONE);
-        assert_eq!(r(false, Bound::float(-1e300), false, 0), IntRange::ALL);
         assert_eq!(
-            r(false, Bound::float(f64::NEG_INFINITY), false, 0),
+            r(false, Bound::float(1e300, None), false, 0),
+            IntRange::NONE
+        );
+        assert_eq!(
+            r(false, Bound::float(-1e300, None), false, 0),
             IntRange::ALL
         );
-        assert_eq!(r(true, Bound::float(f64::INFINITY), true, 0), IntRange::ALL);
-        assert_eq!(r(false, Bound::float(1e-300), false, 0).lo, 1);
-        assert_eq!(r(true, Bound::float(1e-300), false, 0).hi, 0);
+        assert_eq!(
+            r(false, Bound::float(f64::NEG_INFINITY, None), false, 0),
+            IntRange::ALL
+        );
+        assert_eq!(
+            r(true, Bound::float(f64::INFINITY, None), true, 0),
+            IntRange::ALL
+        );
+        assert_eq!(r(false, Bound::float(1e-300, None), false, 0).lo, 1);
+        assert_eq!(r(true, Bound::float(1e-300, None), false, 0).hi, 0);
     }
 
     #[test]

@@ -25,15 +25,26 @@ pub fn load(path: &str) -> Result<Contract, ContractError> {
     parse(path, &text)
 }
 
-/// What identifies one version of a file: device, inode, size and modification time.
-type Stamp = (u64, u64, u64, i64, i64);
+/// What identifies one version of a file: device, inode, size, modification time and
+/// status-change time (a rewrite that restores the size and mtime, `touch -r`, still changes
+/// the ctime).
+pub type Stamp = (u64, u64, u64, i64, i64, i64, i64);
 
 fn stamp(path: &str) -> Option<Stamp> {
     use std::os::unix::fs::MetadataExt;
     // stat never blocks (not even on a FIFO); only regular files are cached.
     let m = std::fs::metadata(path).ok()?;
-    m.is_file()
-        .then(|| (m.dev(), m.ino(), m.size(), m.mtime(), m.mtime_nsec()))
+    m.is_file().then(|| {
+        (
+            m.dev(),
+            m.ino(),
+            m.size(),
+            m.mtime(),
+            m.mtime_nsec(),
+            m.ctime(),
+            m.ctime_nsec(),
+        )
+    })
 }
 
 struct CachedContract {
@@ -59,10 +70,19 @@ pub fn evaluator_for(
     path: &str,
     columns: &[(String, String)],
 ) -> Result<engine::Evaluator, ContractError> {
+    versioned_evaluator_for(path, columns).map(|(ev, _)| ev)
+}
+
+/// As [`evaluator_for`], with the version of the file it was read from (None: not a regular
+/// file), so that states built from different versions are not merged.
+pub fn versioned_evaluator_for(
+    path: &str,
+    columns: &[(String, String)],
+) -> Result<(engine::Evaluator, Option<Stamp>), ContractError> {
     let Some(st) = stamp(path) else {
         // Not a regular file (or missing): load says why.
         let contract = load(path)?;
-        return Ok(engine::Evaluator::new(&contract, columns));
+        return Ok((engine::Evaluator::new(&contract, columns), None));
     };
     // A poisoned lock only means another thread panicked while holding it: the cache is a
     // plain list, still consistent.
@@ -73,7 +93,7 @@ pub fn evaluator_for(
             .iter()
             .find(|(c, _)| c.as_slice() == columns)
         {
-            return Ok(ev.clone());
+            return Ok((ev.clone(), Some(st)));
         }
         // Same file, other row types: bind a new evaluator from the cached checks.
         let ev = engine::Evaluator::with_checks(&entry.contract, entry.checks.clone(), columns);
@@ -81,7 +101,7 @@ pub fn evaluator_for(
             entry.evaluators.remove(0);
         }
         entry.evaluators.push((columns.to_vec(), ev.clone()));
-        return Ok(ev);
+        return Ok((ev, Some(st)));
     }
     drop(cache);
     let mut contract = load(path)?;
@@ -100,7 +120,17 @@ pub fn evaluator_for(
         checks,
         evaluators: vec![(columns.to_vec(), ev.clone())],
     });
-    Ok(ev)
+    Ok((ev, Some(st)))
+}
+
+/// Whether two evaluators' states may be merged check by check: they judge by the same
+/// compiled checks (one parse), or by parses of one version of the file (the cache may have
+/// let a version go and read it again).
+pub fn mergeable(
+    a: (&engine::Evaluator, Option<Stamp>),
+    b: (&engine::Evaluator, Option<Stamp>),
+) -> bool {
+    a.0.same_checks(b.0) || (a.1.is_some() && a.1 == b.1)
 }
 
 #[cfg(test)]
@@ -426,6 +456,37 @@ mod pattern_tests {
     }
 
     #[test]
+    fn str_matches_takes_verbose_patterns_with_comments_and_errors_show_the_users_pattern() {
+        // '(?x)[a-z]+ # letters' failed with "unclosed group": the comment ate the wrapper's ')'.
+        let re = pattern("columns:\n  s: {checks: [\"str_matches('(?x)[a-z]+ # letters')\"]}\n");
+        assert!(re.is_match("abc"));
+        assert!(!re.is_match("1abc"));
+        let re = pattern("columns:\n  s: {checks: [\"str_matches('(?x) a \\\\# | b')\"]}\n");
+        assert!(re.is_match("a#"));
+        assert!(re.is_match("b"));
+        assert!(!re.is_match("xb"), "still anchored");
+        let err = parse(
+            "p.yaml",
+            "columns:\n  s: {checks: [\"str_matches('[a-z')\"]}\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("'[a-z' is not a valid regular expression"),
+            "{err}"
+        );
+        assert!(!err.contains("^(?:"), "{err}");
+        let err = parse(
+            "p.yaml",
+            "columns:\n  s: {checks: [\"str_matches('\\\\p{Nope}')\"]}\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(!err.contains("^(?:"), "{err}");
+        assert!(err.contains("not a valid regular expression"), "{err}");
+    }
+
+    #[test]
     fn odcs_pattern_is_a_search_as_json_schema_defines_it() {
         let odcs = "apiVersion: v3.1.0\nkind: DataContract\nschema:\n  - name: t\n    properties:\n      - name: s\n        logicalTypeOptions: {pattern: '[a-z]+'}\n";
         assert!(pattern(odcs).is_match("1abc"));
@@ -521,7 +582,69 @@ mod nesting_tests {
 
 #[cfg(test)]
 mod cache_tests {
-    use super::evaluator_for;
+    use super::{evaluator_for, mergeable, versioned_evaluator_for};
+
+    fn temp_dir(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("etl-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn a_rewrite_that_restores_size_and_mtime_is_read_again() {
+        // The stamp lacked the ctime: same size, mtime set back, and the old checks were served.
+        let dir = temp_dir("contract-ctime");
+        let p = dir.join("c.yaml");
+        let path = p.to_str().unwrap();
+        let cols = vec![("id".to_string(), "BIGINT".to_string())];
+        std::fs::write(&p, "columns:\n  id: {checks: [\"ge(1)\"]}\n").unwrap();
+        let mtime = std::fs::metadata(&p).unwrap().modified().unwrap();
+        let v1 = evaluator_for(path, &cols).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(30));
+        std::fs::write(&p, "columns:\n  id: {checks: [\"le(1)\"]}\n").unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&p)
+            .unwrap()
+            .set_modified(mtime)
+            .unwrap();
+        let v2 = evaluator_for(path, &cols).unwrap();
+        assert_ne!(
+            format!("{:?}", v1.checks()[0].kind),
+            format!("{:?}", v2.checks()[0].kind),
+            "the rewritten file was read again"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn states_of_different_versions_of_a_contract_do_not_merge() {
+        let dir = temp_dir("contract-merge");
+        let p = dir.join("c.yaml");
+        let path = p.to_str().unwrap();
+        let cols = vec![("id".to_string(), "BIGINT".to_string())];
+        std::fs::write(&p, "columns:\n  id: {checks: [\"ge(1)\"]}\n").unwrap();
+        let (a, av) = versioned_evaluator_for(path, &cols).unwrap();
+        let (b, bv) = versioned_evaluator_for(path, &cols).unwrap();
+        assert!(mergeable((&a, av), (&b, bv)), "one parse");
+        // The same version parsed again (the cache holds few contracts) still merges.
+        for other in ["x.yaml", "y.yaml", "z.yaml"] {
+            let q = dir.join(other);
+            std::fs::write(&q, "columns:\n  id: {nullable: false}\n").unwrap();
+            versioned_evaluator_for(q.to_str().unwrap(), &cols).unwrap();
+        }
+        let (c, cv) = versioned_evaluator_for(path, &cols).unwrap();
+        assert!(!a.same_checks(&c), "parsed again");
+        assert!(mergeable((&a, av), (&c, cv)));
+        // Edited during the query: v1's counts must not merge into v2's checks.
+        std::thread::sleep(std::time::Duration::from_millis(30));
+        std::fs::write(&p, "columns:\n  id: {checks: [\"le(100)\", \"ge(1)\"]}\n").unwrap();
+        let (d, dv) = versioned_evaluator_for(path, &cols).unwrap();
+        assert!(!mergeable((&a, av), (&d, dv)));
+        assert!(!mergeable((&d, dv), (&a, av)));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn cached_evaluators_follow_the_file_and_the_row_types() {

@@ -185,64 +185,260 @@ pub enum Literal {
     /// 9007199254740992.
     Integer(i128),
     Number(f64),
+    /// A float written as a decimal numeral: its double, its exact value (integer columns
+    /// compare with it: `isin([9007199254740993.0])` accepts 9007199254740993) and its
+    /// nearest FLOAT (what FLOAT columns compare with).
+    Decimal(f64, Exact, f32),
     Text(String),
     Bool(bool),
     Null,
 }
 
+/// A decimal exactly as the contract wrote it (review L7): `±(int + frac / 10^38)`, plus a
+/// nonzero remainder below 10^-38 when `sticky`; `int` is None beyond u128 (above every value
+/// a column holds). Zero is never negative.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Exact {
+    pub negative: bool,
+    pub int: Option<u128>,
+    pub frac: u128,
+    pub sticky: bool,
+}
+
+/// Fraction digits [`Exact`] keeps.
+const FRAC_DIGITS: usize = 38;
+
+impl Exact {
+    pub fn int(i: i128) -> Exact {
+        Exact {
+            negative: i < 0,
+            int: Some(i.unsigned_abs()),
+            frac: 0,
+            sticky: false,
+        }
+    }
+
+    pub fn uint(u: u128) -> Exact {
+        Exact {
+            negative: false,
+            int: Some(u),
+            frac: 0,
+            sticky: false,
+        }
+    }
+
+    /// The value as an i128 when it is an integer that fits.
+    pub fn as_i128(&self) -> Option<i128> {
+        if self.frac != 0 || self.sticky {
+            return None;
+        }
+        let m = self.int?;
+        if self.negative {
+            0i128.checked_sub_unsigned(m)
+        } else {
+            i128::try_from(m).ok()
+        }
+    }
+
+    /// A decimal numeral: `[+-]digits[.digits][(e|E)[+-]digits]` (either digit run may be
+    /// empty, not both). None for anything else (`.inf`, `0x1F`, `1_000`).
+    pub fn parse(text: &str) -> Option<Exact> {
+        let t = text.trim();
+        let (negative, t) = match t.as_bytes().first()? {
+            b'-' => (true, &t[1..]),
+            b'+' => (false, &t[1..]),
+            _ => (false, t),
+        };
+        let (mantissa, exp) = match t.find(['e', 'E']) {
+            Some(i) => (&t[..i], Some(&t[i + 1..])),
+            None => (t, None),
+        };
+        let (int_digits, frac_digits) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+        let all_digits = |d: &str| d.bytes().all(|b| b.is_ascii_digit());
+        if int_digits.len() + frac_digits.len() == 0
+            || !all_digits(int_digits)
+            || !all_digits(frac_digits)
+        {
+            return None;
+        }
+        let exp: i64 = match exp {
+            None => 0,
+            Some(e) => {
+                let digits = e.strip_prefix(['+', '-']).unwrap_or(e);
+                if digits.is_empty() || !all_digits(digits) {
+                    return None;
+                }
+                // Beyond 10^±9 every bound saturates the same way.
+                let digits = digits.trim_start_matches('0');
+                let magnitude = if digits.len() > 10 {
+                    1_000_000_000
+                } else {
+                    digits.parse::<i64>().unwrap_or(0).min(1_000_000_000)
+                };
+                if e.starts_with('-') {
+                    -magnitude
+                } else {
+                    magnitude
+                }
+            }
+        };
+        // The significant digits, and where the decimal point falls among them.
+        let digits: Vec<u8> = int_digits
+            .bytes()
+            .chain(frac_digits.bytes())
+            .skip_while(|&b| b == b'0')
+            .map(|b| b - b'0')
+            .collect();
+        let point = int_digits.len() as i64 + exp
+            - (int_digits.len() + frac_digits.len() - digits.len()) as i64;
+        if digits.is_empty() {
+            return Some(Exact::int(0));
+        }
+        // The integer part: 40 digits or more (the first one nonzero) exceed u128.
+        let int = if point <= 0 {
+            Some(0)
+        } else if point > 39 {
+            None
+        } else {
+            let mut acc: Option<u128> = Some(0);
+            for k in 0..point as usize {
+                let d = digits.get(k).copied().unwrap_or(0) as u128;
+                acc = acc.and_then(|a| a.checked_mul(10)?.checked_add(d));
+            }
+            acc
+        };
+        // The fraction: digits from `point` on, 38 kept, the rest only noted.
+        let mut frac = 0u128;
+        let mut sticky = false;
+        for k in 0..FRAC_DIGITS as i64 {
+            let at = point.saturating_add(k);
+            let d = if at < 0 {
+                0
+            } else {
+                digits.get(at as usize).copied().unwrap_or(0)
+            };
+            frac = frac * 10 + d as u128;
+        }
+        let rest = point.saturating_add(FRAC_DIGITS as i64).max(0);
+        if (rest as u128) < digits.len() as u128 {
+            sticky = digits[rest as usize..].iter().any(|&d| d != 0);
+        }
+        Some(Exact {
+            negative,
+            int,
+            frac,
+            sticky,
+        })
+    }
+
+    /// `self × 10^scale` rounded down and up, saturated to i128 (None: below / above every
+    /// i128), and the side a saturated result lies on (-1 below, 1 above, 0 none). `scale` is
+    /// a DECIMAL scale, 0..=38.
+    pub fn floor_ceil(&self, scale: i32) -> (Option<i128>, Option<i128>, i8) {
+        let scale = scale.clamp(0, FRAC_DIGITS as i32) as u32;
+        let side = if self.negative { -1 } else { 1 };
+        let unit = 10u128.pow(FRAC_DIGITS as u32 - scale);
+        // The magnitude's floor, and whether anything was cut off.
+        let whole = self
+            .int
+            .and_then(|i| i.checked_mul(10u128.pow(scale)))
+            .and_then(|i| i.checked_add(self.frac / unit));
+        let Some(whole) = whole else {
+            return (None, None, side);
+        };
+        let cut = (!self.frac.is_multiple_of(unit) || self.sticky) as u128;
+        if self.negative {
+            // -(whole + cut) <= value <= -whole
+            let floor = whole
+                .checked_add(cut)
+                .and_then(|m| 0i128.checked_sub_unsigned(m));
+            let ceil = 0i128.checked_sub_unsigned(whole);
+            (floor, ceil, side)
+        } else {
+            let floor = i128::try_from(whole).ok();
+            let ceil = whole.checked_add(cut).and_then(|m| i128::try_from(m).ok());
+            (floor, ceil, side)
+        }
+    }
+}
+
+impl std::fmt::Display for Exact {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.negative {
+            f.write_str("-")?;
+        }
+        match self.int {
+            Some(i) => write!(f, "{i}")?,
+            None => f.write_str("(beyond 2^128)")?,
+        }
+        if self.frac != 0 || self.sticky {
+            let frac = format!("{:038}", self.frac);
+            if self.sticky {
+                write!(f, ".{frac}...")?;
+            } else {
+                write!(f, ".{}", frac.trim_end_matches('0'))?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// A range bound: the nearest double (for FLOAT/DOUBLE columns, compared as DuckDB compares
-/// them) and, for finite bounds, the exact decimal `mantissa × 10^exponent` the contract wrote,
-/// which integer, HUGEINT and DECIMAL columns are compared with exactly (review L7: a bound
-/// of 9007199254740993 read as a double passed 9007199254740992).
+/// them) and, for finite bounds, the exact decimal the contract wrote, which integer, HUGEINT
+/// and DECIMAL columns are compared with exactly (review L7: a bound of 9007199254740993 read
+/// as a double passed 9007199254740992).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Bound {
     pub value: f64,
-    pub exact: Option<(i128, i32)>,
+    /// The bound as FLOAT (REAL) columns see it: rounded to f32 as DuckDB casts a constant to
+    /// the column's FLOAT (`0.7::FLOAT >= 0.7` holds), widened back to f64; the double where
+    /// f32 has no finite value for it.
+    pub value32: f64,
+    pub exact: Option<Exact>,
     /// A date or timestamp bound (`ge('2024-01-01')`): nanoseconds since the epoch, UTC.
     pub instant: Option<i128>,
 }
 
-impl Bound {
-    /// An exact integer bound.
-    pub fn int(i: i128) -> Bound {
-        Bound {
-            value: i as f64,
-            exact: Some((i, 0)),
-            instant: None,
-        }
+/// `value` (exactly `exact` when known) rounded once to the nearest f32.
+fn round32(value: f64, exact: Option<&Exact>) -> f64 {
+    let x = exact
+        .filter(|e| e.int.is_some())
+        .and_then(|e| e.to_string().trim_end_matches("...").parse::<f32>().ok())
+        .unwrap_or(value as f32);
+    if x.is_finite() || !value.is_finite() {
+        x as f64
+    } else {
+        value
     }
+}
 
-    /// A bound above every 128-bit value (an integer beyond i128): compares like 1.7e39.
-    pub fn above_i128(value: f64) -> Bound {
+impl Bound {
+    fn number(value: f64, exact: Option<Exact>) -> Bound {
         Bound {
             value,
-            exact: Some((i128::MAX, 1)),
+            value32: round32(value, exact.as_ref()),
+            exact,
             instant: None,
         }
     }
 
-    /// A bound written as a float: exact as the shortest decimal that reads back as `x` (what
-    /// the contract wrote, for up to 15 significant digits).
-    pub fn float(x: f64) -> Bound {
+    /// An exact integer bound.
+    pub fn int(i: i128) -> Bound {
+        Bound::number(i as f64, Some(Exact::int(i)))
+    }
+
+    /// An integer beyond i128 (up to u128), exact.
+    pub fn uint(u: u128) -> Bound {
+        Bound::number(u as f64, Some(Exact::uint(u)))
+    }
+
+    /// A bound written as a float, exact as `exact` (the numeral the contract wrote) when
+    /// known, else as the shortest decimal that reads back as `x`.
+    pub fn float(x: f64, exact: Option<Exact>) -> Bound {
         if !x.is_finite() {
-            return Bound {
-                value: x,
-                exact: None,
-                instant: None,
-            };
+            return Bound::number(x, None);
         }
-        let text = format!("{x:e}");
-        let (digits, exp) = text.split_once('e').unwrap_or((&text, "0"));
-        let exp: i32 = exp.parse().unwrap_or(0);
-        let negative = digits.starts_with('-');
-        let digits = digits.trim_start_matches('-');
-        let (int_part, frac) = digits.split_once('.').unwrap_or((digits, ""));
-        let mantissa: Option<i128> = format!("{int_part}{frac}").parse().ok();
-        Bound {
-            value: x,
-            exact: mantissa.map(|m| (if negative { -m } else { m }, exp - frac.len() as i32)),
-            instant: None,
-        }
+        Bound::number(x, exact.or_else(|| Exact::parse(&format!("{x:e}"))))
     }
 }
 
@@ -268,6 +464,7 @@ impl Bound {
         let ns = utc.timestamp() as i128 * 1_000_000_000 + utc.timestamp_subsec_nanos() as i128;
         Some(Bound {
             value: f64::NAN,
+            value32: f64::NAN,
             exact: None,
             instant: Some(ns),
         })
@@ -291,7 +488,7 @@ impl std::fmt::Display for Bound {
             };
         }
         match self.exact {
-            Some((m, 0)) => write!(f, "{m}"),
+            Some(e) if e.int.is_some() => write!(f, "{e}"),
             _ => write!(f, "{}", self.value),
         }
     }

@@ -150,8 +150,9 @@ fn number_bound(n: &super::yaml::Number) -> Bound {
     use super::yaml::Number;
     match *n {
         Number::Int(i) => Bound::int(i),
-        Number::BigUint(u) => Bound::above_i128(u as f64),
-        Number::Float(x) => Bound::float(x),
+        Number::BigUint(u) => Bound::uint(u),
+        Number::Float(x) => Bound::float(x, None),
+        Number::Decimal(x, exact) => Bound::float(x, Some(exact)),
     }
 }
 
@@ -173,6 +174,9 @@ fn literal(node: &Node<'_>) -> Result<Literal, ContractError> {
         Value::Null => Literal::Null,
         Value::Bool(b) => Literal::Bool(*b),
         Value::Number(super::yaml::Number::Int(i)) => Literal::Integer(*i),
+        Value::Number(super::yaml::Number::Decimal(x, e)) => {
+            Literal::Decimal(*x, *e, Bound::float(*x, Some(*e)).value32 as f32)
+        }
         Value::Number(n) => Literal::Number(n.as_f64()),
         Value::String(s) => Literal::Text(s.clone()),
         _ => return Err(node.expected("a text, number, boolean or null")),
@@ -223,8 +227,26 @@ thread_local! {
 /// `str_matches`, Python's `re.match`), otherwise it is a search anywhere in the text (ODCS
 /// `pattern`, as JSON Schema defines it).
 fn compile_pattern(node: &Node<'_>, pattern: &str, anchored: bool) -> Result<Regex, ContractError> {
+    // The user's pattern is checked as written (errors show it, not the anchored form).
+    let invalid = |e: &dyn fmt::Display| {
+        node.err(format!(
+            "'{pattern}' is not a valid regular expression: {e}"
+        ))
+    };
     let source = if anchored {
-        format!("^(?:{pattern})")
+        // Printed back from its syntax tree, the pattern has no comments: a `# comment` of
+        // verbose mode ((?x)) ran to the end of the text and took the wrapper's `)` with it.
+        let ast = regex_syntax::ast::parse::Parser::new()
+            .parse(pattern)
+            .map_err(|e| invalid(&e))?;
+        regex_syntax::hir::translate::Translator::new()
+            .translate(pattern, &ast)
+            .map_err(|e| invalid(&e))?;
+        let mut plain = String::new();
+        regex_syntax::ast::print::Printer::new()
+            .print(&ast, &mut plain)
+            .map_err(|e| invalid(&e))?;
+        format!("^(?:{plain})")
     } else {
         pattern.to_string()
     };
@@ -239,11 +261,6 @@ fn compile_pattern(node: &Node<'_>, pattern: &str, anchored: bool) -> Result<Reg
                  between columns or split the contract"
             )));
         }
-        let invalid = |e: regex::Error| {
-            node.err(format!(
-                "'{pattern}' is not a valid regular expression: {e}"
-            ))
-        };
         let left = PATTERNS_TOTAL_LIMIT.saturating_sub(cache.charged);
         let mut compiled = None;
         for step in PATTERN_SIZE_STEPS {
@@ -263,7 +280,7 @@ fn compile_pattern(node: &Node<'_>, pattern: &str, anchored: bool) -> Result<Reg
                 }
                 // Too big for this step: try the next (the last one's error is final).
                 Err(regex::Error::CompiledTooBig(_)) if step < PATTERN_SIZE_LIMIT => {}
-                Err(e) => return Err(invalid(e)),
+                Err(e) => return Err(invalid(&e)),
             }
         }
         let (re, charged) =

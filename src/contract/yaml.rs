@@ -10,8 +10,10 @@
 //! - **Numbers.** Integers keep their exact value up to 128 bits (serde_yaml_ng's own `Value`
 //!   refuses integers beyond 64 bits with a serde message, `... as u128`).
 
+use super::model::Exact;
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use std::cell::Cell;
+use std::collections::HashMap;
 use std::fmt;
 use std::mem::MaybeUninit;
 use std::ptr::addr_of_mut;
@@ -31,6 +33,9 @@ pub enum Number {
     /// Beyond i128 (up to u128): kept exact.
     BigUint(u128),
     Float(f64),
+    /// A float written as a decimal numeral: the nearest double and the numeral's exact value
+    /// (review L7: `le(99999999999999999.9999)` is not 1e17).
+    Decimal(f64, Exact),
 }
 
 impl Number {
@@ -38,7 +43,7 @@ impl Number {
         match *self {
             Number::Int(i) => i as f64,
             Number::BigUint(u) => u as f64,
-            Number::Float(f) => f,
+            Number::Float(f) | Number::Decimal(f, _) => f,
         }
     }
     pub fn as_u64(&self) -> Option<u64> {
@@ -59,6 +64,8 @@ impl fmt::Display for Number {
                 write!(f, "{}.inf", if *x < 0.0 { "-" } else { "" })
             }
             Number::Float(x) => write!(f, "{x:?}"),
+            Number::Decimal(_, e) if e.int.is_some() => write!(f, "{e}"),
+            Number::Decimal(x, _) => write!(f, "{x:?}"),
         }
     }
 }
@@ -155,10 +162,11 @@ impl fmt::Display for YamlError {
 
 /// Parses one YAML document into a bounded [`Value`].
 pub fn parse(text: &str) -> Result<Value, YamlError> {
-    check_depth(text)?;
+    let decimals = check_depth(text)?;
     let budget = Budget {
         nodes: Cell::new(0),
         bytes: Cell::new(0),
+        decimals,
     };
     let de = serde_yaml_ng::Deserializer::from_str(text);
     let result = Seed(&budget).deserialize(de);
@@ -174,9 +182,15 @@ pub fn parse(text: &str) -> Result<Value, YamlError> {
     }
 }
 
-/// Walks libyaml's events once, failing as soon as collections nest deeper than [`MAX_DEPTH`].
+/// The exact numerals of the document's plain scalars, by the bits of the double they read
+/// as (serde_yaml_ng hands the visitor only the double); None when two different numerals
+/// read as the same double.
+type Decimals = HashMap<u64, Option<Exact>>;
+
+/// Walks libyaml's events once, failing as soon as collections nest deeper than [`MAX_DEPTH`],
+/// and notes the exact value of every plain scalar written as a decimal numeral.
 /// Syntax errors are left to the real parse (which words them with line and column).
-fn check_depth(text: &str) -> Result<(), YamlError> {
+fn check_depth(text: &str) -> Result<Decimals, YamlError> {
     struct Parser(Box<MaybeUninit<unsafe_sys::yaml_parser_t>>);
     impl Drop for Parser {
         fn drop(&mut self) {
@@ -199,24 +213,44 @@ fn check_depth(text: &str) -> Result<(), YamlError> {
         unsafe_sys::yaml_parser_set_input_string(p, text.as_ptr(), text.len() as u64);
     }
     let mut depth = 0usize;
-    let mut events = 0usize;
+    let mut values = 0usize;
+    let mut decimals = Decimals::new();
     loop {
         let mut event = MaybeUninit::<unsafe_sys::yaml_event_t>::uninit();
         // SAFETY: p is an initialised parser whose input is alive; on success the event is
         // initialised and deleted below exactly once.
         let (kind, line) = unsafe {
             if unsafe_sys::yaml_parser_parse(p, event.as_mut_ptr()).fail {
-                return Ok(());
+                return Ok(decimals);
             }
             let e = event.as_mut_ptr();
             let kind = (*e).type_;
             let line = (*addr_of_mut!((*e).start_mark)).line;
+            if kind == unsafe_sys::YAML_SCALAR_EVENT {
+                let scalar = (*e).data.scalar;
+                if scalar.style == unsafe_sys::YAML_PLAIN_SCALAR_STYLE && !scalar.value.is_null() {
+                    // SAFETY: a scalar event's value points to `length` bytes owned by the
+                    // event, alive until yaml_event_delete below.
+                    let bytes = std::slice::from_raw_parts(scalar.value, scalar.length as usize);
+                    note_decimal(&mut decimals, bytes);
+                }
+            }
             unsafe_sys::yaml_event_delete(e);
             (kind, line)
         };
         // serde_yaml_ng keeps every event of a document in memory before building values.
-        events += 1;
-        if events > MAX_NODES {
+        // Values are counted (scalars, aliases, lists, mappings), not the events that close
+        // them: 70,000 columns of 3 keys are 500,000 events but fewer values.
+        if matches!(
+            kind,
+            unsafe_sys::YAML_SCALAR_EVENT
+                | unsafe_sys::YAML_ALIAS_EVENT
+                | unsafe_sys::YAML_SEQUENCE_START_EVENT
+                | unsafe_sys::YAML_MAPPING_START_EVENT
+        ) {
+            values += 1;
+        }
+        if values > MAX_NODES {
             return Err(YamlError(format!(
                 "the document has more than {MAX_NODES} values (line {}); a contract is far \
                  smaller",
@@ -237,8 +271,79 @@ fn check_depth(text: &str) -> Result<(), YamlError> {
             unsafe_sys::YAML_SEQUENCE_END_EVENT | unsafe_sys::YAML_MAPPING_END_EVENT => {
                 depth = depth.saturating_sub(1)
             }
-            unsafe_sys::YAML_STREAM_END_EVENT => return Ok(()),
+            unsafe_sys::YAML_STREAM_END_EVENT => return Ok(decimals),
             _ => {}
+        }
+    }
+}
+
+/// Writes a text that two keys share exactly when they are equal (`==`); false when the key
+/// holds a NaN, which equals nothing (so it never repeats).
+fn canonical_key(v: &Value, out: &mut String) -> bool {
+    use std::fmt::Write;
+    match v {
+        Value::Null => out.push('~'),
+        Value::Bool(b) => out.push_str(if *b { "T" } else { "F" }),
+        Value::Number(Number::Int(i)) => {
+            let _ = write!(out, "i{i};");
+        }
+        Value::Number(Number::BigUint(u)) => {
+            let _ = write!(out, "u{u};");
+        }
+        Value::Number(Number::Float(x)) if x.is_nan() => return false,
+        // 0.0 == -0.0; as keys, numerals are their doubles (YAML's floats).
+        Value::Number(Number::Float(x) | Number::Decimal(x, _)) => {
+            let _ = write!(out, "f{};", (x + 0.0).to_bits());
+        }
+        Value::String(s) => {
+            let _ = write!(out, "s{}:{s}", s.len());
+        }
+        Value::Sequence(items) => {
+            let _ = write!(out, "[{}:", items.len());
+            for item in items {
+                if !canonical_key(item, out) {
+                    return false;
+                }
+            }
+        }
+        Value::Mapping(m) => {
+            let _ = write!(out, "{{{}:", m.len());
+            for (k, v) in m.iter() {
+                if !canonical_key(k, out) || !canonical_key(v, out) {
+                    return false;
+                }
+            }
+        }
+    }
+    true
+}
+
+/// Notes a plain scalar's exact value when it is a decimal numeral that is not an integer of
+/// up to 128 bits (those reach the visitor exactly; larger ones as a double).
+fn note_decimal(decimals: &mut Decimals, bytes: &[u8]) {
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return;
+    };
+    let integer = !text.contains(['.', 'e', 'E']);
+    if text.len() > 1000
+        || integer && (text.parse::<i128>().is_ok() || text.parse::<u128>().is_ok())
+    {
+        return;
+    }
+    let (Some(exact), Ok(x)) = (
+        Exact::parse(text),
+        text.strip_prefix('+').unwrap_or(text).parse::<f64>(),
+    ) else {
+        return;
+    };
+    match decimals.entry((x + 0.0).to_bits()) {
+        std::collections::hash_map::Entry::Vacant(v) => {
+            v.insert(Some(exact));
+        }
+        std::collections::hash_map::Entry::Occupied(mut o) => {
+            if o.get().is_some_and(|seen| seen != exact) {
+                o.insert(None);
+            }
         }
     }
 }
@@ -246,6 +351,7 @@ fn check_depth(text: &str) -> Result<(), YamlError> {
 struct Budget {
     nodes: Cell<usize>,
     bytes: Cell<usize>,
+    decimals: Decimals,
 }
 
 impl Budget {
@@ -308,7 +414,22 @@ impl<'de> Visitor<'de> for Seed<'_> {
     }
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
         self.0.node(0)?;
-        Ok(Value::Number(Number::Float(v)))
+        if !v.is_finite() {
+            return Ok(Value::Number(Number::Float(v)));
+        }
+        Ok(Value::Number(
+            match self.0.decimals.get(&(v + 0.0).to_bits()) {
+                Some(Some(exact)) => Number::Decimal(v, *exact),
+                Some(None) => {
+                    return Err(E::custom(format_args!(
+                        "two different numbers in the document read as the same double ({v:?}), \
+                     so they cannot be told apart; write them with at most 15 significant \
+                     digits, or as 'quoted text' where text is meant"
+                    )));
+                }
+                None => Number::Float(v),
+            },
+        ))
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
         self.0.node(v.len())?;
@@ -339,13 +460,13 @@ impl<'de> Visitor<'de> for Seed<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         self.0.node(0)?;
         let mut out: Vec<(Value, Value)> = Vec::new();
-        // Text keys are looked up in a set (a mapping may have many thousands of columns).
-        let mut texts: std::collections::HashSet<String> = std::collections::HashSet::new();
+        // Keys are looked up in a set by a canonical form (a mapping may have many thousands
+        // of keys, text or not: a scan over the keys seen was quadratic, review H3).
+        let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
+        let mut canon = String::new();
         while let Some(k) = map.next_key_seed(self)? {
-            let repeated = match &k {
-                Value::String(s) => !texts.insert(s.clone()),
-                other => out.iter().any(|(seen, _)| seen == other),
-            };
+            canon.clear();
+            let repeated = canonical_key(&k, &mut canon) && !seen.insert(canon.clone());
             if repeated {
                 let shown = match &k {
                     Value::String(s) => format!("'{s}'"),
@@ -384,7 +505,13 @@ mod tests {
             v.get("b"),
             Some(&Value::Number(Number::Int(-9007199254740993)))
         );
-        assert_eq!(v.get("c"), Some(&Value::Number(Number::Float(0.5))));
+        assert_eq!(
+            v.get("c"),
+            Some(&Value::Number(Number::Decimal(
+                0.5,
+                Exact::parse("0.5").unwrap()
+            )))
+        );
         let big = parse("a: 300000000000000000000000000000000000000").unwrap();
         assert_eq!(
             big.get("a"),
@@ -451,6 +578,64 @@ mod tests {
         t.push_str("*a]\n");
         let err = parse(&t).unwrap_err().to_string();
         assert!(err.contains("MiB of text"), "{err}");
+    }
+
+    #[test]
+    fn many_non_text_keys_parse_in_linear_time() {
+        // 80,000 integer keys took 14.5 s (each key compared with every key seen).
+        let mut t = String::from("x:\n");
+        for i in 0..80_000 {
+            t.push_str(&format!("  {i}: 1\n"));
+        }
+        let start = Instant::now();
+        let v = parse(&t).unwrap();
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            start.elapsed()
+        );
+        assert_eq!(
+            v.get("x").and_then(Value::as_mapping).map(Mapping::len),
+            Some(80_000)
+        );
+    }
+
+    #[test]
+    fn repeated_non_text_keys_are_refused_by_value() {
+        let dup = |t: &str| parse(t).unwrap_err().0;
+        assert!(dup("1: a\n2: b\n1: c\n").contains("the key 1 appears twice"));
+        assert!(dup("0.5: a\n0.50: b\n").contains("appears twice"));
+        assert!(dup("0.0: a\n-0.0: b\n").contains("appears twice"));
+        assert!(dup("true: a\ntrue: b\n").contains("appears twice"));
+        assert!(dup("~: a\nnull: b\n").contains("appears twice"));
+        assert!(dup("? [1, x]\n: a\n? [1, x]\n: b\n").contains("appears twice"));
+        assert!(dup("? {a: 1}\n: a\n? {a: 1}\n: b\n").contains("appears twice"));
+        // Different keys that print alike are different.
+        assert!(parse("1: a\n'1': b\n1.0: c\ntrue: d\n'true': e\n").is_ok());
+        assert!(parse("? [1, 2]\n: a\n? [12]\n: b\n? ['1', 2]\n: c\n").is_ok());
+        assert!(parse("? [ab]\n: a\n? [a, b]\n: b\n").is_ok());
+        // NaN equals nothing.
+        assert!(parse(".nan: a\n.nan: b\n").is_ok());
+    }
+
+    #[test]
+    fn the_value_limit_counts_values_not_closing_events() {
+        // 70,000 columns of 3 keys are 490,000 values (560,000 events with the closing ones):
+        // refused as "more than 500000 values" before.
+        let mut t = String::from("columns:\n");
+        for i in 0..70_000 {
+            t.push_str(&format!(
+                "  - {{name: c{i}, type: integer, required: true}}\n"
+            ));
+        }
+        assert!(parse(&t).is_ok());
+        let mut t = String::from("columns:\n");
+        for i in 0..72_000 {
+            t.push_str(&format!(
+                "  - {{name: c{i}, type: integer, required: true}}\n"
+            ));
+        }
+        assert!(parse(&t).unwrap_err().0.contains("more than 500000 values"));
     }
 
     #[test]

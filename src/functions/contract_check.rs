@@ -5,6 +5,7 @@
 //! Parallel partial states merge (uniqueness holds across threads); the engine is the one
 //! contract_violations and dw_staging use.
 
+use crate::contract::Stamp;
 use crate::contract::engine::{CheckResult, Evaluator};
 use crate::contract::model::Severity;
 use crate::ffi::LogicalType;
@@ -23,7 +24,9 @@ const FUNCTION: &str = "contract_check";
 #[derive(Default)]
 pub struct ContractCheckState {
     /// The contract path every row of this state named, the row's fields and the evaluator.
-    inner: Option<(String, Vec<Column>, Evaluator)>,
+    /// The contract path every row of this state named, the row's fields, the evaluator and
+    /// the version of the file it was read from.
+    inner: Option<(String, Vec<Column>, Evaluator, Option<Stamp>)>,
 }
 
 /// The aggregate has no bind in the C API, so a non-constant contract path cannot be refused
@@ -39,6 +42,14 @@ fn differing_paths(first: &str, other: Option<&str>) -> String {
         "{FUNCTION}: the contract path must be the same constant for every row, got '{first}' \
          and {other}; give the path as a constant text (contract_check(t, 'contract.yaml')), or \
          GROUP BY the path column so that each group has one contract"
+    )
+}
+
+fn changed_during_query(path: &str) -> String {
+    format!(
+        "{FUNCTION}: the contract '{path}' changed during the query (parts of the rows were \
+         checked against different versions of it); run the query again once the file is no \
+         longer being edited"
     )
 }
 
@@ -65,7 +76,7 @@ fn result_fields() -> Vec<(String, LogicalType)> {
 fn start(
     input: &ChunkReader,
     first_row: usize,
-) -> Result<(String, Vec<Column>, Evaluator), String> {
+) -> Result<(String, Vec<Column>, Evaluator, Option<Stamp>), String> {
     let usage = format!("use it as {FUNCTION}(t, 'contract.yaml') FROM my_table t");
     let fields = match input.column_type(0) {
         Ok(ColumnType::Struct(fields)) => fields,
@@ -94,9 +105,9 @@ fn start(
         }
     };
     let types = super::contract_violations::field_types(&fields);
-    let evaluator =
-        crate::contract::evaluator_for(&path, &types).map_err(|e| format!("{FUNCTION}: {e}"))?;
-    Ok((path, fields, evaluator))
+    let (evaluator, version) = crate::contract::versioned_evaluator_for(&path, &types)
+        .map_err(|e| format!("{FUNCTION}: {e}"))?;
+    Ok((path, fields, evaluator, version))
 }
 
 impl AggregateFunction for ContractCheck {
@@ -128,7 +139,7 @@ impl AggregateFunction for ContractCheck {
         if state.inner.is_none() {
             state.inner = Some(start(input, first)?);
         }
-        let Some((path, fields, evaluator)) = state.inner.as_mut() else {
+        let Some((path, fields, evaluator, _)) = state.inner.as_mut() else {
             return Ok(());
         };
         let paths = input
@@ -164,9 +175,16 @@ impl AggregateFunction for ContractCheck {
         target: &mut ContractCheckState,
     ) -> Result<(), Box<dyn Error>> {
         match (source.inner, target.inner.as_mut()) {
-            (Some((src_path, _, src)), Some((dst_path, _, dst))) => {
+            (Some((src_path, _, src, src_version)), Some((dst_path, _, dst, dst_version))) => {
                 if src_path != *dst_path {
                     return Err(differing_paths(dst_path, Some(&src_path)).into());
+                }
+                // Two states merge check by check: only when they judged by the same checks
+                // (the same parse, or the same version of the file parsed again after the
+                // cache let it go). A file edited during the query must not merge v1's
+                // counts into v2's checks.
+                if !crate::contract::mergeable((&src, src_version), (dst, *dst_version)) {
+                    return Err(changed_during_query(dst_path).into());
                 }
                 dst.merge(src)
             }
@@ -184,7 +202,7 @@ impl AggregateFunction for ContractCheck {
         let now = chrono::Utc::now().timestamp_micros();
         let results: Vec<Option<Vec<CheckResult>>> = states
             .iter()
-            .map(|s| s.inner.as_ref().map(|(_, _, e)| e.finish(now)))
+            .map(|s| s.inner.as_ref().map(|(_, _, e, _)| e.finish(now)))
             .collect();
         let rows = offset + states.len();
         // SAFETY: result is the live LIST result vector with room for offset + count rows.
