@@ -786,6 +786,8 @@ pub fn scan_config(
         o.text("total_path"),
         o.bool("stop_on_short_page").unwrap_or(true),
     );
+    // Only a has_more_path the user gave must hold a flag (the default fields are lenient).
+    rules.has_more_given = non_empty(o, "has_more_path").filter(|_| o.given("has_more_path"));
     // A marker the user named is the API's: no other field is guessed to be one.
     rules.marker_given = o.given("cursor_path") || o.given("next_url_path");
     rules.max_pages = o.int("max_pages").map(|n| n as u64);
@@ -1491,6 +1493,35 @@ mod tests {
             ),
             Ok(PaginatorConfig::SinglePage)
         );
+    }
+
+    #[test]
+    fn only_a_has_more_path_the_user_gave_must_hold_a_flag() {
+        use serde_json::json;
+        let body = json!({"has_more": "maybe"});
+        let c = scan_config("http://h/u", &opts(&[]), no_env).unwrap();
+        assert_eq!(c.stop_rules.clone().has_more_of(&body), Ok(None));
+        let c = scan_config(
+            "http://h/u",
+            &opts(&[("has_more_path", text("has_more"))]),
+            no_env,
+        )
+        .unwrap();
+        assert!(c.stop_rules.has_more_of(&body).is_err());
+        // cursor_path given (even as its default) marks the marker as the user's
+        let c = scan_config(
+            "http://h/u",
+            &opts(&[("paginator", text("cursor"))]),
+            no_env,
+        )
+        .unwrap();
+        assert!(!c.stop_rules.marker_given);
+        let pairs = [
+            ("paginator", text("cursor")),
+            ("cursor_path", text("next_cursor")),
+        ];
+        let c = scan_config("http://h/u", &opts(&pairs), no_env).unwrap();
+        assert!(c.stop_rules.marker_given);
     }
 
     #[test]

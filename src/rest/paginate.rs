@@ -100,6 +100,16 @@ pub enum PaginationError {
         asked: u64,
         why: String,
     },
+    /// A total below what was already read: it counts something else (pages, the page's
+    /// records), so it cannot end the scan.
+    NotACount {
+        /// The field, e.g. `total` (total_path) or `total_pages` (total_pages_path).
+        path: String,
+        option: &'static str,
+        total: u64,
+        /// What was read, e.g. `20 records` or `2 pages`.
+        read: String,
+    },
     /// Too many empty pages in a row, each pointing to yet another page.
     EmptyRun {
         pages: u64,
@@ -160,6 +170,18 @@ impl fmt::Display for PaginationError {
             } => write!(
                 f,
                 "{at} {problem}, but {reason}; stopping here would lose rows silently: {hint}"
+            ),
+            PaginationError::NotACount {
+                path,
+                option,
+                total,
+                read,
+            } => write!(
+                f,
+                "the response field '{path}' ({option}) is {total}, below the {read} already read, so it \
+                 is not the count it should be (a page count, or the records of one page?); stopping \
+                 at it could lose rows: set {option} to the field that holds it, or {option} := '' \
+                 to ignore it"
             ),
             PaginationError::EmptyRun { pages, what } => write!(
                 f,
@@ -262,6 +284,11 @@ impl StopRules {
     /// Whether max_pages or max_records ends the scan after `pages` pages and `read` records.
     fn limit_reached(&self, pages: u64, read: u64) -> bool {
         self.max_pages.is_some_and(|m| pages >= m) || self.max_records.is_some_and(|m| read >= m)
+    }
+
+    /// The `has_more` of a response, as the paginators read it (false: the last page).
+    pub fn has_more_of(&self, body: &Value) -> Result<Option<bool>, String> {
+        self.has_more(body).map_err(|e| e.to_string())
     }
 
     fn has_more(&self, body: &Value) -> Result<Option<bool>, PaginationError> {
@@ -655,6 +682,27 @@ const EMPTY_PAGE_HINT: &str = "the API may have changed during the scan (run it 
      total / has_more does not match the records it serves (set total_path := '' or \
      has_more_path := '' to ignore that field)";
 
+/// Why a short page (offset, page_number) is not the last: a flag or total says more, or it
+/// carries a next link or cursor (an API that caps the page size below page_size).
+fn short_page_reason(r: &PageResponse<'_>, read: u64, rules: &StopRules) -> Option<String> {
+    if let Some(s) = more_signal(r.body, Some(read), rules, Look::Markers) {
+        let field = s.field.as_str();
+        let follow = if NEXT_URL_PATHS.contains(&field) {
+            " (paginator := 'json_link' would follow it)".to_string()
+        } else if CURSOR_FIELDS.contains(&field) {
+            format!(" (paginator := 'cursor', cursor_path := '{field}' would follow it)")
+        } else {
+            String::new()
+        };
+        return Some(format!("{}{follow}", s.text));
+    }
+    let link = r.link_header.and_then(parse_link_next)?;
+    Some(format!(
+        "its Link header has a rel=\"next\" link ({}) (paginator := 'header_link' would follow it)",
+        super::redact::redact_url(&resolve_link(r.url, &link), &[])
+    ))
+}
+
 /// `?offset=0&limit=100`, then offset 100, 200, ...
 #[derive(Debug)]
 pub struct Offset {
@@ -706,6 +754,16 @@ impl Paginator for Offset {
         let has_more = self.rules.has_more(r.body)?;
         let records = r.records as u64;
         let next = self.offset + self.limit;
+        if let (Some(t), Some(path)) = (total, &self.total_path)
+            && self.offset + records > t
+        {
+            return Err(PaginationError::NotACount {
+                path: path.clone(),
+                option: "total_path",
+                total: t,
+                read: format!("{} records", self.offset + records),
+            });
+        }
         if records > self.limit {
             return Err(PaginationError::PageSize {
                 returned: r.records,
@@ -719,7 +777,7 @@ impl Paginator for Offset {
             let why = if self.total.is_some_and(|t| position < t) {
                 Some("its total says more records follow".to_string())
             } else {
-                more_signal(r.body, Some(position), &self.rules, Look::Flags).map(|s| s.text)
+                short_page_reason(r, position, &self.rules)
             };
             if let Some(why) = why {
                 return Err(PaginationError::PageSize {
@@ -747,7 +805,12 @@ impl Paginator for Offset {
         self.more = if records == 0 || end {
             false
         } else if let Some(total) = self.total {
+            // A first full page that holds exactly `total` records: the total may count the
+            // page's records only, so one more page tells (empty: the end; else an error).
             next < total
+                || (self.offset == self.initial_offset
+                    && records == self.limit
+                    && position == total)
         } else {
             !(self.rules.stop_on_short_page && records < self.limit)
         };
@@ -825,6 +888,15 @@ impl PageNumber {
         }
     }
 
+    /// Whether the total (total_path, not total_pages_path) equals the records read so far.
+    fn total_is_page(&self, body: &Value) -> bool {
+        optional_count(body, &self.total_path).ok().flatten() == Some(self.read)
+            && optional_count(body, &self.total_pages_path)
+                .ok()
+                .flatten()
+                .is_none()
+    }
+
     fn set(&self, request: &mut RequestSpec, page: u64) {
         request.set_param(&self.page_param, page.to_string());
         if let (Some(param), Some(size)) = (&self.page_size_param, self.page_size) {
@@ -839,7 +911,17 @@ impl Paginator for PageNumber {
         self.set(request, self.page);
     }
     fn update_state(&mut self, r: &PageResponse<'_>) -> Result<(), PaginationError> {
+        let pages_done = self.page - self.base_page + 1;
+        let read = self.read + r.records as u64;
         if let Some(pages) = optional_count(r.body, &self.total_pages_path)? {
+            if r.records > 0 && pages_done > pages {
+                return Err(PaginationError::NotACount {
+                    path: self.total_pages_path.clone().unwrap_or_default(),
+                    option: "total_pages_path",
+                    total: pages,
+                    read: format!("{pages_done} pages"),
+                });
+            }
             self.total_pages = Some(pages);
             self.pages_field = format!(
                 "'{}' = {pages} says more pages follow",
@@ -848,6 +930,14 @@ impl Paginator for PageNumber {
         } else if let (Some(total), Some(size)) =
             (optional_count(r.body, &self.total_path)?, self.page_size)
         {
+            if read > total {
+                return Err(PaginationError::NotACount {
+                    path: self.total_path.clone().unwrap_or_default(),
+                    option: "total_path",
+                    total,
+                    read: format!("{read} records"),
+                });
+            }
             let pages = total.div_ceil(size.max(1));
             self.total_pages = Some(pages);
             self.pages_field = format!(
@@ -857,8 +947,7 @@ impl Paginator for PageNumber {
         }
         let has_more = self.rules.has_more(r.body)?;
         let end = has_more == Some(false);
-        let pages_done = self.page - self.base_page + 1;
-        self.read += r.records as u64;
+        self.read = read;
         let more_pages = self.total_pages.is_some_and(|pages| pages_done < pages);
         let short =
             matches!(self.page_size, Some(size) if r.records > 0 && (r.records as u64) < size);
@@ -866,7 +955,7 @@ impl Paginator for PageNumber {
             let why = if more_pages {
                 Some("its page count says more pages follow".to_string())
             } else {
-                more_signal(r.body, Some(self.read), &self.rules, Look::Flags).map(|s| s.text)
+                short_page_reason(r, self.read, &self.rules)
             };
             if let Some(why) = why {
                 return Err(PaginationError::PageSize {
@@ -889,10 +978,13 @@ impl Paginator for PageNumber {
                 ));
             }
         }
+        let full = matches!(self.page_size, Some(size) if r.records as u64 == size);
         self.more = if r.records == 0 || end {
             false
         } else if let Some(pages) = self.total_pages {
-            pages_done < pages
+            // As for offset: a first full page whose total is exactly its records is checked
+            // with one more page (a total of the page's records, or of pages, is an error).
+            pages_done < pages || (pages_done == 1 && full && self.total_is_page(r.body))
         } else {
             !(short && self.rules.stop_on_short_page)
         };
@@ -2359,5 +2451,91 @@ mod tests {
             .unwrap();
         p.update_request(&mut req);
         assert_eq!(req.url, "http://h/c?start=25");
+    }
+
+    #[test]
+    fn a_short_page_with_a_next_link_or_cursor_fails_naming_it() {
+        // [B3-2] an API that caps the page size below page_size, without totals
+        let mut p = offset(None, true);
+        let body = json!({"_links": {"next": "/c?start=5"}});
+        let err = run(&mut p, &[(body, 5)]).unwrap_err();
+        assert!(
+            err.starts_with("the API returned 5 records for a page size of 10 although '_links.next' = \"/c?start=5\" looks like the next page (paginator := 'json_link' would follow it)"),
+            "{err}"
+        );
+        let mut p = page_number(true);
+        let err = p
+            .update_state(&PageResponse {
+                link_header: Some("<http://h/u?page=2>; rel=\"next\""),
+                ..resp(&json!([]), 5)
+            })
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("although its Link header has a rel=\"next\" link (http://h/u?page=2) (paginator := 'header_link'"), "{err}");
+        // a null next link, or none, is the end
+        let mut p = offset(None, true);
+        assert_eq!(run(&mut p, &[(json!({"next": null}), 5)]), Ok(1));
+    }
+
+    #[test]
+    fn a_total_below_the_records_read_is_an_error_naming_the_field() {
+        // [B3-3] page_number: total holds the page count
+        let mut p = page_number(true);
+        let err = run(&mut p, &[(json!({"total": 3}), 10)]).unwrap_err();
+        assert!(
+            err.starts_with(
+                "the response field 'total' (total_path) is 3, below the 10 records already read"
+            ),
+            "{err}"
+        );
+        // offset: a total below what was read
+        let mut p = offset(Some("total"), true);
+        let pages = [(json!({"total": 30}), 10), (json!({"total": 3}), 10)];
+        let err = run(&mut p, &pages).unwrap_err();
+        assert!(
+            err.contains("'total' (total_path) is 3, below the 20 records already read"),
+            "{err}"
+        );
+        // a total that counts the page's records: a first full page holding exactly `total`
+        // records is checked with one more page
+        let mut p = offset(Some("total"), true);
+        let pages = [(json!({"total": 10}), 10), (json!({"total": 10}), 10)];
+        let err = run(&mut p, &pages).unwrap_err();
+        assert!(
+            err.contains("'total' (total_path) is 10, below the 20 records already read"),
+            "{err}"
+        );
+        let mut p = offset(Some("total"), true);
+        let pages = [(json!({"total": 10}), 10), (json!({"total": 10}), 0)];
+        assert_eq!(run(&mut p, &pages), Ok(2));
+        let mut p = page_number(true);
+        let pages = [(json!({"total": 10}), 10), (json!({"total": 10}), 10)];
+        assert!(
+            run(&mut p, &pages)
+                .unwrap_err()
+                .contains("is 10, below the 20 records")
+        );
+        let mut p = page_number(true);
+        let pages = [(json!({"total": 10, "total_pages": 1}), 10)];
+        assert_eq!(run(&mut p, &pages), Ok(1));
+        // total_pages below the pages read
+        let mut p = PageNumber::new(
+            "page".into(),
+            None,
+            None,
+            1,
+            Some("total_pages".into()),
+            None,
+            rules(false),
+        );
+        let pages = [
+            (json!({"total_pages": 5}), 10),
+            (json!({"total_pages": 1}), 10),
+        ];
+        let err = run(&mut p, &pages).unwrap_err();
+        assert!(
+            err.contains("'total_pages' (total_pages_path) is 1, below the 2 pages already read"),
+            "{err}"
+        );
     }
 }
