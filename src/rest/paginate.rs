@@ -1129,9 +1129,12 @@ impl Paginator for Cursor {
         } else {
             0
         };
+        // Once a cursor was followed, its absence is the API's own end, as for links: a total
+        // above the records read (a search API that serves fewer) is not read.
+        let read = Some(self.read).filter(|_| self.seen.is_empty());
         if r.records == 0 && next.is_none() && has_more != Some(true) {
             // An empty page without a cursor ends the scan, unless the response says more follow.
-            return match more_signal(r.body, Some(self.read), &self.rules, Look::Flags) {
+            return match more_signal(r.body, read, &self.rules, Look::Flags) {
                 Some(signal) => Err(PaginationError::empty_page(at, signal.text)),
                 None => Ok(()),
             };
@@ -1162,7 +1165,7 @@ impl Paginator for Cursor {
                 }
                 CursorSource::LastRecord(_) => EMPTY_PAGE_HINT,
             };
-            if let Some(signal) = more_signal(r.body, Some(self.read), &self.rules, look) {
+            if let Some(signal) = more_signal(r.body, read, &self.rules, look) {
                 let reason = match full.filter(|_| never_seen) {
                     Some((param, size)) => format!(
                         "{} (and the page is full: {} records for {param} = {size})",
@@ -2381,6 +2384,22 @@ mod tests {
             })
             .collect();
         assert_eq!(run(&mut p, &pages), Ok(5));
+        // the same for a cursor that was followed (HubSpot search stops at 10,000 of its total)
+        let mut p = cursor("paging.next.after");
+        let pages = [
+            (
+                json!({"total": 100, "paging": {"next": {"after": "10"}}}),
+                10,
+            ),
+            (json!({"total": 100}), 10),
+        ];
+        assert_eq!(run(&mut p, &pages), Ok(2));
+        let mut p = cursor("next_cursor");
+        let err = run(&mut p, &[(json!({"total": 100, "next_cursor": null}), 10)]).unwrap_err();
+        assert!(
+            err.contains("'total' = 100 says more records exist"),
+            "{err}"
+        );
         // a marker that is not followed still fails (L6)
         let mut p = HeaderLink::new(rules(false));
         let err = run(&mut p, &[(json!({"next_cursor": "abc"}), 10)]).unwrap_err();
