@@ -151,6 +151,17 @@ GET /shapes/<api>/...  the pagination envelopes of public APIs as their docs des
     notion/users?page_size&start_cursor {"object":"list","results","next_cursor","has_more",..}
     jira/search?startAt&maxResults      {"startAt","maxResults" (capped at 50),"total","isLast",
                                         "values"}
+    confluence/content?start&limit      {"results","start","limit","size","_links":{"base","context",
+                                        "self","next":"/shapes/confluence/content?..."}} (limit
+                                        capped at 25; no next at the end)
+    twitter/tweets?max_results&pagination_token  {"data","meta":{"result_count","next_token"}}
+    twitch/streams?first&after          {"data","pagination":{"cursor"}} ({} at the end)
+    gcal/events?maxResults&pageToken[&echo=1]   {"kind","nextPageToken" | "nextSyncToken" (last
+                                        page),"items"}; echo=1 adds {"query":{"updated_after"}}
+    drf/items?limit&offset              {"count":n,"next","previous","results"} (DRF)
+    feed/events?cursor[&more=1][&flags=s]  records 1..n on the first page, then empty pages,
+                                        each with a fresh next_cursor (cursor <= 1000);
+                                        more=1: "has_more":true; flags=s: "hasMore":"true"
 ANY /status/<code>    status <code> (200..599) with body {"error":"status <code>"}; 204 and 304
                       have an empty body. Another code -> 400 {"error":"bad parameter code"}.
 GET /fixture/<name>   the file test/data/rest/<name> (names of letters, digits, '_', '-', '.'
@@ -989,6 +1000,73 @@ class MockApp:
             body = b'{"startAt":%d,"maxResults":%d,"total":%d,"isLast":%s,"values":[%s]}' % (
                 start, size, n, b"true" if start + size >= n else b"false", data)
             return (200, body, JSON_CT, ())
+        if shape == "confluence/content":
+            # Confluence: start / limit (max 25 here); _links.next is a path string (absent at
+            # the end), under _links.base / _links.context.
+            start = int_param(p, "start", 0, 0, 10**12)
+            limit = int_param(p, "limit", 25, 1, None, 25)
+            recs = self._slice(n, start, limit)
+            links = {"base": self.base_url, "context": "", "self": "/shapes/confluence/content"}
+            if start + limit < n:
+                links["next"] = "/shapes/confluence/content?" + urlencode(self._replace(req, start=start + limit, limit=limit))
+            body = b'{"results":[%s],"start":%d,"limit":%d,"size":%d,"_links":%s}' % (
+                b",".join(recs), start, limit, len(recs), _dumps(links))
+            return (200, body, JSON_CT, ())
+        if shape == "twitter/tweets":
+            # Twitter/X API v2: max_results (10..100), pagination_token; meta.next_token absent
+            # on the last page.
+            size = int_param(p, "max_results", 10, 1, None, 100)
+            offset = self._untoken(p["pagination_token"], "pagination_token")[0] if p.get("pagination_token") else 0
+            recs = self._slice(n, offset, size)
+            meta = {"result_count": len(recs)}
+            if offset + size < n:
+                meta["next_token"] = self._token(offset + size, n)
+            return (200, b'{"data":[%s],"meta":%s}' % (b",".join(recs), _dumps(meta)), JSON_CT, ())
+        if shape == "twitch/streams":
+            # Twitch Helix: first (max 100, default 20), after; pagination.cursor, {} at the end.
+            size = int_param(p, "first", 20, 1, None, 100)
+            offset = self._untoken(p["after"], "after")[0] if p.get("after") else 0
+            recs = self._slice(n, offset, size)
+            pag = {"cursor": self._token(offset + size, n)} if offset + size < n else {}
+            return (200, b'{"data":[%s],"pagination":%s}' % (b",".join(recs), _dumps(pag)), JSON_CT, ())
+        if shape == "gcal/events":
+            # Google Calendar: maxResults (default 250), pageToken; nextPageToken while more,
+            # nextSyncToken on the last page; echo=1 adds an echoed filter
+            # {"query":{"updated_after":"2024-01-01"}}.
+            size = int_param(p, "maxResults", 250, 1, None, 2500)
+            offset = self._untoken(p["pageToken"], "pageToken")[0] if p.get("pageToken") else 0
+            recs = self._slice(n, offset, size)
+            head = {"kind": "calendar#events", "summary": "mock"}
+            if flag(p, "echo"):
+                head["query"] = {"updated_after": "2024-01-01"}
+            if offset + size < n:
+                head["nextPageToken"] = self._token(offset + size, n)
+            else:
+                head["nextSyncToken"] = "CPDAlvWDx70CEPDAlvWDx70CGAU="
+            return (200, b'%s,"items":[%s]}' % (_dumps(head)[:-1], b",".join(recs)), JSON_CT, ())
+        if shape == "drf/items":
+            # Django REST framework LimitOffsetPagination: limit / offset; count, next, previous
+            # (URLs or null), results.
+            limit = int_param(p, "limit", 10, 1, None, 100)
+            offset = int_param(p, "offset", 0, 0, 10**12)
+            recs = self._slice(n, offset, limit)
+            nxt = self._url(shape, self._replace(req, offset=offset + limit)) if offset + limit < n else None
+            prev = self._url(shape, self._replace(req, offset=max(0, offset - limit))) if offset > 0 else None
+            body = b'{"count":%d,"next":%s,"previous":%s,"results":[%s]}' % (
+                n, _dumps(nxt), _dumps(prev), b",".join(recs))
+            return (200, body, JSON_CT, ())
+        if shape == "feed/events":
+            # A feed: the first page holds records 1..n, every later page is empty with a fresh
+            # next_cursor (cursor=<k>, at most 1000); more=1 adds "has_more":true everywhere,
+            # flags=s sends "hasMore" as the string "true".
+            k = int_param(p, "cursor", 0, 0, 1000)
+            recs = self._slice(n, 0, n) if k == 0 else []
+            body = {"next_cursor": str(k + 1)}
+            if flag(p, "more"):
+                body["has_more"] = True
+            if p.get("flags") == "s":
+                body["hasMore"] = "true"
+            return (200, b'{"data":[%s],%s' % (b",".join(recs), _dumps(body)[1:]), JSON_CT, ())
         return error_response(404, "not found")
 
     def ep_stats(self, req: Request):

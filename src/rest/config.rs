@@ -403,7 +403,7 @@ pub fn resolve_auto(
             ));
         }
     }
-    if let Some(signal) = more_signal(body, n, rules, Look::Markers) {
+    if let Some(signal) = more_signal(body, Some(n), rules, Look::Markers) {
         let field = signal.field.as_str();
         let cursor = format!(
             "paginator := 'cursor', cursor_path := '{field}' and cursor_param := <the parameter the API reads it from>"
@@ -781,11 +781,21 @@ pub fn scan_config(
         ));
     }
 
-    let rules = StopRules::new(
+    let mut rules = StopRules::new(
         o.text("has_more_path"),
         o.text("total_path"),
         o.bool("stop_on_short_page").unwrap_or(true),
     );
+    // Only a has_more_path the user gave must hold a flag (the default fields are lenient).
+    rules.has_more_given = non_empty(o, "has_more_path").filter(|_| o.given("has_more_path"));
+    // A marker the user named is the API's: no other field is guessed to be one.
+    rules.marker_given = o.given("cursor_path") || o.given("next_url_path");
+    rules.max_pages = o.int("max_pages").map(|n| n as u64);
+    // max_records counts kept rows: with an incremental filter, fewer than were read.
+    rules.max_records = o
+        .int("max_records")
+        .map(|n| n as u64)
+        .filter(|_| cursor_column.is_none());
     let page_size = o.int("page_size").map(|n| n as u64);
     let next_url_paths = match non_empty(o, "next_url_path") {
         Some(p) => vec![p],
@@ -1481,6 +1491,79 @@ mod tests {
                 None,
                 100
             ),
+            Ok(PaginatorConfig::SinglePage)
+        );
+    }
+
+    #[test]
+    fn only_a_has_more_path_the_user_gave_must_hold_a_flag() {
+        use serde_json::json;
+        let body = json!({"has_more": "maybe"});
+        let c = scan_config("http://h/u", &opts(&[]), no_env).unwrap();
+        assert_eq!(c.stop_rules.clone().has_more_of(&body), Ok(None));
+        let c = scan_config(
+            "http://h/u",
+            &opts(&[("has_more_path", text("has_more"))]),
+            no_env,
+        )
+        .unwrap();
+        assert!(c.stop_rules.has_more_of(&body).is_err());
+        // cursor_path given (even as its default) marks the marker as the user's
+        let c = scan_config(
+            "http://h/u",
+            &opts(&[("paginator", text("cursor"))]),
+            no_env,
+        )
+        .unwrap();
+        assert!(!c.stop_rules.marker_given);
+        let pairs = [
+            ("paginator", text("cursor")),
+            ("cursor_path", text("next_cursor")),
+        ];
+        let c = scan_config("http://h/u", &opts(&pairs), no_env).unwrap();
+        assert!(c.stop_rules.marker_given);
+    }
+
+    #[test]
+    fn auto_follows_confluence_twitter_and_twitch_shapes() {
+        use serde_json::json;
+        // [B3-1] Confluence: _links.next is the link itself
+        assert_eq!(
+            auto(
+                json!({"results": [], "_links": {"base": "http://h", "next": "/c?start=25"}}),
+                None,
+                25
+            ),
+            Ok(PaginatorConfig::JsonLink {
+                next_url_paths: vec!["_links.next".into()]
+            })
+        );
+        // Twitter/X: meta.next_token, sent back as pagination_token
+        assert_eq!(
+            auto(
+                json!({"data": [], "meta": {"result_count": 10, "next_token": "b26v89c19zqg8o3f"}}),
+                None,
+                10
+            ),
+            Ok(PaginatorConfig::Cursor {
+                source: CursorSource::Body("meta.next_token".into()),
+                cursor_param: "pagination_token".into()
+            })
+        );
+        // Twitch: pagination.cursor, sent back as after ({} on the last page)
+        assert_eq!(
+            auto(
+                json!({"data": [], "pagination": {"cursor": "eyJiIjpudWxs"}}),
+                None,
+                20
+            ),
+            Ok(PaginatorConfig::Cursor {
+                source: CursorSource::Body("pagination.cursor".into()),
+                cursor_param: "after".into()
+            })
+        );
+        assert_eq!(
+            auto(json!({"data": [], "pagination": {}}), None, 20),
             Ok(PaginatorConfig::SinglePage)
         );
     }

@@ -100,6 +100,16 @@ pub enum PaginationError {
         asked: u64,
         why: String,
     },
+    /// A total below what was already read: it counts something else (pages, the page's
+    /// records), so it cannot end the scan.
+    NotACount {
+        /// The field, e.g. `total` (total_path) or `total_pages` (total_pages_path).
+        path: String,
+        option: &'static str,
+        total: u64,
+        /// What was read, e.g. `20 records` or `2 pages`.
+        read: String,
+    },
     /// Too many empty pages in a row, each pointing to yet another page.
     EmptyRun {
         pages: u64,
@@ -161,6 +171,18 @@ impl fmt::Display for PaginationError {
                 f,
                 "{at} {problem}, but {reason}; stopping here would lose rows silently: {hint}"
             ),
+            PaginationError::NotACount {
+                path,
+                option,
+                total,
+                read,
+            } => write!(
+                f,
+                "the response field '{path}' ({option}) is {total}, below the {read} already read, so it \
+                 is not the count it should be (a page count, or the records of one page?); stopping \
+                 at it could lose rows: set {option} to the field that holds it, or {option} := '' \
+                 to ignore it"
+            ),
             PaginationError::EmptyRun { pages, what } => write!(
                 f,
                 "{pages} pages in a row returned no records, each with a new {what}; stopping \
@@ -200,6 +222,16 @@ pub struct StopRules {
     pub total_paths: Vec<String>,
     /// Also read the flags of common APIs ([`MORE_FLAGS`]) for that (off with has_more_path '').
     pub known_flags: bool,
+    /// The has_more_path the user gave: its value must be a flag. The default fields are
+    /// read leniently (`"true"`, `0`/`1`; other types ignored).
+    pub has_more_given: Option<String>,
+    /// Whether the user named the next-page marker (cursor_path, next_url_path): then no other
+    /// field is guessed to be the marker.
+    pub marker_given: bool,
+    /// The page count (max_pages) after which the scan stops anyway.
+    pub max_pages: Option<u64>,
+    /// The record count (max_records, without an incremental filter) at which the scan stops anyway.
+    pub max_records: Option<u64>,
 }
 
 impl Default for StopRules {
@@ -209,6 +241,10 @@ impl Default for StopRules {
             stop_on_short_page: true,
             total_paths: Vec::new(),
             known_flags: false,
+            has_more_given: None,
+            marker_given: false,
+            max_pages: None,
+            max_records: None,
         }
     }
 }
@@ -238,24 +274,52 @@ impl StopRules {
             stop_on_short_page: short,
             total_paths,
             known_flags: has_more_path != Some(""),
+            has_more_given: has_more_path.filter(|p| !p.is_empty()).map(str::to_string),
+            marker_given: false,
+            max_pages: None,
+            max_records: None,
         }
+    }
+
+    /// Whether max_pages or max_records ends the scan after `pages` pages and `read` records.
+    fn limit_reached(&self, pages: u64, read: u64) -> bool {
+        self.max_pages.is_some_and(|m| pages >= m) || self.max_records.is_some_and(|m| read >= m)
+    }
+
+    /// The `has_more` of a response, as the paginators read it (false: the last page).
+    pub fn has_more_of(&self, body: &Value) -> Result<Option<bool>, String> {
+        self.has_more(body).map_err(|e| e.to_string())
     }
 
     fn has_more(&self, body: &Value) -> Result<Option<bool>, PaginationError> {
         for path in &self.has_more_paths {
             match lookup(body, path) {
                 None | Some(Value::Null) => continue,
-                Some(Value::Bool(b)) => return Ok(Some(*b)),
+                Some(v) if flag(v).is_some() => return Ok(flag(v)),
+                Some(_) if self.has_more_given.as_ref() != Some(path) => continue,
                 Some(other) => {
                     return Err(PaginationError::BadValue {
                         path: path.clone(),
                         value: other.to_string(),
-                        expected: "true or false",
+                        expected: "true or false (or \"true\"/\"false\", 1/0): set has_more_path to a \
+                                   field that holds one, or has_more_path := '' to ignore it",
                     });
                 }
             }
         }
         Ok(None)
+    }
+}
+
+/// A flag's value: a boolean, `"true"`/`"false"` or 1/0 (APIs send all three).
+fn flag(v: &Value) -> Option<bool> {
+    match v {
+        Value::Bool(b) => Some(*b),
+        Value::String(s) if s.trim().eq_ignore_ascii_case("true") => Some(true),
+        Value::String(s) if s.trim().eq_ignore_ascii_case("false") => Some(false),
+        Value::Number(n) if n.as_u64() == Some(1) => Some(true),
+        Value::Number(n) if n.as_u64() == Some(0) => Some(false),
+        _ => None,
     }
 }
 
@@ -299,6 +363,7 @@ pub const NEXT_URL_PATHS: &[&str] = &[
     "@odata.nextLink",
     "odata.nextLink",
     "_links.next.href",
+    "_links.next",
     "paging.next",
     "next_page_url",
     "next_page",
@@ -314,6 +379,8 @@ pub const CURSOR_FIELDS: &[&str] = &[
     "paging.next.after",
     "meta.next_cursor",
     "response_metadata.next_cursor",
+    "meta.next_token",
+    "pagination.cursor",
     "next_page_token",
     "nextPageToken",
     "next_token",
@@ -324,10 +391,13 @@ pub const CURSOR_FIELDS: &[&str] = &[
 ];
 
 /// Cursor shapes whose request parameter is part of the shape, so `auto` can follow them:
-/// HubSpot (`paging.next.after` -> `after`), Slack (`response_metadata.next_cursor` -> `cursor`).
+/// HubSpot (`paging.next.after` -> `after`), Slack (`response_metadata.next_cursor` -> `cursor`),
+/// Twitter/X (`meta.next_token` -> `pagination_token`), Twitch (`pagination.cursor` -> `after`).
 pub const AUTO_CURSORS: &[(&str, &str)] = &[
     ("paging.next.after", "after"),
     ("response_metadata.next_cursor", "cursor"),
+    ("meta.next_token", "pagination_token"),
+    ("pagination.cursor", "after"),
 ];
 
 /// cursor_path's default.
@@ -354,9 +424,11 @@ pub enum Look {
     Flags,
     /// Also next links and cursors of common APIs.
     Markers,
-    /// Also any field whose name looks like a next-page marker (`*next*`, `*cursor*`, ...),
-    /// for a configured marker that never appeared.
+    /// Also any field (top level or one below) whose name looks like a next-page marker
+    /// (`*next*`, `*cursor*`, ...), for a default marker that never appeared.
     Anything,
+    /// As Anything, three levels deep (a full page whose default marker never appeared).
+    Deep,
 }
 
 /// A sign in a response that more pages follow.
@@ -390,8 +462,27 @@ fn non_empty_marker(v: &Value) -> bool {
     }
 }
 
-/// Finds a field, at most three objects deep and outside arrays (records), whose name looks
-/// like a next-page marker and that holds a value.
+/// Subtrees that echo the request (its filters), not the next page.
+const ECHO_FIELDS: &[&str] = &[
+    "query",
+    "filter",
+    "filters",
+    "params",
+    "parameters",
+    "request",
+];
+
+/// A value that reads as a date or timestamp (`2024-01-01...`): a filter bound, not a cursor.
+fn looks_like_date(v: &Value) -> bool {
+    let Some(s) = v.as_str() else { return false };
+    let b = s.as_bytes();
+    b.len() >= 10 && b[..4].iter().all(u8::is_ascii_digit) && b[4] == b'-' && b[7] == b'-'
+}
+
+/// Finds a field, at most `depth` objects below the top and outside arrays (records), whose
+/// name looks like a next-page marker and that holds a non-empty string or a number. Sync
+/// tokens (Google's `nextSyncToken`), dates (`updated_after`) and echoed filters (`query`,
+/// `filter`) are not markers.
 fn marker_like<'a>(body: &'a Value, prefix: &str, depth: usize) -> Option<(String, &'a Value)> {
     let map = body.as_object()?;
     for (key, v) in map {
@@ -401,6 +492,14 @@ fn marker_like<'a>(body: &'a Value, prefix: &str, depth: usize) -> Option<(Strin
             format!("{prefix}.{key}")
         };
         let lower = key.to_ascii_lowercase();
+        if lower.contains("sync")
+            || (lower.ends_with("after") && lower != "after")
+            || (lower.ends_with("before"))
+            || ECHO_FIELDS.contains(&lower.as_str())
+            || looks_like_date(v)
+        {
+            continue;
+        }
         let named = [
             "next",
             "cursor",
@@ -432,7 +531,15 @@ fn marker_like<'a>(body: &'a Value, prefix: &str, depth: usize) -> Option<(Strin
 /// follow: the check that keeps a scan from ending silently. `read` is the number of records
 /// from the start of the list up to and including this page. An explicit end (`has_more` false,
 /// `done` true, `isLast` true, ...) wins: then nothing says more.
-pub fn more_signal(body: &Value, read: u64, rules: &StopRules, look: Look) -> Option<Signal> {
+///
+/// `read` None: totals are not read (a link style that followed links: the missing link is the
+/// API's own end, and search APIs report totals above what they serve).
+pub fn more_signal(
+    body: &Value,
+    read: Option<u64>,
+    rules: &StopRules,
+    look: Look,
+) -> Option<Signal> {
     let flags: Vec<(&str, bool)> = rules
         .has_more_paths
         .iter()
@@ -441,8 +548,8 @@ pub fn more_signal(body: &Value, read: u64, rules: &StopRules, look: Look) -> Op
         .collect();
     let mut said = None;
     for (path, more) in &flags {
-        if let Some(Value::Bool(b)) = lookup(body, path) {
-            if *b != *more {
+        if let Some(b) = lookup(body, path).and_then(flag) {
+            if b != *more {
                 return None;
             }
             said.get_or_insert(Signal {
@@ -454,7 +561,8 @@ pub fn more_signal(body: &Value, read: u64, rules: &StopRules, look: Look) -> Op
     if said.is_some() {
         return said;
     }
-    for path in &rules.total_paths {
+    for path in rules.total_paths.iter().filter(|_| read.is_some()) {
+        let read = read.unwrap_or(0);
         if let Some(total) = lookup(body, path).and_then(|v| {
             v.as_u64()
                 .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
@@ -478,15 +586,44 @@ pub fn more_signal(body: &Value, read: u64, rules: &StopRules, look: Look) -> Op
             }
         }
     }
-    if look >= Look::Anything
-        && let Some((path, v)) = marker_like(body, "", 3)
-    {
+    let depth = match look {
+        Look::Anything => 1,
+        Look::Deep => 3,
+        _ => return None,
+    };
+    if rules.marker_given {
+        return None;
+    }
+    if let Some((path, v)) = marker_like(body, "", depth) {
         return Some(Signal {
             text: format!("'{path}' = {} looks like the next page", shown(v)),
             field: path,
         });
     }
+    // A full page: a top-level value shaped like an opaque token may be a cursor named otherwise.
+    if look == Look::Deep
+        && let Some((key, v)) = body.as_object()?.iter().find(|(k, v)| {
+            !k.to_ascii_lowercase().contains("sync") && v.as_str().is_some_and(token_shaped)
+        })
+    {
+        return Some(Signal {
+            field: key.clone(),
+            text: format!("'{key}' = {} looks like a cursor", shown(v)),
+        });
+    }
     None
+}
+
+/// An opaque token (`b2Zmc2V0OjEw`, `eyJpZCI6MTB9`): at least 8 characters of letters, digits
+/// and `-_=+/:.`, with a letter and a digit, not a date or a path.
+fn token_shaped(s: &str) -> bool {
+    s.len() >= 8
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_=+/:.".contains(&b))
+        && s.bytes().any(|b| b.is_ascii_alphabetic())
+        && s.bytes().any(|b| b.is_ascii_digit())
+        && !s.starts_with('/')
+        && !looks_like_date(&Value::String(s.to_string()))
 }
 
 pub trait Paginator: Send {
@@ -545,6 +682,27 @@ const EMPTY_PAGE_HINT: &str = "the API may have changed during the scan (run it 
      total / has_more does not match the records it serves (set total_path := '' or \
      has_more_path := '' to ignore that field)";
 
+/// Why a short page (offset, page_number) is not the last: a flag or total says more, or it
+/// carries a next link or cursor (an API that caps the page size below page_size).
+fn short_page_reason(r: &PageResponse<'_>, read: u64, rules: &StopRules) -> Option<String> {
+    if let Some(s) = more_signal(r.body, Some(read), rules, Look::Markers) {
+        let field = s.field.as_str();
+        let follow = if NEXT_URL_PATHS.contains(&field) {
+            " (paginator := 'json_link' would follow it)".to_string()
+        } else if CURSOR_FIELDS.contains(&field) {
+            format!(" (paginator := 'cursor', cursor_path := '{field}' would follow it)")
+        } else {
+            String::new()
+        };
+        return Some(format!("{}{follow}", s.text));
+    }
+    let link = r.link_header.and_then(parse_link_next)?;
+    Some(format!(
+        "its Link header has a rel=\"next\" link ({}) (paginator := 'header_link' would follow it)",
+        super::redact::redact_url(&resolve_link(r.url, &link), &[])
+    ))
+}
+
 /// `?offset=0&limit=100`, then offset 100, 200, ...
 #[derive(Debug)]
 pub struct Offset {
@@ -596,6 +754,16 @@ impl Paginator for Offset {
         let has_more = self.rules.has_more(r.body)?;
         let records = r.records as u64;
         let next = self.offset + self.limit;
+        if let (Some(t), Some(path)) = (total, &self.total_path)
+            && self.offset + records > t
+        {
+            return Err(PaginationError::NotACount {
+                path: path.clone(),
+                option: "total_path",
+                total: t,
+                read: format!("{} records", self.offset + records),
+            });
+        }
         if records > self.limit {
             return Err(PaginationError::PageSize {
                 returned: r.records,
@@ -609,7 +777,7 @@ impl Paginator for Offset {
             let why = if self.total.is_some_and(|t| position < t) {
                 Some("its total says more records follow".to_string())
             } else {
-                more_signal(r.body, position, &self.rules, Look::Flags).map(|s| s.text)
+                short_page_reason(r, position, &self.rules)
             };
             if let Some(why) = why {
                 return Err(PaginationError::PageSize {
@@ -625,7 +793,7 @@ impl Paginator for Offset {
                     "'{path}' = {t} says more records exist ({} read so far)",
                     self.offset
                 )),
-                _ => more_signal(r.body, position, &self.rules, Look::Flags).map(|s| s.text),
+                _ => more_signal(r.body, Some(position), &self.rules, Look::Flags).map(|s| s.text),
             };
             if let Some(reason) = reason {
                 return Err(PaginationError::empty_page(
@@ -637,7 +805,12 @@ impl Paginator for Offset {
         self.more = if records == 0 || end {
             false
         } else if let Some(total) = self.total {
+            // A first full page that holds exactly `total` records: the total may count the
+            // page's records only, so one more page tells (empty: the end; else an error).
             next < total
+                || (self.offset == self.initial_offset
+                    && records == self.limit
+                    && position == total)
         } else {
             !(self.rules.stop_on_short_page && records < self.limit)
         };
@@ -715,6 +888,15 @@ impl PageNumber {
         }
     }
 
+    /// Whether the total (total_path, not total_pages_path) equals the records read so far.
+    fn total_is_page(&self, body: &Value) -> bool {
+        optional_count(body, &self.total_path).ok().flatten() == Some(self.read)
+            && optional_count(body, &self.total_pages_path)
+                .ok()
+                .flatten()
+                .is_none()
+    }
+
     fn set(&self, request: &mut RequestSpec, page: u64) {
         request.set_param(&self.page_param, page.to_string());
         if let (Some(param), Some(size)) = (&self.page_size_param, self.page_size) {
@@ -729,7 +911,17 @@ impl Paginator for PageNumber {
         self.set(request, self.page);
     }
     fn update_state(&mut self, r: &PageResponse<'_>) -> Result<(), PaginationError> {
+        let pages_done = self.page - self.base_page + 1;
+        let read = self.read + r.records as u64;
         if let Some(pages) = optional_count(r.body, &self.total_pages_path)? {
+            if r.records > 0 && pages_done > pages {
+                return Err(PaginationError::NotACount {
+                    path: self.total_pages_path.clone().unwrap_or_default(),
+                    option: "total_pages_path",
+                    total: pages,
+                    read: format!("{pages_done} pages"),
+                });
+            }
             self.total_pages = Some(pages);
             self.pages_field = format!(
                 "'{}' = {pages} says more pages follow",
@@ -738,6 +930,14 @@ impl Paginator for PageNumber {
         } else if let (Some(total), Some(size)) =
             (optional_count(r.body, &self.total_path)?, self.page_size)
         {
+            if read > total {
+                return Err(PaginationError::NotACount {
+                    path: self.total_path.clone().unwrap_or_default(),
+                    option: "total_path",
+                    total,
+                    read: format!("{read} records"),
+                });
+            }
             let pages = total.div_ceil(size.max(1));
             self.total_pages = Some(pages);
             self.pages_field = format!(
@@ -747,8 +947,7 @@ impl Paginator for PageNumber {
         }
         let has_more = self.rules.has_more(r.body)?;
         let end = has_more == Some(false);
-        let pages_done = self.page - self.base_page + 1;
-        self.read += r.records as u64;
+        self.read = read;
         let more_pages = self.total_pages.is_some_and(|pages| pages_done < pages);
         let short =
             matches!(self.page_size, Some(size) if r.records > 0 && (r.records as u64) < size);
@@ -756,7 +955,7 @@ impl Paginator for PageNumber {
             let why = if more_pages {
                 Some("its page count says more pages follow".to_string())
             } else {
-                more_signal(r.body, self.read, &self.rules, Look::Flags).map(|s| s.text)
+                short_page_reason(r, self.read, &self.rules)
             };
             if let Some(why) = why {
                 return Err(PaginationError::PageSize {
@@ -770,7 +969,7 @@ impl Paginator for PageNumber {
             let reason = if more_pages {
                 Some(self.pages_field.clone())
             } else {
-                more_signal(r.body, self.read, &self.rules, Look::Flags).map(|s| s.text)
+                more_signal(r.body, Some(self.read), &self.rules, Look::Flags).map(|s| s.text)
             };
             if let Some(reason) = reason {
                 return Err(PaginationError::empty_page(
@@ -779,10 +978,13 @@ impl Paginator for PageNumber {
                 ));
             }
         }
+        let full = matches!(self.page_size, Some(size) if r.records as u64 == size);
         self.more = if r.records == 0 || end {
             false
         } else if let Some(pages) = self.total_pages {
-            pages_done < pages
+            // As for offset: a first full page whose total is exactly its records is checked
+            // with one more page (a total of the page's records, or of pages, is an error).
+            pages_done < pages || (pages_done == 1 && full && self.total_is_page(r.body))
         } else {
             !(short && self.rules.stop_on_short_page)
         };
@@ -927,57 +1129,64 @@ impl Paginator for Cursor {
         } else {
             0
         };
+        // Once a cursor was followed, its absence is the API's own end, as for links: a total
+        // above the records read (a search API that serves fewer) is not read.
+        let read = Some(self.read).filter(|_| self.seen.is_empty());
         if r.records == 0 && next.is_none() && has_more != Some(true) {
             // An empty page without a cursor ends the scan, unless the response says more follow.
-            return match more_signal(r.body, self.read, &self.rules, Look::Flags) {
+            return match more_signal(r.body, read, &self.rules, Look::Flags) {
                 Some(signal) => Err(PaginationError::empty_page(at, signal.text)),
                 None => Ok(()),
             };
         }
         let Some(next) = next else {
+            // max_pages / max_records end the scan here anyway: nothing is lost.
+            if self.rules.limit_reached(self.pages, self.read) {
+                return Ok(());
+            }
+            // The default cursor field never appeared (cursor_path not given): other fields
+            // that look like a marker are read, deeper on a full page.
             let never_seen = matches!(self.source, CursorSource::Body(_)) && !self.marker_seen;
-            let look = if never_seen {
-                Look::Anything
-            } else {
-                Look::Markers
+            let full = self
+                .asked
+                .as_ref()
+                .filter(|(_, size)| r.records as u64 >= *size);
+            let look = match (never_seen, full) {
+                (false, _) => Look::Markers,
+                (true, None) => Look::Anything,
+                (true, Some(_)) => Look::Deep,
             };
             let hint = match &self.source {
                 CursorSource::Body(_) => {
                     "set cursor_path to the field that holds the next cursor (and cursor_param to \
-                     the parameter that sends it), or has_more_path := '' / total_path := '' if \
-                     that field cannot be trusted"
+                     the parameter that sends it); if that field is not one, give cursor_path \
+                     explicitly (even 'next_cursor') to stop guessing, or has_more_path := '' / \
+                     total_path := '' if a flag or total cannot be trusted"
                 }
                 CursorSource::LastRecord(_) => EMPTY_PAGE_HINT,
             };
-            if let Some(signal) = more_signal(r.body, self.read, &self.rules, look) {
-                return Err(PaginationError::Unfollowed {
-                    at,
-                    problem: self.missing(value),
-                    reason: signal.text,
-                    hint: hint.into(),
-                });
-            }
-            // A full page without the default cursor field: the API names it otherwise (a
-            // path the user chose may be one that the API omits on its last page).
-            if never_seen
-                && self.source == CursorSource::Body(DEFAULT_CURSOR_PATH.into())
-                && let Some((param, size)) = &self.asked
-                && r.records as u64 >= *size
-            {
-                return Err(PaginationError::Unfollowed {
-                    at,
-                    problem: self.missing(value),
-                    reason: format!(
-                        "it is full ({} records for {param} = {size}) and the field never appeared, \
-                         so more pages probably follow",
-                        r.records
+            if let Some(signal) = more_signal(r.body, read, &self.rules, look) {
+                let reason = match full.filter(|_| never_seen) {
+                    Some((param, size)) => format!(
+                        "{} (and the page is full: {} records for {param} = {size})",
+                        signal.text, r.records
                     ),
+                    None => signal.text,
+                };
+                return Err(PaginationError::Unfollowed {
+                    at,
+                    problem: self.missing(value),
+                    reason,
                     hint: hint.into(),
                 });
             }
             return Ok(());
         };
-        // An empty page with a cursor is followed (Slack may return empty pages mid-list).
+        // An empty page with a cursor is followed (Slack may return empty pages mid-list):
+        // while a flag or total says more, up to MAX_EMPTY_PAGES; otherwise it is the end.
+        if quiet_end(self.empty_run, r.body, self.read, &self.rules) {
+            return Ok(());
+        }
         empty_run_guard(self.empty_run, "cursor")?;
         if !self.seen.insert(next.clone()) {
             return Err(PaginationError::Loop {
@@ -998,8 +1207,19 @@ impl Paginator for Cursor {
     }
 }
 
-/// How many empty pages in a row a cursor or link style follows before it gives up.
+/// How many empty pages in a row a cursor or link style follows, while a flag or total says
+/// more follow, before it gives up with an error.
 pub const MAX_EMPTY_PAGES: u64 = 100;
+
+/// How many empty pages in a row, each with a new cursor or link but no flag saying more, end
+/// the scan (feeds that hand out a fresh cursor on every empty page).
+pub const QUIET_EMPTY_PAGES: u64 = 3;
+
+/// Whether an empty page that carries a next cursor or link ends the scan: it is the
+/// QUIET_EMPTY_PAGES-th empty page in a row and nothing says more follow.
+fn quiet_end(run: u64, body: &Value, read: u64, rules: &StopRules) -> bool {
+    run >= QUIET_EMPTY_PAGES && more_signal(body, Some(read), rules, Look::Flags).is_none()
+}
 
 fn empty_run_guard(run: u64, what: &'static str) -> Result<(), PaginationError> {
     if run >= MAX_EMPTY_PAGES {
@@ -1099,6 +1319,21 @@ fn check_loop(
     Ok(())
 }
 
+/// Resolves the link `link` found at `path`. A rooted link beside a `context` path
+/// (Confluence: `_links.context` = `/wiki`, `_links.next` = `/rest/api/...`) is under it.
+fn resolve_at(r: &PageResponse<'_>, path: &str, link: &str) -> String {
+    let context = path
+        .rsplit_once('.')
+        .and_then(|(parent, _)| lookup(r.body, &format!("{parent}.context")))
+        .and_then(Value::as_str)
+        .map(|c| c.trim_end_matches('/'))
+        .filter(|c| c.starts_with('/') && link.starts_with('/') && !link.starts_with(c));
+    match context {
+        Some(c) => resolve_link(r.url, &format!("{c}{link}")),
+        None => resolve_link(r.url, link),
+    }
+}
+
 impl Paginator for JsonLink {
     fn init_request(&mut self, _request: &mut RequestSpec) {}
     fn update_state(&mut self, r: &PageResponse<'_>) -> Result<(), PaginationError> {
@@ -1119,7 +1354,7 @@ impl Paginator for JsonLink {
         let link = match found {
             None | Some((_, Value::Null)) => None,
             Some((_, Value::String(s))) if s.is_empty() => None,
-            Some((_, Value::String(s))) => Some(resolve_link(r.url, s)),
+            Some((path, Value::String(s))) => Some(resolve_at(r, path, s)),
             Some((path, other)) => {
                 return Err(PaginationError::BadValue {
                     path: path.to_string(),
@@ -1132,13 +1367,15 @@ impl Paginator for JsonLink {
             self.next = None;
             return Ok(());
         }
-        if link.is_none() {
-            let look = if self.marker_seen {
-                Look::Markers
+        if link.is_none() && !self.rules.limit_reached(self.pages, self.read) {
+            // Once the API's link field appeared, its absence is the API's own end: a total
+            // above the records read (search APIs, a list started mid-way) is not read.
+            let (look, read) = if self.marker_seen {
+                (Look::Markers, None)
             } else {
-                Look::Anything
+                (Look::Anything, Some(self.read))
             };
-            if let Some(signal) = more_signal(r.body, self.read, &self.rules, look) {
+            if let Some(signal) = more_signal(r.body, read, &self.rules, look) {
                 let problem = match found {
                     Some((path, v)) => format!("has no next link ('{path}' = {})", shown(v)),
                     None => format!(
@@ -1163,6 +1400,10 @@ impl Paginator for JsonLink {
         } else {
             0
         };
+        if link.is_some() && quiet_end(self.empty_run, r.body, self.read, &self.rules) {
+            self.next = None;
+            return Ok(());
+        }
         if link.is_some() {
             empty_run_guard(self.empty_run, "next page URL")?;
         }
@@ -1234,6 +1475,8 @@ pub struct HeaderLink {
     pages: u64,
     read: u64,
     empty_run: u64,
+    /// Whether a response had a `rel="next"` link.
+    link_seen: bool,
 }
 
 impl HeaderLink {
@@ -1254,8 +1497,13 @@ impl Paginator for HeaderLink {
             .link_header
             .and_then(parse_link_next)
             .map(|u| resolve_link(r.url, &u));
+        // Once a next link appeared, its absence is the API's own end: a total above the
+        // records read (GitHub search: total_count 5000, 1000 served) is not read.
+        let read = Some(self.read).filter(|_| !self.link_seen);
+        self.link_seen |= self.next.is_some();
         if self.next.is_none()
-            && let Some(signal) = more_signal(r.body, self.read, &self.rules, Look::Markers)
+            && !self.rules.limit_reached(self.pages, self.read)
+            && let Some(signal) = more_signal(r.body, read, &self.rules, Look::Markers)
         {
             return Err(PaginationError::Unfollowed {
                 at: format!("page {}", self.pages),
@@ -1269,6 +1517,10 @@ impl Paginator for HeaderLink {
         } else {
             0
         };
+        if self.next.is_some() && quiet_end(self.empty_run, r.body, self.read, &self.rules) {
+            self.next = None;
+            return Ok(());
+        }
         if self.next.is_some() {
             empty_run_guard(self.empty_run, "next page URL")?;
         }
@@ -1713,9 +1965,15 @@ mod tests {
             (json!({"next_cursor": ""}), 0),
         ];
         assert_eq!(run(&mut p, &pages), Ok(3));
+        // has_more true on every empty page: followed, but not forever
         let mut p = cursor("next_cursor");
         let endless: Vec<(Value, usize)> = (0..200)
-            .map(|i| (json!({ "next_cursor": format!("c{i}") }), 0))
+            .map(|i| {
+                (
+                    json!({ "next_cursor": format!("c{i}"), "has_more": true }),
+                    0,
+                )
+            })
             .collect();
         let err = run(&mut p, &endless).unwrap_err();
         assert!(
@@ -1724,13 +1982,46 @@ mod tests {
         );
         let mut p = JsonLink::new(vec!["next".into()], rules(false));
         let endless: Vec<(Value, usize)> = (0..200)
-            .map(|i| (json!({ "next": format!("/u?p={i}") }), 0))
+            .map(|i| (json!({ "next": format!("/u?p={i}"), "hasMore": true }), 0))
             .collect();
         assert!(
             run(&mut p, &endless).unwrap_err().starts_with(
                 "100 pages in a row returned no records, each with a new next page URL"
             )
         );
+    }
+
+    #[test]
+    fn a_feed_with_a_fresh_cursor_on_every_empty_page_ends_after_a_few_empty_pages() {
+        // [B3-9] nothing says more: the end after QUIET_EMPTY_PAGES empty pages, not an error
+        let feed = |key: &str| -> Vec<(Value, usize)> {
+            std::iter::once((json!({ key: "c0" }), 5))
+                .chain((1..200).map(|i| (json!({ key: format!("c{i}") }), 0)))
+                .collect()
+        };
+        let mut p = cursor("next_cursor");
+        assert_eq!(run(&mut p, &feed("next_cursor")), Ok(4));
+        let mut p = JsonLink::new(vec!["next".into()], rules(false));
+        let pages: Vec<(Value, usize)> = (0..200)
+            .map(|i| (json!({ "next": format!("/u?p={i}") }), 0))
+            .collect();
+        assert_eq!(run(&mut p, &pages), Ok(3));
+        let mut p = HeaderLink::new(rules(false));
+        let mut n = 0;
+        for i in 0..200 {
+            let link = format!("</u?p={i}>; rel=\"next\"");
+            let body = json!({});
+            p.update_state(&PageResponse {
+                link_header: Some(&link),
+                ..resp(&body, 0)
+            })
+            .unwrap();
+            n += 1;
+            if !p.has_next_page() {
+                break;
+            }
+        }
+        assert_eq!(n, QUIET_EMPTY_PAGES);
     }
 
     #[test]
@@ -1785,15 +2076,16 @@ mod tests {
     }
 
     #[test]
-    fn cursor_path_never_seen_on_a_full_page_fails() {
+    fn cursor_path_never_seen_on_a_full_page_fails_when_a_deeper_marker_exists() {
         let mut p = cursor("next_cursor");
         let mut req = base();
         req.query.push(("limit".into(), "10".into()));
         p.init_request(&mut req);
-        let err = p.update_state(&resp(&json!({"zz": 1}), 10)).unwrap_err();
+        let body = json!({"result": {"paging": {"next_key": "k2"}}});
+        let err = p.update_state(&resp(&body, 10)).unwrap_err();
         assert!(
             err.to_string().contains(
-                "but it is full (10 records for limit = 10) and the field never appeared"
+                "'result.paging.next_key' = \"k2\" looks like the next page (and the page is full: 10 records for limit = 10)"
             ),
             "{err}"
         );
@@ -1801,6 +2093,8 @@ mod tests {
         let mut p = cursor("next_cursor");
         p.init_request(&mut req);
         p.update_state(&resp(&json!({"zz": 1}), 4)).unwrap();
+        assert!(!p.has_next_page());
+        p.update_state(&resp(&body, 4)).unwrap();
         assert!(!p.has_next_page());
         // a path the user chose may be one the API leaves out of its last page (HubSpot)
         let mut p = cursor("paging.next.after");
@@ -1842,18 +2136,11 @@ mod tests {
             err.contains("but 'done' = false says more pages follow"),
             "{err}"
         );
-        // a total above what was read
+        // a total above what was read, with no link field ever seen
         let mut p = JsonLink::new(vec!["links.next".into()], rules(false));
-        let pages = [
-            (
-                json!({"links": {"next": "/u?p=2"}, "meta": {"total": 30}}),
-                10,
-            ),
-            (json!({"links": {"next": null}, "meta": {"total": 30}}), 10),
-        ];
-        let err = run(&mut p, &pages).unwrap_err();
+        let err = run(&mut p, &[(json!({"meta": {"total": 30}}), 10)]).unwrap_err();
         assert!(
-            err.contains("'meta.total' = 30 says more records exist (20 read so far)"),
+            err.contains("'meta.total' = 30 says more records exist (10 read so far)"),
             "{err}"
         );
         // a configured link field that never appears, next to one that looks like it
@@ -1933,23 +2220,28 @@ mod tests {
     fn an_explicit_end_flag_wins_over_markers_and_totals() {
         let r = rules(false);
         let body = json!({"meta": {"has_more": false}, "links": {"next": "/x"}, "total": 99});
-        assert_eq!(more_signal(&body, 1, &r, Look::Anything), None);
+        assert_eq!(more_signal(&body, Some(1), &r, Look::Anything), None);
         let body = json!({"done": true, "nextRecordsUrl": "/x"});
-        assert_eq!(more_signal(&body, 1, &r, Look::Anything), None);
+        assert_eq!(more_signal(&body, Some(1), &r, Look::Anything), None);
         let body = json!({"isLast": false});
         assert_eq!(
-            more_signal(&body, 1, &r, Look::Flags).map(|s| s.field),
+            more_signal(&body, Some(1), &r, Look::Flags).map(|s| s.field),
             Some("isLast".to_string())
         );
         // markers are looked for only when asked; previous links never count
         let body = json!({"links": {"prev": "/p", "self": "/s"}, "next_cursor": "c"});
-        assert_eq!(more_signal(&body, 1, &r, Look::Flags), None);
+        assert_eq!(more_signal(&body, Some(1), &r, Look::Flags), None);
         assert_eq!(
-            more_signal(&body, 1, &r, Look::Markers).map(|s| s.field),
+            more_signal(&body, Some(1), &r, Look::Markers).map(|s| s.field),
             Some("next_cursor".to_string())
         );
         assert_eq!(
-            more_signal(&json!({"links": {"prev": "/p"}}), 1, &r, Look::Anything),
+            more_signal(
+                &json!({"links": {"prev": "/p"}}),
+                Some(1),
+                &r,
+                Look::Anything
+            ),
             None
         );
     }
@@ -1962,5 +2254,307 @@ mod tests {
         req.set_param("offset", "20".into());
         assert_eq!(req.body, Some(json!({"filter": "x", "offset": 20})));
         assert!(req.query.is_empty());
+    }
+
+    fn given(path: &str) -> Cursor {
+        let mut r = rules(false);
+        r.marker_given = true;
+        Cursor::new(CursorSource::Body(path.into()), "cursor".into(), r)
+    }
+
+    #[test]
+    fn sync_tokens_echoed_filters_and_deep_fields_are_not_taken_for_a_next_page() {
+        // [B3-5] Google Calendar: one page with nextSyncToken
+        let gcal =
+            json!({"kind": "calendar#events", "nextSyncToken": "CPDAlvWDx70CEPDAlvWDx70CGAU="});
+        assert_eq!(
+            run(&mut given("nextPageToken"), &[(gcal.clone(), 5)]),
+            Ok(1)
+        );
+        assert_eq!(run(&mut cursor("nextPageToken"), &[(gcal, 5)]), Ok(1));
+        // an echoed filter, a date bound
+        let echo = json!({"query": {"updated_after": "2024-01-01", "next": "x"}, "updated_after": "2024-01-01"});
+        assert_eq!(run(&mut cursor("next_cursor"), &[(echo, 5)]), Ok(1));
+        // top level and one below count, deeper only on a full page
+        let err = run(
+            &mut cursor("next_cursor"),
+            &[(json!({"a": {"next_key": "x"}}), 5)],
+        )
+        .unwrap_err();
+        assert!(
+            err.contains("'a.next_key' = \"x\" looks like the next page"),
+            "{err}"
+        );
+        assert_eq!(
+            run(
+                &mut cursor("next_cursor"),
+                &[(json!({"a": {"b": {"next_key": "x"}}}), 5)]
+            ),
+            Ok(1)
+        );
+        // booleans, objects and empty strings are not markers
+        let body = json!({"next_token": "", "cursor": {"x": true}, "has_next_token": true});
+        assert_eq!(run(&mut cursor("next_cursor"), &[(body, 5)]), Ok(1));
+        // a cursor_path given explicitly silences the guess (a known field still counts)
+        assert_eq!(
+            run(
+                &mut given("next_cursor"),
+                &[(json!({"scroll_ptr": "xyz"}), 3)]
+            ),
+            Ok(1)
+        );
+        let err = run(
+            &mut given("next_cursr"),
+            &[(json!({"next_cursor": "abc"}), 3)],
+        )
+        .unwrap_err();
+        assert!(err.contains("'next_cursor' = \"abc\""), "{err}");
+        // next_url_path given: the same for json_link
+        let mut r = rules(false);
+        r.marker_given = true;
+        let mut p = JsonLink::new(vec!["links.nxt".into()], r);
+        assert_eq!(run(&mut p, &[(json!({"scroll_ptr": "xyz"}), 3)]), Ok(1));
+    }
+
+    #[test]
+    fn a_full_page_without_the_cursor_is_the_end_when_the_path_was_given_or_max_pages_ends_it() {
+        // [B3-6]
+        let mut req = base();
+        req.query.push(("limit".into(), "10".into()));
+        let deep = json!({"result": {"paging": {"next_key": "k2"}}});
+        for mut p in [given("next_cursor"), given("paging.next.after")] {
+            p.init_request(&mut req);
+            p.update_state(&resp(&deep, 10)).unwrap();
+            assert!(!p.has_next_page());
+        }
+        // nothing else that looks like a marker: the end
+        let mut p = cursor("next_cursor");
+        p.init_request(&mut req);
+        let body =
+            json!({"zz": 1, "kind": "calendar#events", "v": "v1.2", "at": "2024-01-01T00:00:00Z"});
+        p.update_state(&resp(&body, 10)).unwrap();
+        assert!(!p.has_next_page());
+        // a value shaped like a token under a name nothing recognises (L6)
+        let mut p = cursor("next_cursor");
+        p.init_request(&mut req);
+        let err = p
+            .update_state(&resp(&json!({"zz": "b2Zmc2V0OjEw"}), 10))
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("but 'zz' = \"b2Zmc2V0OjEw\" looks like a cursor (and the page is full"),
+            "{err}"
+        );
+        // max_pages / max_records end the scan here anyway
+        for (pages, records) in [(Some(1), None), (None, Some(10))] {
+            let mut r = rules(false);
+            r.max_pages = pages;
+            r.max_records = records;
+            let mut p = Cursor::new(CursorSource::Body("next_cursor".into()), "cursor".into(), r);
+            p.init_request(&mut req);
+            p.update_state(&resp(&json!({"nextToken": "t", "has_more": true}), 10))
+                .unwrap();
+            assert!(!p.has_next_page());
+        }
+    }
+
+    #[test]
+    fn a_total_above_the_records_served_is_not_an_error_once_links_were_followed() {
+        // [B3-7] GitHub search: total_count 5000, 5 pages served through the Link header
+        let mut p = HeaderLink::new(rules(false));
+        let body = json!({"total_count": 5000, "incomplete_results": false});
+        for i in 1..=5 {
+            let link = format!("</s?page={}>; rel=\"next\"", i + 1);
+            p.update_state(&PageResponse {
+                link_header: (i < 5).then_some(link.as_str()),
+                ..resp(&body, 10)
+            })
+            .unwrap();
+            assert_eq!(p.has_next_page(), i < 5);
+        }
+        // DRF started mid-list (?offset=50): count 100, 50 read when next is null
+        let mut p = JsonLink::new(
+            NEXT_URL_PATHS.iter().map(|s| s.to_string()).collect(),
+            rules(false),
+        );
+        let pages: Vec<(Value, usize)> = (5..10)
+            .map(|i| {
+                let next = (i < 9).then(|| format!("/drf?offset={}", (i + 1) * 10));
+                (json!({"count": 100, "next": next, "results": []}), 10)
+            })
+            .collect();
+        assert_eq!(run(&mut p, &pages), Ok(5));
+        // the same for a cursor that was followed (HubSpot search stops at 10,000 of its total)
+        let mut p = cursor("paging.next.after");
+        let pages = [
+            (
+                json!({"total": 100, "paging": {"next": {"after": "10"}}}),
+                10,
+            ),
+            (json!({"total": 100}), 10),
+        ];
+        assert_eq!(run(&mut p, &pages), Ok(2));
+        let mut p = cursor("next_cursor");
+        let err = run(&mut p, &[(json!({"total": 100, "next_cursor": null}), 10)]).unwrap_err();
+        assert!(
+            err.contains("'total' = 100 says more records exist"),
+            "{err}"
+        );
+        // a marker that is not followed still fails (L6)
+        let mut p = HeaderLink::new(rules(false));
+        let err = run(&mut p, &[(json!({"next_cursor": "abc"}), 10)]).unwrap_err();
+        assert!(err.contains("'next_cursor' = \"abc\""), "{err}");
+    }
+
+    #[test]
+    fn default_has_more_fields_accept_strings_and_numbers_and_ignore_other_types() {
+        // [B3-11]
+        let r = rules(false);
+        assert_eq!(r.has_more(&json!({"hasMore": "true"})), Ok(Some(true)));
+        assert_eq!(
+            r.has_more(&json!({"meta": {"has_more": "false"}})),
+            Ok(Some(false))
+        );
+        assert_eq!(r.has_more(&json!({"has_more": 1})), Ok(Some(true)));
+        assert_eq!(r.has_more(&json!({"has_more": 0})), Ok(Some(false)));
+        assert_eq!(
+            r.has_more(&json!({"has_more": {"x": 1}, "hasMore": false})),
+            Ok(Some(false))
+        );
+        assert_eq!(r.has_more(&json!({"has_more": "maybe"})), Ok(None));
+        let mut p = cursor("next_cursor");
+        assert_eq!(
+            run(
+                &mut p,
+                &[(json!({"next_cursor": "c", "hasMore": "false"}), 5)]
+            ),
+            Ok(1)
+        );
+        // a has_more_path the user gave must hold a flag
+        let r = StopRules::new(Some("more"), None, true);
+        assert_eq!(r.has_more(&json!({"more": "true"})), Ok(Some(true)));
+        let err = r
+            .has_more(&json!({"more": "maybe"}))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("'more'") && err.contains("\"maybe\""), "{err}");
+        // more_signal reads the same values
+        let body = json!({"done": "false"});
+        assert_eq!(
+            more_signal(&body, Some(1), &rules(false), Look::Flags).map(|s| s.field),
+            Some("done".to_string())
+        );
+    }
+
+    #[test]
+    fn confluence_next_links_are_resolved_under_their_context() {
+        // [B3-1] _links.next is a string, rooted under _links.context
+        let mut p = JsonLink::new(
+            NEXT_URL_PATHS.iter().map(|s| s.to_string()).collect(),
+            rules(false),
+        );
+        let body = json!({"results": [], "_links": {"base": "https://x.atlassian.net/wiki", "context": "/wiki", "next": "/rest/api/space?start=25"}});
+        p.update_state(&PageResponse {
+            url: "https://x.atlassian.net/wiki/rest/api/space",
+            ..resp(&body, 25)
+        })
+        .unwrap();
+        let mut req = base();
+        p.update_request(&mut req);
+        assert_eq!(
+            req.url,
+            "https://x.atlassian.net/wiki/rest/api/space?start=25"
+        );
+        let mut p = JsonLink::new(vec!["_links.next".into()], rules(false));
+        p.update_state(&resp(&json!({"_links": {"next": "/c?start=25"}}), 25))
+            .unwrap();
+        p.update_request(&mut req);
+        assert_eq!(req.url, "http://h/c?start=25");
+    }
+
+    #[test]
+    fn a_short_page_with_a_next_link_or_cursor_fails_naming_it() {
+        // [B3-2] an API that caps the page size below page_size, without totals
+        let mut p = offset(None, true);
+        let body = json!({"_links": {"next": "/c?start=5"}});
+        let err = run(&mut p, &[(body, 5)]).unwrap_err();
+        assert!(
+            err.starts_with("the API returned 5 records for a page size of 10 although '_links.next' = \"/c?start=5\" looks like the next page (paginator := 'json_link' would follow it)"),
+            "{err}"
+        );
+        let mut p = page_number(true);
+        let err = p
+            .update_state(&PageResponse {
+                link_header: Some("<http://h/u?page=2>; rel=\"next\""),
+                ..resp(&json!([]), 5)
+            })
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("although its Link header has a rel=\"next\" link (http://h/u?page=2) (paginator := 'header_link'"), "{err}");
+        // a null next link, or none, is the end
+        let mut p = offset(None, true);
+        assert_eq!(run(&mut p, &[(json!({"next": null}), 5)]), Ok(1));
+    }
+
+    #[test]
+    fn a_total_below_the_records_read_is_an_error_naming_the_field() {
+        // [B3-3] page_number: total holds the page count
+        let mut p = page_number(true);
+        let err = run(&mut p, &[(json!({"total": 3}), 10)]).unwrap_err();
+        assert!(
+            err.starts_with(
+                "the response field 'total' (total_path) is 3, below the 10 records already read"
+            ),
+            "{err}"
+        );
+        // offset: a total below what was read
+        let mut p = offset(Some("total"), true);
+        let pages = [(json!({"total": 30}), 10), (json!({"total": 3}), 10)];
+        let err = run(&mut p, &pages).unwrap_err();
+        assert!(
+            err.contains("'total' (total_path) is 3, below the 20 records already read"),
+            "{err}"
+        );
+        // a total that counts the page's records: a first full page holding exactly `total`
+        // records is checked with one more page
+        let mut p = offset(Some("total"), true);
+        let pages = [(json!({"total": 10}), 10), (json!({"total": 10}), 10)];
+        let err = run(&mut p, &pages).unwrap_err();
+        assert!(
+            err.contains("'total' (total_path) is 10, below the 20 records already read"),
+            "{err}"
+        );
+        let mut p = offset(Some("total"), true);
+        let pages = [(json!({"total": 10}), 10), (json!({"total": 10}), 0)];
+        assert_eq!(run(&mut p, &pages), Ok(2));
+        let mut p = page_number(true);
+        let pages = [(json!({"total": 10}), 10), (json!({"total": 10}), 10)];
+        assert!(
+            run(&mut p, &pages)
+                .unwrap_err()
+                .contains("is 10, below the 20 records")
+        );
+        let mut p = page_number(true);
+        let pages = [(json!({"total": 10, "total_pages": 1}), 10)];
+        assert_eq!(run(&mut p, &pages), Ok(1));
+        // total_pages below the pages read
+        let mut p = PageNumber::new(
+            "page".into(),
+            None,
+            None,
+            1,
+            Some("total_pages".into()),
+            None,
+            rules(false),
+        );
+        let pages = [
+            (json!({"total_pages": 5}), 10),
+            (json!({"total_pages": 1}), 10),
+        ];
+        let err = run(&mut p, &pages).unwrap_err();
+        assert!(
+            err.contains("'total_pages' (total_pages_path) is 1, below the 2 pages already read"),
+            "{err}"
+        );
     }
 }
