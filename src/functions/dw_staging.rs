@@ -23,7 +23,7 @@ use crate::staging::writer::ParquetStream;
 use arrow_array::ArrayRef;
 use arrow_schema::SchemaRef;
 use std::error::Error;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 pub struct DwStaging;
@@ -36,10 +36,13 @@ pub struct DwStagingBindData {
     schema: SchemaRef,
     /// CONTRACT: the parsed contract bound to the columns, and how violations are handled.
     contract: Option<ContractBinding>,
-    /// Global inits of this COPY. DuckDB calls one per output file; more than one means a
-    /// multi-file mode (PER_THREAD_OUTPUT, PARTITION_BY, ...) whose file names showed nothing:
-    /// the later inits are refused and no finalize publishes.
-    inits: AtomicUsize,
+    /// Global states of this COPY alive now. DuckDB makes one per output file, so two at once
+    /// mean a multi-file mode (PER_THREAD_OUTPUT, PARTITION_BY, ...) whose file names showed
+    /// nothing: the later inits are refused and no finalize publishes. A live count, not a
+    /// count of inits: a prepared COPY runs again with the same bind data, one state at a time.
+    live: Arc<AtomicUsize>,
+    /// Set once two states were alive at once (never cleared: the statement is multi-file).
+    multi_file: Arc<AtomicBool>,
 }
 
 struct Writing {
@@ -65,6 +68,8 @@ pub struct DwStagingGlobalState {
     writing: Mutex<Writing>,
     /// Metadata columns for a full chunk, sliced per chunk (constant per load).
     metadata: Vec<ArrayRef>,
+    /// The bind's live-state count, decremented when this state goes.
+    live: Arc<AtomicUsize>,
 }
 
 /// DuckDB takes PARTITION_BY columns out of the query before a COPY format sees it (and never
@@ -211,7 +216,8 @@ impl CopyFunction for DwStaging {
             unpack_struct,
             schema,
             contract,
-            inits: AtomicUsize::new(0),
+            live: Arc::new(AtomicUsize::new(0)),
+            multi_file: Arc::new(AtomicBool::new(false)),
         })
     }
 
@@ -220,64 +226,21 @@ impl CopyFunction for DwStaging {
         info: &CopyInitInfo,
     ) -> Result<DwStagingGlobalState, Box<dyn Error>> {
         let path = info.file_path();
-        if bind.inits.fetch_add(1, Ordering::SeqCst) > 0 {
+        // Counted as live until the state exists (its Drop gives the count back); every early
+        // return below gives it back itself.
+        if bind.live.fetch_add(1, Ordering::SeqCst) > 0 {
+            bind.multi_file.store(true, Ordering::SeqCst);
+            bind.live.fetch_sub(1, Ordering::SeqCst);
             return Err(second_file_refusal(&path).into());
         }
-        let lake = lake_root(&path)?;
-        let now = chrono::Utc::now();
-        let load = Load::begin(
-            lake,
-            bind.options.clone(),
-            staged_columns(&bind.columns, bind.options.metadata),
-            now,
-        )?;
-        let mut writer = bind.options.writer.clone();
-        if !bind.options.threads_given
-            && let OptionValue::Int(n) = info.setting("threads")
-        {
-            writer.threads = (n.max(1) as usize).min(8);
+        let released = || {
+            bind.live.fetch_sub(1, Ordering::SeqCst);
+        };
+        let state = initialize_state(bind, info, &path);
+        if state.is_err() {
+            released();
         }
-        let contract = match &bind.contract {
-            Some(binding) => match binding.start(
-                &load,
-                writer.clone(),
-                now,
-                crate::ffi::vector::vector_size(),
-            ) {
-                Ok(run) => Some(run),
-                Err((message, verdict)) => {
-                    let message = prefixed(message);
-                    load.fail_with(0, &message, chrono::Utc::now(), verdict);
-                    return Err(message.into());
-                }
-            },
-            None => None,
-        };
-        let stream = match ParquetStream::create(&load.tmp_file, bind.schema.clone(), writer) {
-            Ok(s) => s,
-            Err(e) => {
-                let message = prefixed(e);
-                load.fail(0, &message, chrono::Utc::now());
-                return Err(message.into());
-            }
-        };
-        let full = crate::ffi::vector::vector_size();
-        let metadata: Vec<ArrayRef> = if bind.options.metadata {
-            metadata_arrays(now, &load.load_id, &load.source_file(), full)
-        } else {
-            Vec::new()
-        };
-        Ok(DwStagingGlobalState {
-            load,
-            writing: Mutex::new(Writing {
-                stream: Some(stream),
-                rows: 0,
-                error: None,
-                finished: false,
-                contract,
-            }),
-            metadata,
-        })
+        state
     }
 
     fn sink(
@@ -346,7 +309,7 @@ impl CopyFunction for DwStaging {
         if let Some(e) = &writing.error {
             return Err(e.clone().into());
         }
-        if bind.inits.load(Ordering::SeqCst) > 1 {
+        if bind.multi_file.load(Ordering::SeqCst) {
             let message = second_file_refusal(&relative_text(&state.load.lake));
             writing.stream = None;
             state.load.fail(writing.rows, &message, chrono::Utc::now());
@@ -392,6 +355,71 @@ impl CopyFunction for DwStaging {
     }
 }
 
+/// The global state of one load (after the live count was taken).
+fn initialize_state(
+    bind: &DwStagingBindData,
+    info: &CopyInitInfo,
+    path: &str,
+) -> Result<DwStagingGlobalState, Box<dyn Error>> {
+    let path = path.to_string();
+    let lake = lake_root(&path)?;
+    let now = chrono::Utc::now();
+    let load = Load::begin(
+        lake,
+        bind.options.clone(),
+        staged_columns(&bind.columns, bind.options.metadata),
+        now,
+    )?;
+    let mut writer = bind.options.writer.clone();
+    if !bind.options.threads_given
+        && let OptionValue::Int(n) = info.setting("threads")
+    {
+        writer.threads = (n.max(1) as usize).min(8);
+    }
+    let contract = match &bind.contract {
+        Some(binding) => match binding.start(
+            &load,
+            writer.clone(),
+            now,
+            crate::ffi::vector::vector_size(),
+        ) {
+            Ok(run) => Some(run),
+            Err((message, verdict)) => {
+                let message = prefixed(message);
+                load.fail_with(0, &message, chrono::Utc::now(), verdict);
+                return Err(message.into());
+            }
+        },
+        None => None,
+    };
+    let stream = match ParquetStream::create(&load.tmp_file, bind.schema.clone(), writer) {
+        Ok(s) => s,
+        Err(e) => {
+            let message = prefixed(e);
+            load.fail(0, &message, chrono::Utc::now());
+            return Err(message.into());
+        }
+    };
+    let full = crate::ffi::vector::vector_size();
+    let metadata: Vec<ArrayRef> = if bind.options.metadata {
+        metadata_arrays(now, &load.load_id, &load.source_file(), full)
+    } else {
+        Vec::new()
+    };
+    Ok(DwStagingGlobalState {
+        load,
+        writing: Mutex::new(Writing {
+            stream: Some(stream),
+            rows: 0,
+            error: None,
+            finished: false,
+            contract,
+        }),
+        metadata,
+        live: Arc::clone(&bind.live),
+    })
+}
+
 impl Drop for DwStagingGlobalState {
     /// Runs after finalize, or instead of it when the statement failed: unpublished loads
     /// leave no files, only a failure record.
@@ -417,5 +445,6 @@ impl Drop for DwStagingGlobalState {
             });
             self.load.fail(rows, &error, chrono::Utc::now());
         }
+        self.live.fetch_sub(1, Ordering::SeqCst);
     }
 }
