@@ -69,6 +69,11 @@ pub struct AuditRecord {
     /// not be removed stay listed here, never in `removed_files`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub superseding: Vec<String>,
+    /// While `running`: the inode of the file this attempt is about to rename into place. A
+    /// retry reuses its earlier attempt's file name, so only the inode tells whether a dead
+    /// attempt renamed its file before it died.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub publishing_inodes: Vec<u64>,
     pub columns: Vec<ColumnEntry>,
     pub schema_fingerprint: String,
     pub error: Option<String>,
@@ -202,6 +207,7 @@ fn invalid_record(path: &Path, error: &str) -> AuditRecord {
         files: Vec::new(),
         removed_files: Vec::new(),
         superseding: Vec::new(),
+        publishing_inodes: Vec::new(),
         columns: Vec::new(),
         schema_fingerprint: String::new(),
         error: Some(format!(
@@ -396,6 +402,7 @@ mod tests {
             }],
             removed_files: vec![],
             superseding: vec![],
+            publishing_inodes: vec![],
             columns: vec![ColumnEntry {
                 name: "id".into(),
                 ty: "BIGINT".into(),

@@ -513,6 +513,7 @@ impl Load {
             files,
             removed_files,
             superseding: Vec::new(),
+            publishing_inodes: Vec::new(),
             columns: self
                 .columns
                 .iter()
@@ -656,9 +657,17 @@ impl Load {
             });
         }
         publishing.superseding = superseded_text.clone();
+        if !verdict.no_data_file {
+            use std::os::unix::fs::MetadataExt;
+            let ino = std::fs::metadata(&self.tmp_file)
+                .map_err(|e| io_err("reading", &self.tmp_file, e))?
+                .ino();
+            publishing.publishing_inodes.push(ino);
+        }
         publishing
             .write(&self.lake)
             .map_err(|e| format!("{e}; the load was not published"))?;
+        simulated_crash("before rename")?;
         // A retry replaces its earlier file in the rename; keep that file until the record of
         // this attempt is written, to put it back if writing fails.
         let previous = self.tmp_dir.join("previous.parquet");
@@ -731,8 +740,7 @@ impl Load {
             .find(|r| {
                 // `running` with its files listed: a publish that died after (or while)
                 // renaming; under the publish lock no live load is in that state.
-                (r.status == Status::Success
-                    || (r.status == Status::Running && !r.files.is_empty()))
+                published_by(&self.lake, r)
                     && r.mode == Mode::Replace.as_str()
                     && r.source == self.options.source
                     && r.protocol == self.options.protocol
@@ -793,7 +801,7 @@ fn finish_superseding(lake: &Path, record: &mut AuditRecord, now: DateTime<Utc>)
         .filter(|r| {
             // Attempts of one load id supersede each other in publish order.
             r.load_id != record.load_id
-                && matches!(r.status, Status::Success | Status::Running)
+                && published_by(lake, r)
                 && record_order(r)
                     .zip(own.as_ref())
                     .is_some_and(|((ts, id), (ots, oid))| (ts.as_str(), id) > (ots.as_str(), oid))
@@ -824,6 +832,26 @@ fn finish_superseding(lake: &Path, record: &mut AuditRecord, now: DateTime<Utc>)
     let written = record.write(lake).is_ok();
     mark_replaced(lake, record, &removed, now);
     written
+}
+
+/// Whether the load of record `r` has published its files: a success, or a `running` record
+/// that lists files one of which this attempt renamed into place (it died after the rename).
+/// A retry reuses its earlier attempt's file name, so an existing file alone does not say the
+/// retry published: the file there must be the one the attempt renamed (its inode).
+fn published_by(lake: &Path, r: &AuditRecord) -> bool {
+    match r.status {
+        Status::Success => true,
+        Status::Running if !r.files.is_empty() => {
+            use std::os::unix::fs::MetadataExt;
+            r.files.iter().any(|f| {
+                std::fs::metadata(lake.join(&f.path)).is_ok_and(|m| {
+                    // Records written before inodes were kept: the file's presence, as before.
+                    r.publishing_inodes.is_empty() || r.publishing_inodes.contains(&m.ino())
+                })
+            })
+        }
+        _ => false,
+    }
 }
 
 /// Earlier successful loads whose files `by` removed are marked `replaced` (and earlier
@@ -1200,6 +1228,26 @@ mod tests {
         OptionValue::Text(s.into())
     }
 
+    /// clean_stale with min age 0 until no dead folder is left (a few tries): a child process
+    /// another test forks shares the dead load's lock for a moment (flock follows the open
+    /// file into the child until its exec), and clean_stale rightly skips a folder that looks
+    /// locked.
+    fn clean_dead(lake: &Path, now: DateTime<Utc>) -> Result<Vec<Cleaned>, String> {
+        let mut all = Vec::new();
+        for _ in 0..20 {
+            all.extend(clean_stale(lake, std::time::Duration::ZERO, now)?);
+            let dead_left = std::fs::read_dir(lake.join(ETL_DIR).join(TMP_DIR)).is_ok_and(|d| {
+                d.filter_map(|e| e.ok())
+                    .any(|e| !e.file_name().to_string_lossy().starts_with(STARTING_PREFIX))
+            });
+            if !dead_left {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        Ok(all)
+    }
+
     fn at(sec: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 11, 22, 10, 0, sec).unwrap()
     }
@@ -1385,7 +1433,7 @@ mod tests {
         drop(load); // the process "dies": its lock is released
         let kept = clean_stale(&lake, std::time::Duration::from_secs(3600), at(1)).unwrap();
         assert!(kept.is_empty(), "younger than min_age");
-        let cleaned = clean_stale(&lake, std::time::Duration::ZERO, at(1)).unwrap();
+        let cleaned = clean_dead(&lake, at(1)).unwrap();
         assert_eq!(cleaned.len(), 1);
         assert_eq!(cleaned[0].bytes, 4);
         assert_eq!(cleaned[0].load_id.as_deref(), Some(load_id.as_str()));
@@ -1459,7 +1507,7 @@ mod tests {
             )
         };
         mkfifo(&dead.join(ALIVE_LOCK));
-        let cleaned = clean_stale(&lake, std::time::Duration::ZERO, at(1)).unwrap();
+        let cleaned = clean_dead(&lake, at(1)).unwrap();
         assert_eq!(cleaned.len(), 1);
         std::fs::create_dir_all(lake.join("_etl/locks")).unwrap();
         mkfifo(&lake.join("_etl/locks/sql__u.lock"));
@@ -1496,7 +1544,7 @@ mod tests {
         std::fs::write(&quarantine, b"set aside").unwrap();
         assert!(quarantine.starts_with(lake.join("_etl/quarantine/sql/u")));
         drop(load);
-        clean_stale(&lake, std::time::Duration::ZERO, at(1)).unwrap();
+        clean_dead(&lake, at(1)).unwrap();
         assert!(
             !quarantine.exists(),
             "no record names it: the load did not happen"
@@ -1522,7 +1570,7 @@ mod tests {
         std::fs::create_dir_all(target.parent().unwrap()).unwrap();
         std::fs::rename(&load.tmp_file, &target).unwrap();
         drop(load);
-        let cleaned = clean_stale(&lake, std::time::Duration::ZERO, at(1)).unwrap();
+        let cleaned = clean_dead(&lake, at(1)).unwrap();
         assert_eq!(cleaned.len(), 1);
         let audit = super::super::audit::read_all(&lake).unwrap();
         assert_eq!(audit[0].status, Status::Success);
@@ -1767,7 +1815,7 @@ mod tests {
             2,
             "the process died mid-publish"
         );
-        clean_stale(&lake, std::time::Duration::ZERO, at(3)).unwrap();
+        clean_dead(&lake, at(3)).unwrap();
         assert_eq!(
             parquet_files(&lake).unwrap(),
             vec![snap_file],
@@ -1806,7 +1854,7 @@ mod tests {
             publish_and_die(replace, "after record", 2);
             assert_eq!(status_of(&lake, "snap"), Status::Success);
             if finisher == "clean_stale" {
-                clean_stale(&lake, std::time::Duration::ZERO, at(3)).unwrap();
+                clean_dead(&lake, at(3)).unwrap();
                 assert_eq!(parquet_files(&lake).unwrap(), vec![snap_file], "{finisher}");
             } else {
                 stage(&lake, &options(&[("SOURCE", text("users"))]), 3, b"next");
@@ -1841,7 +1889,7 @@ mod tests {
             "its rows are visible"
         );
         // Removable again: etl_clean_stale finishes it.
-        clean_stale(&lake, std::time::Duration::ZERO, at(3)).unwrap();
+        clean_dead(&lake, at(3)).unwrap();
         assert_eq!(status_of(&lake, &old.load_id), Status::Replaced);
         assert_eq!(parquet_files(&lake).unwrap().len(), 1);
         std::fs::remove_dir_all(lake).unwrap();
@@ -1857,7 +1905,7 @@ mod tests {
         // The retry of L started after the replace: newer data, under L's earlier file name.
         let retry = stage(&lake, &append, 3, b"retry");
         assert_eq!(retry.files[0].path, old.files[0].path);
-        clean_stale(&lake, std::time::Duration::ZERO, at(4)).unwrap();
+        clean_dead(&lake, at(4)).unwrap();
         let kept = lake.join(&retry.files[0].path);
         assert_eq!(
             std::fs::read(&kept).unwrap(),
@@ -1865,6 +1913,72 @@ mod tests {
             "the retry's rows stay"
         );
         assert_eq!(status_of(&lake, "snap"), Status::Success);
+        std::fs::remove_dir_all(lake).unwrap();
+    }
+
+    #[test]
+    fn a_retry_started_after_a_replace_is_kept_by_it() {
+        let lake = lake();
+        let append = options(&[("SOURCE", text("users")), ("LOAD_ID", text("L"))]);
+        stage(&lake, &append, 0, b"old");
+        let replace = Load::begin(lake.clone(), replace_opts("snap"), vec![], at(2)).unwrap();
+        let retry = stage(&lake, &append, 3, b"retry");
+        let fresh = stage(
+            &lake,
+            &options(&[("SOURCE", text("users")), ("LOAD_ID", text("N"))]),
+            3,
+            b"new",
+        );
+        std::fs::write(&replace.tmp_file, b"snap").unwrap();
+        replace.publish(1, 4, at(5), Verdict::default()).unwrap();
+        assert!(
+            lake.join(&retry.files[0].path).exists(),
+            "retry (started T3 > replace T2) removed"
+        );
+        assert!(lake.join(&fresh.files[0].path).exists());
+        std::fs::remove_dir_all(lake).unwrap();
+    }
+
+    #[test]
+    fn a_dead_replace_retry_that_never_renamed_does_not_supersede_a_newer_append() {
+        let lake = lake();
+        stage(&lake, &replace_opts("R"), 1, b"snap1");
+        let a = Load::begin(
+            lake.clone(),
+            options(&[("SOURCE", text("users")), ("LOAD_ID", text("A"))]),
+            vec![],
+            at(2),
+        )
+        .unwrap();
+        let r2 = Load::begin(lake.clone(), replace_opts("R"), vec![], at(3)).unwrap();
+        publish_and_die(r2, "before rename", 4);
+        std::fs::write(&a.tmp_file, b"A").unwrap();
+        let rec = a.publish(1, 1, at(5), Verdict::default()).unwrap();
+        assert_eq!(
+            rec.status,
+            Status::Success,
+            "A's rows dropped though R's retry never published"
+        );
+        clean_dead(&lake, at(6)).unwrap();
+        assert_eq!(status_of(&lake, "A"), Status::Success);
+        std::fs::remove_dir_all(lake).unwrap();
+    }
+
+    #[test]
+    fn a_dead_append_retry_that_never_renamed_does_not_keep_an_old_file_from_a_replace() {
+        let lake = lake();
+        let append = options(&[("SOURCE", text("users")), ("LOAD_ID", text("L"))]);
+        let old = stage(&lake, &append, 0, b"old");
+        let replace = Load::begin(lake.clone(), replace_opts("snap"), vec![], at(2)).unwrap();
+        let retry = Load::begin(lake.clone(), append.clone(), vec![], at(3)).unwrap();
+        publish_and_die(retry, "before rename", 4);
+        std::fs::write(&replace.tmp_file, b"snap").unwrap();
+        replace.publish(1, 4, at(5), Verdict::default()).unwrap();
+        clean_dead(&lake, at(6)).unwrap();
+        assert!(
+            !lake.join(&old.files[0].path).exists(),
+            "the T0 rows survive beside the snapshot"
+        );
         std::fs::remove_dir_all(lake).unwrap();
     }
 }
