@@ -323,14 +323,37 @@ fn is_generated_file_name(name: &str) -> bool {
 /// The nearest folder above `path` (not `path` itself) that is a lake: it holds `_etl/`. A
 /// relative path's last ancestor is the working directory.
 fn enclosing_lake(path: &Path) -> Option<PathBuf> {
-    path.ancestors().skip(1).find_map(|a| {
-        let dir = if a.as_os_str().is_empty() {
-            Path::new(".")
-        } else {
-            a
-        };
-        dir.join(ETL_DIR).is_dir().then(|| dir.to_path_buf())
-    })
+    // Judged on the absolute path with `.` and `..` resolved by name: `COPY ... TO '.'` from
+    // inside the lake is the lake itself (not a path inside it), and `/data/lake/../other` is
+    // a sibling of `/data/lake`, not inside it.
+    let path = lexically_absolute(path);
+    path.ancestors()
+        .skip(1)
+        .find(|dir| dir.join(ETL_DIR).is_dir())
+        .map(Path::to_path_buf)
+}
+
+/// `path` made absolute (against the working directory) with `.` and `..` resolved by name.
+fn lexically_absolute(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let joined = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .map(|cwd| cwd.join(path))
+            .unwrap_or_else(|_| path.to_path_buf())
+    };
+    let mut out = PathBuf::new();
+    for c in joined.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
 }
 
 /// The error for a multi-file COPY (PER_THREAD_OUTPUT, PARTITION_BY, FILENAME_PATTERN ...),
@@ -1226,6 +1249,24 @@ mod tests {
 
     fn text(s: &str) -> OptionValue {
         OptionValue::Text(s.into())
+    }
+
+    #[test]
+    fn a_lake_named_with_dots_is_judged_by_where_it_is() {
+        let dir = lake();
+        std::fs::create_dir_all(dir.join("_etl")).unwrap();
+        // A sibling reached through `..` is not inside the lake.
+        let sibling = dir.join("../etl-load-sibling-of-a-lake");
+        assert!(enclosing_lake(&sibling).is_none());
+        // A folder inside it is.
+        assert_eq!(
+            enclosing_lake(&dir.join("p=0").join("x")),
+            Some(lexically_absolute(&dir))
+        );
+        // The lake itself, also spelled with `.`, is not inside a lake.
+        assert!(enclosing_lake(&dir.join(".")).is_none());
+        assert!(enclosing_lake(&dir.join("sub/..")).is_none());
+        std::fs::remove_dir_all(dir).unwrap();
     }
 
     /// clean_stale with min age 0 until no dead folder is left (a few tries): a child process
