@@ -676,7 +676,9 @@ pub fn unquote_identifiers(text: &str, any_case: bool) -> String {
         }
         let plain = c == '"'
             && content.starts_with(|f: char| {
-                f.is_ascii_lowercase() || f == '_' || (any_case && f.is_ascii_uppercase())
+                // Staged types always quoted names starting with `_` (`"_id"`): the fingerprint
+                // form keeps those quotes, as it keeps what was staged before.
+                f.is_ascii_lowercase() || (any_case && (f == '_' || f.is_ascii_uppercase()))
             })
             && content.chars().all(|f| {
                 f.is_ascii_lowercase()

@@ -586,6 +586,22 @@ mod tests {
     }
 
     #[test]
+    fn fingerprints_of_fields_starting_with_an_underscore_are_as_staged_before() {
+        // Before reserved words were quoted, `_id` was already staged quoted and hashed so.
+        let ty = format!("STRUCT({} VARCHAR)", quote_ident("_id"));
+        assert_eq!(ty, "STRUCT(\"_id\" VARCHAR)");
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        for byte in "s".bytes().chain([0u8]).chain(ty.bytes()).chain([b'\n']) {
+            hash ^= byte as u64;
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+        assert_eq!(
+            fingerprint(&[("s".to_string(), ty)]),
+            format!("{hash:016x}")
+        );
+    }
+
+    #[test]
     fn fingerprint_changes_with_names_and_types_but_not_between_runs() {
         let a = staged_columns(&sample(), true);
         let mut b = a.clone();
