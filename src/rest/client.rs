@@ -7,7 +7,7 @@ use super::auth::{AccessToken, Auth, KeyLocation};
 use super::breaker::CircuitBreaker;
 use super::config::{BodyFormat, FUNCTION, PaginatorConfig, ScanConfig};
 use super::decode::{Batch, Decoded, Fault, Plan, decode_json, decode_ndjson, exact_misfit};
-use super::incremental::older_than;
+use super::incremental::{Watermark, older_than};
 use super::origin::{Origins, origin_of, same_origin};
 use super::paginate::{PageResponse, Paginator, RequestSpec};
 use super::ratelimit::RateLimiter;
@@ -858,10 +858,13 @@ impl Client {
             state.raw_records += records.len() as u64;
             // max_records counts kept rows, here as on later pages.
             let kept = match (&self.cfg.cursor_column, &self.cfg.incremental_value) {
-                (Some(column), Some(bound)) => records
-                    .iter()
-                    .filter(|r| !older_than(r.get(column.as_str()), bound))
-                    .count(),
+                (Some(column), Some(bound)) => {
+                    let bound = Watermark::new(bound);
+                    records
+                        .iter()
+                        .filter(|r| !older_than(r.get(column.as_str()), &bound))
+                        .count()
+                }
                 _ => records.len(),
             };
             let before = state.records;

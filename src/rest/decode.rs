@@ -25,7 +25,7 @@ pub struct Plan {
     /// A top-level field whose value of the page's last record the paginator needs.
     pub cursor_field: Option<String>,
     /// Skip records whose `.0` field is older than `.1` (incremental loads).
-    pub incremental: Option<(String, String)>,
+    pub incremental: Option<(String, super::incremental::Watermark)>,
     /// The schema was inferred from a sample: a value fits a column only as it would have in
     /// the sample (a string never fits a number or boolean column: in the sample it would
     /// have made the column VARCHAR). Declared columns also convert numeric strings.
