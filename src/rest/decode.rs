@@ -3,7 +3,7 @@
 //! the query needs are kept; the rest is skipped while parsing. The fields around the records
 //! (`total`, `links.next`, ...) are kept as a small JSON value for the paginator.
 
-use super::schema::{JType, number_text, parse_date, parse_timestamp};
+use super::schema::{JType, number_text, parse_date, parse_timestamp_offset};
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
@@ -409,7 +409,7 @@ impl Ctx<'_> {
         self.fail(Fault::Misfit {
             record: self.record.get(),
             path: path.to_string(),
-            kind: kind(value),
+            kind: misfit_kind(value, ty),
             shown: shown(value.to_string()),
             ty: ty.to_string(),
         })
@@ -428,7 +428,7 @@ fn push_value(
     let misfit = || Fault::Misfit {
         record: ctx.record.get(),
         path: path.to_string(),
-        kind: kind(v),
+        kind: misfit_kind(v, ty),
         shown: shown(v.to_string()),
         ty: ty.to_string(),
     };
@@ -551,17 +551,35 @@ fn push_field(
     push_value(ctx, col, ty, v, path)
 }
 
-/// Microseconds for a TIMESTAMP (`ty`) or TIMESTAMPTZ column: a TIMESTAMP column takes only
-/// timestamps without a zone, a TIMESTAMPTZ column only ones with a zone (as in the sample,
-/// where the two never share a type), so no value is shifted silently. A date is midnight
-/// (UTC) in both.
+/// Microseconds for a TIMESTAMP (`ty`) or TIMESTAMPTZ column: a TIMESTAMP column takes
+/// timestamps without a zone and UTC ones (`Z`, `+00:00`: the same wall clock, nothing
+/// shifts), a TIMESTAMPTZ column only ones with a zone (as in the sample, where the two never
+/// share a type), so no value is shifted silently. A date is midnight (UTC) in both.
 fn timestamp_micros(s: &str, ty: &JType) -> Option<i64> {
-    match parse_timestamp(s) {
-        Some((us, zoned)) if zoned == (*ty == JType::TimestampTz) => Some(us),
+    match parse_timestamp_offset(s) {
+        Some((us, None | Some(0))) if *ty == JType::Timestamp => Some(us),
+        Some((us, Some(_))) if *ty == JType::TimestampTz => Some(us),
         Some(_) => None,
         None => parse_date(s).map(|d| d as i64 * 86_400_000_000),
     }
 }
+
+/// The kind of value shown in a misfit: a timestamp with a zone offset other than UTC met by a
+/// TIMESTAMP column is named as such (the error then says to declare TIMESTAMPTZ).
+fn misfit_kind(v: &Value, ty: &JType) -> &'static str {
+    match v {
+        Value::String(s)
+            if *ty == JType::Timestamp
+                && parse_timestamp_offset(s).is_some_and(|(_, o)| o.is_some_and(|o| o != 0)) =>
+        {
+            ZONED_KIND
+        }
+        _ => kind(v),
+    }
+}
+
+/// [`misfit_kind`] of a timestamp with a zone offset other than UTC.
+pub const ZONED_KIND: &str = "zoned timestamp";
 
 /// An integer from a JSON number (whole floats accepted) or, unless `inferred`, a numeric
 /// string.
@@ -1845,6 +1863,43 @@ mod tests {
                 String::from_utf8_lossy(body)
             );
         }
+    }
+
+    #[test]
+    fn utc_timestamps_fit_timestamp_columns_other_offsets_do_not() {
+        // item 8: "2024-01-01T00:00:00Z" was refused by a declared TIMESTAMP column.
+        for inferred in [false, true] {
+            let mut p = plan(vec![("ts", JType::Timestamp)], vec![0]);
+            p.inferred = inferred;
+            let ok = decode_json(
+                br#"[{"ts": "2024-01-01T00:00:00Z"}, {"ts": "2024-01-01 00:00:00+00:00"}, {"ts": "2024-01-01T00:00:00+0000"}, {"ts": "2024-01-01 00:00:00+00"}, {"ts": "2024-01-01T00:00:00"}]"#,
+                &[],
+                &p,
+            )
+            .unwrap();
+            assert_eq!(
+                ok.batch.columns[0],
+                Column::Int {
+                    values: vec![1_704_067_200_000_000; 5],
+                    valid: vec![true; 5]
+                }
+            );
+            for body in [
+                br#"[{"ts": "2024-01-01T00:00:00+02:00"}]"#.as_slice(),
+                br#"[{"ts": "2024-01-01 00:00:00-05"}]"#.as_slice(),
+            ] {
+                let Err(Fault::Misfit { kind, .. }) = decode_json(body, &[], &p) else {
+                    panic!("{}", String::from_utf8_lossy(body));
+                };
+                assert_eq!(kind, ZONED_KIND);
+            }
+        }
+        // a value of another shape in a TIMESTAMP column keeps its plain kind
+        let p = plan(vec![("ts", JType::Timestamp)], vec![0]);
+        let Err(Fault::Misfit { kind, .. }) = decode_json(br#"[{"ts": "soon"}]"#, &[], &p) else {
+            panic!("misfit expected");
+        };
+        assert_eq!(kind, "string");
     }
 
     #[test]
