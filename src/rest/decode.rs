@@ -204,11 +204,9 @@ impl Column {
         }
     }
 
-    /// Drops rows from `rows` on (undoes a record that is filtered out).
+    /// Drops rows from `rows` on (undoes a record that is filtered out), also the parts of a
+    /// row whose value failed halfway (children of a LIST or STRUCT not yet counted).
     pub fn truncate(&mut self, rows: usize) {
-        if rows >= self.len() {
-            return;
-        }
         match self {
             Column::Bool { values, valid } => {
                 values.truncate(rows);
@@ -227,20 +225,19 @@ impl Column {
                 valid.truncate(rows);
             }
             Column::Text { bytes, ends, valid } => {
-                let end = if rows == 0 { 0 } else { ends[rows - 1] };
-                bytes.truncate(end);
                 ends.truncate(rows);
                 valid.truncate(rows);
+                bytes.truncate(ends.last().copied().unwrap_or(0));
             }
             Column::List {
                 entries,
                 valid,
                 child,
             } => {
-                let child_len = entries.get(rows).map(|e| e.0).unwrap_or(child.len());
-                child.truncate(child_len);
                 entries.truncate(rows);
                 valid.truncate(rows);
+                let child_len = entries.last().map(|e| e.0 + e.1).unwrap_or(0);
+                child.truncate(child_len);
             }
             Column::Struct { fields, valid } => {
                 for f in fields.iter_mut() {
@@ -395,9 +392,44 @@ struct Ctx<'p> {
     plan: &'p Plan,
     fault: RefCell<Option<Fault>>,
     record: std::cell::Cell<usize>,
+    /// A page that failed on a misfit is decoded again in this mode: each object field is read
+    /// as text first and a misfit is held until the object ends, so that a repeated key's
+    /// earlier value (which the last one replaces) is never checked.
+    last_key_wins: bool,
 }
 
 impl Ctx<'_> {
+    /// In [`Ctx::last_key_wins`] mode: decodes one object field (its JSON text) into `col`;
+    /// a misfit truncates `col` back to `start` rows and is returned as held (`Ok(Some)`).
+    fn held_field(
+        &self,
+        col: &mut Column,
+        ty: &JType,
+        path: &str,
+        raw: &RawValue,
+        start: usize,
+    ) -> Result<Option<Fault>, serde_json::Error> {
+        let mut inner = serde_json::Deserializer::from_str(raw.get());
+        match (Into {
+            ctx: self,
+            col: &mut *col,
+            ty,
+            path,
+        })
+        .deserialize(&mut inner)
+        {
+            Ok(()) => Ok(None),
+            Err(e) => match self.fault.borrow_mut().take() {
+                Some(fault @ Fault::Misfit { .. }) => {
+                    col.truncate(start);
+                    Ok(Some(fault))
+                }
+                Some(other) => Err(self.fail(other)),
+                None => Err(e),
+            },
+        }
+    }
+
     fn fail<E: de::Error>(&self, fault: Fault) -> E {
         let mut slot = self.fault.borrow_mut();
         if slot.is_none() {
@@ -815,12 +847,26 @@ impl<'de> Visitor<'de> for Into<'_, '_> {
                 },
             ) => {
                 let start = valid.len();
+                let mut held: Vec<Option<Fault>> = Vec::new();
+                if self.ctx.last_key_wins {
+                    held.resize(fields.len(), None);
+                }
                 while let Some(key) = map.next_key_seed(KeySeed)? {
                     match fields.iter().position(|(n, _)| n.as_str() == key.as_ref()) {
                         Some(i) => {
                             // A repeated key: the last value counts (as in the sample).
-                            cols[i].truncate(start);
+                            if cols[i].len() > start {
+                                cols[i].truncate(start);
+                            }
                             let path = format!("{}.{}", self.path, key);
+                            if self.ctx.last_key_wins {
+                                let raw: &'de RawValue = map.next_value()?;
+                                held[i] = self
+                                    .ctx
+                                    .held_field(&mut cols[i], &fields[i].1, &path, raw, start)
+                                    .map_err(de::Error::custom)?;
+                                continue;
+                            }
                             map.next_value_seed(Into {
                                 ctx: self.ctx,
                                 col: &mut cols[i],
@@ -838,6 +884,9 @@ impl<'de> Visitor<'de> for Into<'_, '_> {
                             map.next_value::<IgnoredAny>()?;
                         }
                     }
+                }
+                if let Some(fault) = held.into_iter().flatten().next() {
+                    return Err(self.ctx.fail(fault));
                 }
                 for c in cols.iter_mut() {
                     if c.len() == start {
@@ -1172,6 +1221,11 @@ impl<'de> Visitor<'de> for Record<'_, '_> {
         layout.seen.iter_mut().for_each(|s| *s = false);
         let mut drop_record = false;
         let mut cursor_seen = false;
+        // last_key_wins mode: a misfit per column, held until the record ends
+        let mut held: Vec<Option<Fault>> = Vec::new();
+        if ctx.last_key_wins {
+            held.resize(plan.columns.len(), None);
+        }
         while let Some(key) = map.next_key_seed(KeySeed)? {
             let i = plan
                 .columns
@@ -1189,6 +1243,9 @@ impl<'de> Visitor<'de> for Record<'_, '_> {
                 {
                     batch.columns[out].truncate(row);
                 }
+                if let Some(h) = held.get_mut(i) {
+                    *h = None;
+                }
                 layout.seen[i] = true;
             }
             if is_cursor || incremental.is_some() {
@@ -1203,8 +1260,15 @@ impl<'de> Visitor<'de> for Record<'_, '_> {
                     && let Some(out) = layout.slot[i]
                 {
                     let (name, ty) = &plan.columns[i];
-                    push_field(ctx, &mut batch.columns[out], ty, &v, raw.get(), name)
-                        .map_err(|f| ctx.fail(f))?;
+                    let col = &mut batch.columns[out];
+                    match push_field(ctx, col, ty, &v, raw.get(), name) {
+                        Ok(()) => {}
+                        Err(f @ Fault::Misfit { .. }) if ctx.last_key_wins => {
+                            col.truncate(row);
+                            held[i] = Some(f);
+                        }
+                        Err(f) => return Err(ctx.fail(f)),
+                    }
                 }
                 if is_cursor {
                     *last_cursor = Some(v);
@@ -1223,6 +1287,13 @@ impl<'de> Visitor<'de> for Record<'_, '_> {
                 continue;
             };
             match layout.slot[i] {
+                Some(out) if ctx.last_key_wins => {
+                    let raw: &'de RawValue = map.next_value()?;
+                    let (name, ty) = &plan.columns[i];
+                    held[i] = ctx
+                        .held_field(&mut batch.columns[out], ty, name, raw, row)
+                        .map_err(de::Error::custom)?;
+                }
                 Some(out) => map.next_value_seed(Into {
                     ctx,
                     col: &mut batch.columns[out],
@@ -1233,6 +1304,9 @@ impl<'de> Visitor<'de> for Record<'_, '_> {
                     map.next_value::<IgnoredAny>()?;
                 }
             }
+        }
+        if let Some(fault) = held.into_iter().flatten().next() {
+            return Err(ctx.fail(fault));
         }
         for (out, &i) in plan.projected.iter().enumerate() {
             if !layout.seen[i] {
@@ -1376,10 +1450,25 @@ fn layout(plan: &Plan) -> Layout {
 /// Decodes one JSON body: the records at `path` (key path; empty = the body is the records)
 /// into columns, everything else into `meta`.
 pub fn decode_json(bytes: &[u8], path: &[String], plan: &Plan) -> Result<Decoded, Fault> {
+    match decode_json_as(bytes, path, plan, false) {
+        // A repeated key's earlier value may be the misfit: with last_key_wins it is not
+        // checked (the error path only; the page decodes as it would have with one key).
+        Err(Fault::Misfit { .. }) => decode_json_as(bytes, path, plan, true),
+        other => other,
+    }
+}
+
+fn decode_json_as(
+    bytes: &[u8],
+    path: &[String],
+    plan: &Plan,
+    last_key_wins: bool,
+) -> Result<Decoded, Fault> {
     let ctx = Ctx {
         plan,
         fault: RefCell::new(None),
         record: std::cell::Cell::new(0),
+        last_key_wins,
     };
     let mut batch = Batch::new(plan);
     let mut layout = layout(plan);
@@ -1414,10 +1503,18 @@ pub fn decode_json(bytes: &[u8], path: &[String], plan: &Plan) -> Result<Decoded
 
 /// Decodes NDJSON: one record per non-blank line.
 pub fn decode_ndjson(bytes: &[u8], plan: &Plan) -> Result<Decoded, Fault> {
+    match decode_ndjson_as(bytes, plan, false) {
+        Err(Fault::Misfit { .. }) => decode_ndjson_as(bytes, plan, true),
+        other => other,
+    }
+}
+
+fn decode_ndjson_as(bytes: &[u8], plan: &Plan, last_key_wins: bool) -> Result<Decoded, Fault> {
     let ctx = Ctx {
         plan,
         fault: RefCell::new(None),
         record: std::cell::Cell::new(0),
+        last_key_wins,
     };
     let mut batch = Batch::new(plan);
     let mut layout = layout(plan);
@@ -1863,6 +1960,72 @@ mod tests {
                 String::from_utf8_lossy(body)
             );
         }
+    }
+
+    #[test]
+    fn an_earlier_duplicate_keys_value_is_never_checked() {
+        // item 10: [{"a":"x","a":1},{"a":2}] infers BIGINT (the last value), then failed on "x".
+        let mut p = plan(vec![("a", JType::BigInt)], vec![0]);
+        p.inferred = true;
+        let ok = decode_json(br#"[{"a":"x","a":1},{"a":2}]"#, &[], &p).unwrap();
+        assert_eq!(
+            ok.batch.columns[0],
+            Column::Int {
+                values: vec![1, 2],
+                valid: vec![true, true]
+            }
+        );
+        let ok = decode_ndjson(b"{\"a\":\"x\",\"a\":1}\n{\"a\":2}\n", &p).unwrap();
+        assert_eq!(ok.batch.rows, 2);
+        // the last value still has to fit
+        assert!(matches!(
+            decode_json(br#"[{"a":1,"a":"x"}]"#, &[], &p),
+            Err(Fault::Misfit { record: 0, .. })
+        ));
+        // a failure halfway through a list or struct value leaves nothing behind
+        let p = plan(
+            vec![
+                ("l", JType::List(Box::new(JType::BigInt))),
+                ("s", JType::Struct(vec![("x".into(), JType::BigInt)])),
+                ("t", JType::Varchar),
+            ],
+            vec![0, 1, 2],
+        );
+        let ok = decode_json(
+            br#"[{"l":[1,"x"],"s":{"x":"y","x":2},"s":{"x":[],"x":3},"l":[2],"t":"a","t":"b"}]"#,
+            &[],
+            &p,
+        )
+        .unwrap();
+        assert_eq!(
+            ok.batch.columns[0],
+            Column::List {
+                entries: vec![(0, 1)],
+                valid: vec![true],
+                child: Box::new(Column::Int {
+                    values: vec![2],
+                    valid: vec![true]
+                })
+            }
+        );
+        let Column::Struct { fields, .. } = &ok.batch.columns[1] else {
+            panic!("struct column expected");
+        };
+        assert_eq!(
+            fields[0],
+            Column::Int {
+                values: vec![3],
+                valid: vec![true]
+            }
+        );
+        assert_eq!(ok.batch.columns[2].text(0), "b");
+        // the cursor and incremental fields follow the same rule
+        let mut p = plan(vec![("id", JType::BigInt)], vec![0]);
+        p.cursor_field = Some("id".into());
+        p.incremental = Some(("id".into(), "2".into()));
+        let ok = decode_json(br#"[{"id":"x","id":5},{"id":1,"id":"y","id":3}]"#, &[], &p).unwrap();
+        assert_eq!(ok.batch.rows, 2);
+        assert_eq!(ok.last_cursor, Some(json!(3)));
     }
 
     #[test]
