@@ -664,11 +664,18 @@ fn push_raw_text(col: &mut Column, ty: &JType, raw: &str) -> Result<(), serde_js
         return Ok(());
     };
     if *ty != JType::Json && b.first() == Some(&b'"') {
-        if b.contains(&b'\\') {
-            let text: String = serde_json::from_str(raw)?;
-            bytes.extend_from_slice(text.as_bytes());
-        } else {
-            bytes.extend_from_slice(&b[1..b.len() - 1]);
+        let inner = &b[1..b.len() - 1];
+        match inner.iter().position(|&c| c == b'\\') {
+            None => bytes.extend_from_slice(inner),
+            Some(first) => {
+                let start = bytes.len();
+                if !unescape_into(bytes, inner, first) {
+                    // not a well-formed escape (a lone surrogate): serde_json's rule and error
+                    bytes.truncate(start);
+                    let text: String = serde_json::from_str(raw)?;
+                    bytes.extend_from_slice(text.as_bytes());
+                }
+            }
         }
     } else {
         compact_into(bytes, b);
@@ -676,6 +683,72 @@ fn push_raw_text(col: &mut Column, ty: &JType, raw: &str) -> Result<(), serde_js
     ends.push(bytes.len());
     valid.push(true);
     Ok(())
+}
+
+/// Appends the content of a JSON string (`inner`: between the quotes, valid JSON, its first
+/// backslash at `first`) to `out`, unescaped, without allocating. False (with `out` partly
+/// written) for an escape this does not read (a lone surrogate, a malformed `\u`).
+fn unescape_into(out: &mut Vec<u8>, inner: &[u8], first: usize) -> bool {
+    let hex4 = |at: usize| -> Option<u32> {
+        let digits = inner.get(at..at + 4)?;
+        let text = std::str::from_utf8(digits).ok()?;
+        u32::from_str_radix(text, 16).ok()
+    };
+    out.extend_from_slice(&inner[..first]);
+    let mut i = first;
+    while i < inner.len() {
+        let Some(rel) = inner[i..].iter().position(|&c| c == b'\\') else {
+            out.extend_from_slice(&inner[i..]);
+            return true;
+        };
+        out.extend_from_slice(&inner[i..i + rel]);
+        i += rel;
+        let Some(&e) = inner.get(i + 1) else {
+            return false;
+        };
+        let simple = match e {
+            b'"' => Some(b'"'),
+            b'\\' => Some(b'\\'),
+            b'/' => Some(b'/'),
+            b'b' => Some(0x08),
+            b'f' => Some(0x0c),
+            b'n' => Some(b'\n'),
+            b'r' => Some(b'\r'),
+            b't' => Some(b'\t'),
+            _ => None,
+        };
+        if let Some(c) = simple {
+            out.push(c);
+            i += 2;
+            continue;
+        }
+        if e != b'u' {
+            return false;
+        }
+        let Some(hi) = hex4(i + 2) else {
+            return false;
+        };
+        i += 6;
+        let code = if (0xD800..0xDC00).contains(&hi) {
+            // a surrogate pair: \uD83D\uDE00
+            if inner.get(i..i + 2) != Some(b"\\u".as_slice()) {
+                return false;
+            }
+            let Some(lo) = hex4(i + 2).filter(|lo| (0xDC00..0xE000).contains(lo)) else {
+                return false;
+            };
+            i += 6;
+            0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)
+        } else {
+            hi
+        };
+        let Some(ch) = char::from_u32(code) else {
+            return false;
+        };
+        let mut buf = [0u8; 4];
+        out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
+    }
+    true
 }
 
 /// Appends JSON text without the whitespace between tokens (strings are copied unchanged).
@@ -933,10 +1006,34 @@ impl<'de> Visitor<'de> for KeySeed {
 // Streaming: records
 // ---------------------------------------------------------------------------------------------
 
-/// A JSON value from its text, with integers beyond 64 bits as strings of their digits (a
-/// cursor or watermark value is sent back or compared exactly, never through f64).
+/// A JSON value from its text (a raw value serde_json has read), with integers beyond 64 bits
+/// as strings of their digits (a cursor or watermark value is sent back or compared exactly,
+/// never through f64).
 pub fn exact_value(raw: &str) -> Result<Value, serde_json::Error> {
-    match super::schema::quote_big_integers(raw.as_bytes()) {
+    let b = raw.as_bytes();
+    // The usual cursor values, read without the scan for big integers: an integer of up to
+    // 18 digits (always an i64), a string without escapes.
+    match b.first() {
+        // ("-0" is -0.0 to serde_json)
+        Some(b'-' | b'0'..=b'9')
+            if b.len() <= 18 && b[1..].iter().all(u8::is_ascii_digit) && raw != "-0" =>
+        {
+            if let Ok(n) = raw.parse::<i64>() {
+                return Ok(Value::from(n));
+            }
+        }
+        Some(b'"')
+            if b.len() >= 2
+                && b[b.len() - 1] == b'"'
+                && !b[1..b.len() - 1]
+                    .iter()
+                    .any(|&c| c == b'\\' || c == b'"' || c < 0x20) =>
+        {
+            return Ok(Value::String(raw[1..raw.len() - 1].to_string()));
+        }
+        _ => {}
+    }
+    match super::schema::quote_big_integers(b) {
         Some(quoted) => serde_json::from_slice(&quoted),
         None => serde_json::from_str(raw),
     }
@@ -1458,6 +1555,16 @@ pub fn decode_json(bytes: &[u8], path: &[String], plan: &Plan) -> Result<Decoded
     }
 }
 
+/// The body (records and meta) from `de`, which must then be at its end.
+fn parse_body<'de, R: serde_json::de::Read<'de>>(
+    mut de: serde_json::Deserializer<R>,
+    body: Body<'_, '_>,
+) -> Result<Value, serde_json::Error> {
+    let meta = body.deserialize(&mut de)?;
+    de.end()?;
+    Ok(meta)
+}
+
 fn decode_json_as(
     bytes: &[u8],
     path: &[String],
@@ -1474,8 +1581,7 @@ fn decode_json_as(
     let mut layout = layout(plan);
     let mut count = 0;
     let mut last_cursor = None;
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let result = Body {
+    let body = Body {
         path,
         records: Records {
             ctx: &ctx,
@@ -1484,9 +1590,13 @@ fn decode_json_as(
             count: &mut count,
             last_cursor: &mut last_cursor,
         },
-    }
-    .deserialize(&mut de)
-    .and_then(|meta| de.end().map(|_| meta));
+    };
+    // A body checked as UTF-8 once (fast) is read as text: serde_json then does not check
+    // every string and raw value again.
+    let result = match std::str::from_utf8(bytes) {
+        Ok(text) => parse_body(serde_json::Deserializer::from_str(text), body),
+        Err(_) => parse_body(serde_json::Deserializer::from_slice(bytes), body),
+    };
     match result {
         Ok(meta) => Ok(Decoded {
             batch,
@@ -1958,6 +2068,59 @@ mod tests {
                 matches!(decode_json(body, &[], &p), Err(Fault::Misfit { .. })),
                 "{}",
                 String::from_utf8_lossy(body)
+            );
+        }
+    }
+
+    #[test]
+    fn exact_values_fast_path_reads_as_the_general_one() {
+        let general = |raw: &str| match super::super::schema::quote_big_integers(raw.as_bytes()) {
+            Some(q) => serde_json::from_slice::<Value>(&q).unwrap(),
+            None => serde_json::from_str::<Value>(raw).unwrap(),
+        };
+        for raw in [
+            "0",
+            "-5",
+            "123456789012345678",
+            "-12345678901234567",
+            "1234567890123456789",
+            "123456789012345678901234567890",
+            "1.5",
+            "-0",
+            r#""""#,
+            r#""abc""#,
+            r#""a\nb""#,
+            r#""2024-01-01T00:00:00Z""#,
+            "true",
+            r#"{"a":1}"#,
+        ] {
+            assert_eq!(exact_value(raw).unwrap(), general(raw), "{raw}");
+        }
+    }
+
+    #[test]
+    fn escaped_strings_unescape_into_the_column_as_serde_json_reads_them() {
+        // item 12: text columns unescape into their byte buffer (no String per value)
+        for raw in [
+            r#""https:\/\/example.com\/a""#,
+            r#""caf\u00e9 \"q\" \\ \b\f\n\r\t end""#,
+            r#""\ud83d\ude00 smile \u20ac""#,
+            r#""\u0000""#,
+            r#""tail\\""#,
+            r#""\"""#,
+        ] {
+            let mut col = Column::new(&JType::Varchar);
+            push_raw_text(&mut col, &JType::Varchar, raw).unwrap();
+            let expected: String = serde_json::from_str(raw).unwrap();
+            assert_eq!(col.text(0), expected, "{raw}");
+        }
+        // escapes serde_json refuses are refused, not written half
+        for raw in [r#""\ud83d alone""#, r#""\ude00""#] {
+            let mut col = Column::new(&JType::Varchar);
+            assert_eq!(
+                push_raw_text(&mut col, &JType::Varchar, raw).is_err(),
+                serde_json::from_str::<String>(raw).is_err(),
+                "{raw}"
             );
         }
     }
