@@ -1565,6 +1565,15 @@ fn parse_body<'de, R: serde_json::de::Read<'de>>(
     Ok(meta)
 }
 
+/// One NDJSON record from `de`, which must then be at its end.
+fn parse_line<'de, R: serde_json::de::Read<'de>>(
+    mut de: serde_json::Deserializer<R>,
+    record: Record<'_, '_>,
+) -> Result<(), serde_json::Error> {
+    record.deserialize(&mut de)?;
+    de.end()
+}
+
 fn decode_json_as(
     bytes: &[u8],
     path: &[String],
@@ -1630,20 +1639,26 @@ fn decode_ndjson_as(bytes: &[u8], plan: &Plan, last_key_wins: bool) -> Result<De
     let mut layout = layout(plan);
     let mut last_cursor = None;
     let mut count = 0;
-    for (n, line) in bytes.split(|b| *b == b'\n').enumerate() {
+    // as for JSON bodies: a body checked as UTF-8 once is read as text, line by line
+    let lines: Box<dyn Iterator<Item = (&[u8], Option<&str>)>> = match std::str::from_utf8(bytes) {
+        Ok(text) => Box::new(text.split('\n').map(|l| (l.as_bytes(), Some(l)))),
+        Err(_) => Box::new(bytes.split(|b| *b == b'\n').map(|l| (l, None))),
+    };
+    for (n, (line, text)) in lines.enumerate() {
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
         ctx.record.set(count);
-        let mut de = serde_json::Deserializer::from_slice(line);
-        Record {
+        let record = Record {
             ctx: &ctx,
             batch: &mut batch,
             layout: &mut layout,
             last_cursor: &mut last_cursor,
+        };
+        match text {
+            Some(text) => parse_line(serde_json::Deserializer::from_str(text), record),
+            None => parse_line(serde_json::Deserializer::from_slice(line), record),
         }
-        .deserialize(&mut de)
-        .and_then(|_| de.end())
         .map_err(|e| {
             ctx.fault
                 .take()
@@ -2070,6 +2085,31 @@ mod tests {
                 String::from_utf8_lossy(body)
             );
         }
+    }
+
+    #[test]
+    fn bodies_read_as_text_or_bytes_decode_alike() {
+        let p = plan(
+            vec![("a", JType::Varchar), ("n", JType::BigInt)],
+            vec![0, 1],
+        );
+        let ok = decode_json(br#"[{"a":"caf\u00e9 \u00e9","n":1}]"#, &[], &p).unwrap();
+        assert_eq!(ok.batch.columns[0].text(0), "café é");
+        let ok = decode_ndjson(
+            b"{\"a\":\"x\\ny\",\"n\":1}\n\n{\"a\":\"\xc3\xa9\",\"n\":2}\n",
+            &p,
+        )
+        .unwrap();
+        assert_eq!((ok.batch.rows, ok.batch.columns[0].text(1)), (2, "é"));
+        // invalid UTF-8 in a string is still an error, in either format
+        assert!(matches!(
+            decode_json(b"[{\"a\":\"\xff\",\"n\":1}]", &[], &p),
+            Err(Fault::Json(_))
+        ));
+        assert!(matches!(
+            decode_ndjson(b"{\"a\":\"\xff\",\"n\":1}\n", &p),
+            Err(Fault::Json(_))
+        ));
     }
 
     #[test]
