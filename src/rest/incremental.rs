@@ -69,11 +69,11 @@ impl<'a> Decimal<'a> {
             self.int.parse().ok()?
         };
         let has_frac = !self.frac.is_empty();
-        Some(if self.negative {
-            -int
+        if self.negative {
+            Some(-int)
         } else {
-            int + i128::from(has_frac)
-        })
+            int.checked_add(i128::from(has_frac))
+        }
     }
 }
 
@@ -112,7 +112,7 @@ fn epoch_micros_int(n: i128) -> Option<i64> {
         m if m < 100_000_000_000_000 => n.checked_mul(1_000)?,
         m if m < 100_000_000_000_000_000 => n,
         // nanoseconds, rounded to the nearest microsecond (half away from zero, as f64 round)
-        _ => (n + n.signum() * 500) / 1_000,
+        _ => n.checked_add(n.signum() * 500)? / 1_000,
     };
     i64::try_from(us).ok()
 }
@@ -371,6 +371,14 @@ mod tests {
             Some(&json!("2023-11-14T22:13:20.0004Z")),
             "1700000000000.5"
         ));
+    }
+
+    #[test]
+    fn watermarks_at_the_edge_of_i128_do_not_overflow() {
+        let max = i128::MAX.to_string();
+        assert!(older_than(Some(&json!(5)), &format!("{max}.5")));
+        assert!(!older_than(Some(&json!("2020-01-01T00:00:00Z")), &max));
+        assert!(!older_than(Some(&json!(i64::MAX)), "2020-01-01"));
     }
 
     #[test]
