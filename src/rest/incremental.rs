@@ -1,7 +1,8 @@
 //! The incremental filter: is a record's `cursor_column` value strictly older than the
 //! `incremental_value` watermark? Values are compared as what they are, never as text when a
 //! typed reading exists: numbers exactly (integers beyond 2^53 included), timestamps and dates
-//! as instants, and a number against a timestamp as epoch seconds. Values that cannot be
+//! as instants, and a number against a timestamp as an epoch number (seconds, milliseconds,
+//! microseconds or nanoseconds by magnitude). Values that cannot be
 //! compared with the watermark are kept (a duplicate is recoverable, a lost record is not).
 
 use super::schema::{number_text, parse_date, parse_timestamp};
