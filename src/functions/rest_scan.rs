@@ -9,6 +9,7 @@ use crate::options::{OptionKind, Options};
 use crate::rest::client::{Client, Prefetch, RestError, runtime};
 use crate::rest::config::{FUNCTION, OPTIONS, PaginatorConfig, SchemaMode, scan_config};
 use crate::rest::decode::{Batch, Column, Plan};
+use crate::rest::incremental::Watermark;
 use crate::rest::paginate::CursorSource;
 use crate::rest::schema::{JType, infer, name_clash};
 use duckdb::ffi;
@@ -201,7 +202,10 @@ impl TableFunction for RestScan {
                 } => Some(field.clone()),
                 _ => None,
             },
-            incremental: cfg.cursor_column.clone().zip(cfg.incremental_value.clone()),
+            incremental: cfg
+                .cursor_column
+                .clone()
+                .zip(cfg.incremental_value.as_deref().map(Watermark::new)),
             inferred: bind.sampled > 0,
         });
         let (tx, rx) = mpsc::channel(cfg.concurrency.max(2));

@@ -6,8 +6,10 @@
 use super::auth::{AccessToken, Auth, KeyLocation};
 use super::breaker::CircuitBreaker;
 use super::config::{BodyFormat, FUNCTION, PaginatorConfig, ScanConfig};
-use super::decode::{Batch, Decoded, Fault, Plan, decode_json, decode_ndjson, exact_misfit};
-use super::incremental::older_than;
+use super::decode::{
+    Batch, Decoded, Fault, Plan, ZONED_KIND, decode_json, decode_ndjson, exact_misfit,
+};
+use super::incremental::{Watermark, older_than};
 use super::origin::{Origins, origin_of, same_origin};
 use super::paginate::{PageResponse, Paginator, RequestSpec};
 use super::ratelimit::RateLimiter;
@@ -858,10 +860,13 @@ impl Client {
             state.raw_records += records.len() as u64;
             // max_records counts kept rows, here as on later pages.
             let kept = match (&self.cfg.cursor_column, &self.cfg.incremental_value) {
-                (Some(column), Some(bound)) => records
-                    .iter()
-                    .filter(|r| !older_than(r.get(column.as_str()), bound))
-                    .count(),
+                (Some(column), Some(bound)) => {
+                    let bound = Watermark::new(bound);
+                    records
+                        .iter()
+                        .filter(|r| !older_than(r.get(column.as_str()), &bound))
+                        .count()
+                }
                 _ => records.len(),
             };
             let before = state.records;
@@ -920,9 +925,20 @@ impl Client {
                 } else {
                     format!("the column type {ty}")
                 };
+                let hint = if kind == ZONED_KIND {
+                    // A TIMESTAMP column holds wall-clock times; shifting an offset away would
+                    // change the value silently.
+                    format!(
+                        "a TIMESTAMP column takes only timestamps without a zone or in UTC (Z, +00:00); \
+                         declare '{path}' as TIMESTAMPTZ in columns := {{...}} to keep the instant, \
+                         or as VARCHAR to keep the text"
+                    )
+                } else {
+                    "declare the type with columns := {...}, raise sample_size, or use json_column := true"
+                        .to_string()
+                };
                 self.error(format!(
-                    "record {} field '{path}' has {kind} value {shown}, which does not fit {origin}; \
-                     declare the type with columns := {{...}}, raise sample_size, or use json_column := true",
+                    "record {} field '{path}' has {kind} value {shown}, which does not fit {origin}; {hint}",
                     base + record as u64 + 1
                 ))
             }

@@ -3,7 +3,7 @@
 //! the query needs are kept; the rest is skipped while parsing. The fields around the records
 //! (`total`, `links.next`, ...) are kept as a small JSON value for the paginator.
 
-use super::schema::{JType, number_text, parse_date, parse_timestamp};
+use super::schema::{JType, number_text, parse_date, parse_timestamp_offset};
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
@@ -25,7 +25,7 @@ pub struct Plan {
     /// A top-level field whose value of the page's last record the paginator needs.
     pub cursor_field: Option<String>,
     /// Skip records whose `.0` field is older than `.1` (incremental loads).
-    pub incremental: Option<(String, String)>,
+    pub incremental: Option<(String, super::incremental::Watermark)>,
     /// The schema was inferred from a sample: a value fits a column only as it would have in
     /// the sample (a string never fits a number or boolean column: in the sample it would
     /// have made the column VARCHAR). Declared columns also convert numeric strings.
@@ -204,11 +204,9 @@ impl Column {
         }
     }
 
-    /// Drops rows from `rows` on (undoes a record that is filtered out).
+    /// Drops rows from `rows` on (undoes a record that is filtered out), also the parts of a
+    /// row whose value failed halfway (children of a LIST or STRUCT not yet counted).
     pub fn truncate(&mut self, rows: usize) {
-        if rows >= self.len() {
-            return;
-        }
         match self {
             Column::Bool { values, valid } => {
                 values.truncate(rows);
@@ -227,20 +225,19 @@ impl Column {
                 valid.truncate(rows);
             }
             Column::Text { bytes, ends, valid } => {
-                let end = if rows == 0 { 0 } else { ends[rows - 1] };
-                bytes.truncate(end);
                 ends.truncate(rows);
                 valid.truncate(rows);
+                bytes.truncate(ends.last().copied().unwrap_or(0));
             }
             Column::List {
                 entries,
                 valid,
                 child,
             } => {
-                let child_len = entries.get(rows).map(|e| e.0).unwrap_or(child.len());
-                child.truncate(child_len);
                 entries.truncate(rows);
                 valid.truncate(rows);
+                let child_len = entries.last().map(|e| e.0 + e.1).unwrap_or(0);
+                child.truncate(child_len);
             }
             Column::Struct { fields, valid } => {
                 for f in fields.iter_mut() {
@@ -395,9 +392,44 @@ struct Ctx<'p> {
     plan: &'p Plan,
     fault: RefCell<Option<Fault>>,
     record: std::cell::Cell<usize>,
+    /// A page that failed on a misfit is decoded again in this mode: each object field is read
+    /// as text first and a misfit is held until the object ends, so that a repeated key's
+    /// earlier value (which the last one replaces) is never checked.
+    last_key_wins: bool,
 }
 
 impl Ctx<'_> {
+    /// In [`Ctx::last_key_wins`] mode: decodes one object field (its JSON text) into `col`;
+    /// a misfit truncates `col` back to `start` rows and is returned as held (`Ok(Some)`).
+    fn held_field(
+        &self,
+        col: &mut Column,
+        ty: &JType,
+        path: &str,
+        raw: &RawValue,
+        start: usize,
+    ) -> Result<Option<Fault>, serde_json::Error> {
+        let mut inner = serde_json::Deserializer::from_str(raw.get());
+        match (Into {
+            ctx: self,
+            col: &mut *col,
+            ty,
+            path,
+        })
+        .deserialize(&mut inner)
+        {
+            Ok(()) => Ok(None),
+            Err(e) => match self.fault.borrow_mut().take() {
+                Some(fault @ Fault::Misfit { .. }) => {
+                    col.truncate(start);
+                    Ok(Some(fault))
+                }
+                Some(other) => Err(self.fail(other)),
+                None => Err(e),
+            },
+        }
+    }
+
     fn fail<E: de::Error>(&self, fault: Fault) -> E {
         let mut slot = self.fault.borrow_mut();
         if slot.is_none() {
@@ -409,7 +441,7 @@ impl Ctx<'_> {
         self.fail(Fault::Misfit {
             record: self.record.get(),
             path: path.to_string(),
-            kind: kind(value),
+            kind: misfit_kind(value, ty),
             shown: shown(value.to_string()),
             ty: ty.to_string(),
         })
@@ -428,7 +460,7 @@ fn push_value(
     let misfit = || Fault::Misfit {
         record: ctx.record.get(),
         path: path.to_string(),
-        kind: kind(v),
+        kind: misfit_kind(v, ty),
         shown: shown(v.to_string()),
         ty: ty.to_string(),
     };
@@ -551,17 +583,35 @@ fn push_field(
     push_value(ctx, col, ty, v, path)
 }
 
-/// Microseconds for a TIMESTAMP (`ty`) or TIMESTAMPTZ column: a TIMESTAMP column takes only
-/// timestamps without a zone, a TIMESTAMPTZ column only ones with a zone (as in the sample,
-/// where the two never share a type), so no value is shifted silently. A date is midnight
-/// (UTC) in both.
+/// Microseconds for a TIMESTAMP (`ty`) or TIMESTAMPTZ column: a TIMESTAMP column takes
+/// timestamps without a zone and UTC ones (`Z`, `+00:00`: the same wall clock, nothing
+/// shifts), a TIMESTAMPTZ column only ones with a zone (as in the sample, where the two never
+/// share a type), so no value is shifted silently. A date is midnight (UTC) in both.
 fn timestamp_micros(s: &str, ty: &JType) -> Option<i64> {
-    match parse_timestamp(s) {
-        Some((us, zoned)) if zoned == (*ty == JType::TimestampTz) => Some(us),
+    match parse_timestamp_offset(s) {
+        Some((us, None | Some(0))) if *ty == JType::Timestamp => Some(us),
+        Some((us, Some(_))) if *ty == JType::TimestampTz => Some(us),
         Some(_) => None,
         None => parse_date(s).map(|d| d as i64 * 86_400_000_000),
     }
 }
+
+/// The kind of value shown in a misfit: a timestamp with a zone offset other than UTC met by a
+/// TIMESTAMP column is named as such (the error then says to declare TIMESTAMPTZ).
+fn misfit_kind(v: &Value, ty: &JType) -> &'static str {
+    match v {
+        Value::String(s)
+            if *ty == JType::Timestamp
+                && parse_timestamp_offset(s).is_some_and(|(_, o)| o.is_some_and(|o| o != 0)) =>
+        {
+            ZONED_KIND
+        }
+        _ => kind(v),
+    }
+}
+
+/// [`misfit_kind`] of a timestamp with a zone offset other than UTC.
+pub const ZONED_KIND: &str = "zoned timestamp";
 
 /// An integer from a JSON number (whole floats accepted) or, unless `inferred`, a numeric
 /// string.
@@ -614,11 +664,18 @@ fn push_raw_text(col: &mut Column, ty: &JType, raw: &str) -> Result<(), serde_js
         return Ok(());
     };
     if *ty != JType::Json && b.first() == Some(&b'"') {
-        if b.contains(&b'\\') {
-            let text: String = serde_json::from_str(raw)?;
-            bytes.extend_from_slice(text.as_bytes());
-        } else {
-            bytes.extend_from_slice(&b[1..b.len() - 1]);
+        let inner = &b[1..b.len() - 1];
+        match inner.iter().position(|&c| c == b'\\') {
+            None => bytes.extend_from_slice(inner),
+            Some(first) => {
+                let start = bytes.len();
+                if !unescape_into(bytes, inner, first) {
+                    // not a well-formed escape (a lone surrogate): serde_json's rule and error
+                    bytes.truncate(start);
+                    let text: String = serde_json::from_str(raw)?;
+                    bytes.extend_from_slice(text.as_bytes());
+                }
+            }
         }
     } else {
         compact_into(bytes, b);
@@ -626,6 +683,72 @@ fn push_raw_text(col: &mut Column, ty: &JType, raw: &str) -> Result<(), serde_js
     ends.push(bytes.len());
     valid.push(true);
     Ok(())
+}
+
+/// Appends the content of a JSON string (`inner`: between the quotes, valid JSON, its first
+/// backslash at `first`) to `out`, unescaped, without allocating. False (with `out` partly
+/// written) for an escape this does not read (a lone surrogate, a malformed `\u`).
+fn unescape_into(out: &mut Vec<u8>, inner: &[u8], first: usize) -> bool {
+    let hex4 = |at: usize| -> Option<u32> {
+        let digits = inner.get(at..at + 4)?;
+        let text = std::str::from_utf8(digits).ok()?;
+        u32::from_str_radix(text, 16).ok()
+    };
+    out.extend_from_slice(&inner[..first]);
+    let mut i = first;
+    while i < inner.len() {
+        let Some(rel) = inner[i..].iter().position(|&c| c == b'\\') else {
+            out.extend_from_slice(&inner[i..]);
+            return true;
+        };
+        out.extend_from_slice(&inner[i..i + rel]);
+        i += rel;
+        let Some(&e) = inner.get(i + 1) else {
+            return false;
+        };
+        let simple = match e {
+            b'"' => Some(b'"'),
+            b'\\' => Some(b'\\'),
+            b'/' => Some(b'/'),
+            b'b' => Some(0x08),
+            b'f' => Some(0x0c),
+            b'n' => Some(b'\n'),
+            b'r' => Some(b'\r'),
+            b't' => Some(b'\t'),
+            _ => None,
+        };
+        if let Some(c) = simple {
+            out.push(c);
+            i += 2;
+            continue;
+        }
+        if e != b'u' {
+            return false;
+        }
+        let Some(hi) = hex4(i + 2) else {
+            return false;
+        };
+        i += 6;
+        let code = if (0xD800..0xDC00).contains(&hi) {
+            // a surrogate pair: \uD83D\uDE00
+            if inner.get(i..i + 2) != Some(b"\\u".as_slice()) {
+                return false;
+            }
+            let Some(lo) = hex4(i + 2).filter(|lo| (0xDC00..0xE000).contains(lo)) else {
+                return false;
+            };
+            i += 6;
+            0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)
+        } else {
+            hi
+        };
+        let Some(ch) = char::from_u32(code) else {
+            return false;
+        };
+        let mut buf = [0u8; 4];
+        out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
+    }
+    true
 }
 
 /// Appends JSON text without the whitespace between tokens (strings are copied unchanged).
@@ -797,12 +920,26 @@ impl<'de> Visitor<'de> for Into<'_, '_> {
                 },
             ) => {
                 let start = valid.len();
+                let mut held: Vec<Option<Fault>> = Vec::new();
+                if self.ctx.last_key_wins {
+                    held.resize(fields.len(), None);
+                }
                 while let Some(key) = map.next_key_seed(KeySeed)? {
                     match fields.iter().position(|(n, _)| n.as_str() == key.as_ref()) {
                         Some(i) => {
                             // A repeated key: the last value counts (as in the sample).
-                            cols[i].truncate(start);
+                            if cols[i].len() > start {
+                                cols[i].truncate(start);
+                            }
                             let path = format!("{}.{}", self.path, key);
+                            if self.ctx.last_key_wins {
+                                let raw: &'de RawValue = map.next_value()?;
+                                held[i] = self
+                                    .ctx
+                                    .held_field(&mut cols[i], &fields[i].1, &path, raw, start)
+                                    .map_err(de::Error::custom)?;
+                                continue;
+                            }
                             map.next_value_seed(Into {
                                 ctx: self.ctx,
                                 col: &mut cols[i],
@@ -820,6 +957,9 @@ impl<'de> Visitor<'de> for Into<'_, '_> {
                             map.next_value::<IgnoredAny>()?;
                         }
                     }
+                }
+                if let Some(fault) = held.into_iter().flatten().next() {
+                    return Err(self.ctx.fail(fault));
                 }
                 for c in cols.iter_mut() {
                     if c.len() == start {
@@ -866,10 +1006,34 @@ impl<'de> Visitor<'de> for KeySeed {
 // Streaming: records
 // ---------------------------------------------------------------------------------------------
 
-/// A JSON value from its text, with integers beyond 64 bits as strings of their digits (a
-/// cursor or watermark value is sent back or compared exactly, never through f64).
+/// A JSON value from its text (a raw value serde_json has read), with integers beyond 64 bits
+/// as strings of their digits (a cursor or watermark value is sent back or compared exactly,
+/// never through f64).
 pub fn exact_value(raw: &str) -> Result<Value, serde_json::Error> {
-    match super::schema::quote_big_integers(raw.as_bytes()) {
+    let b = raw.as_bytes();
+    // The usual cursor values, read without the scan for big integers: an integer of up to
+    // 18 digits (always an i64), a string without escapes.
+    match b.first() {
+        // ("-0" is -0.0 to serde_json)
+        Some(b'-' | b'0'..=b'9')
+            if b.len() <= 18 && b[1..].iter().all(u8::is_ascii_digit) && raw != "-0" =>
+        {
+            if let Ok(n) = raw.parse::<i64>() {
+                return Ok(Value::from(n));
+            }
+        }
+        Some(b'"')
+            if b.len() >= 2
+                && b[b.len() - 1] == b'"'
+                && !b[1..b.len() - 1]
+                    .iter()
+                    .any(|&c| c == b'\\' || c == b'"' || c < 0x20) =>
+        {
+            return Ok(Value::String(raw[1..raw.len() - 1].to_string()));
+        }
+        _ => {}
+    }
+    match super::schema::quote_big_integers(b) {
         Some(quoted) => serde_json::from_slice(&quoted),
         None => serde_json::from_str(raw),
     }
@@ -1154,6 +1318,11 @@ impl<'de> Visitor<'de> for Record<'_, '_> {
         layout.seen.iter_mut().for_each(|s| *s = false);
         let mut drop_record = false;
         let mut cursor_seen = false;
+        // last_key_wins mode: a misfit per column, held until the record ends
+        let mut held: Vec<Option<Fault>> = Vec::new();
+        if ctx.last_key_wins {
+            held.resize(plan.columns.len(), None);
+        }
         while let Some(key) = map.next_key_seed(KeySeed)? {
             let i = plan
                 .columns
@@ -1171,6 +1340,9 @@ impl<'de> Visitor<'de> for Record<'_, '_> {
                 {
                     batch.columns[out].truncate(row);
                 }
+                if let Some(h) = held.get_mut(i) {
+                    *h = None;
+                }
                 layout.seen[i] = true;
             }
             if is_cursor || incremental.is_some() {
@@ -1185,8 +1357,15 @@ impl<'de> Visitor<'de> for Record<'_, '_> {
                     && let Some(out) = layout.slot[i]
                 {
                     let (name, ty) = &plan.columns[i];
-                    push_field(ctx, &mut batch.columns[out], ty, &v, raw.get(), name)
-                        .map_err(|f| ctx.fail(f))?;
+                    let col = &mut batch.columns[out];
+                    match push_field(ctx, col, ty, &v, raw.get(), name) {
+                        Ok(()) => {}
+                        Err(f @ Fault::Misfit { .. }) if ctx.last_key_wins => {
+                            col.truncate(row);
+                            held[i] = Some(f);
+                        }
+                        Err(f) => return Err(ctx.fail(f)),
+                    }
                 }
                 if is_cursor {
                     *last_cursor = Some(v);
@@ -1205,6 +1384,13 @@ impl<'de> Visitor<'de> for Record<'_, '_> {
                 continue;
             };
             match layout.slot[i] {
+                Some(out) if ctx.last_key_wins => {
+                    let raw: &'de RawValue = map.next_value()?;
+                    let (name, ty) = &plan.columns[i];
+                    held[i] = ctx
+                        .held_field(&mut batch.columns[out], ty, name, raw, row)
+                        .map_err(de::Error::custom)?;
+                }
                 Some(out) => map.next_value_seed(Into {
                     ctx,
                     col: &mut batch.columns[out],
@@ -1215,6 +1401,9 @@ impl<'de> Visitor<'de> for Record<'_, '_> {
                     map.next_value::<IgnoredAny>()?;
                 }
             }
+        }
+        if let Some(fault) = held.into_iter().flatten().next() {
+            return Err(ctx.fail(fault));
         }
         for (out, &i) in plan.projected.iter().enumerate() {
             if !layout.seen[i] {
@@ -1358,17 +1547,50 @@ fn layout(plan: &Plan) -> Layout {
 /// Decodes one JSON body: the records at `path` (key path; empty = the body is the records)
 /// into columns, everything else into `meta`.
 pub fn decode_json(bytes: &[u8], path: &[String], plan: &Plan) -> Result<Decoded, Fault> {
+    match decode_json_as(bytes, path, plan, false) {
+        // A repeated key's earlier value may be the misfit: with last_key_wins it is not
+        // checked (the error path only; the page decodes as it would have with one key).
+        Err(Fault::Misfit { .. }) => decode_json_as(bytes, path, plan, true),
+        other => other,
+    }
+}
+
+/// The body (records and meta) from `de`, which must then be at its end.
+fn parse_body<'de, R: serde_json::de::Read<'de>>(
+    mut de: serde_json::Deserializer<R>,
+    body: Body<'_, '_>,
+) -> Result<Value, serde_json::Error> {
+    let meta = body.deserialize(&mut de)?;
+    de.end()?;
+    Ok(meta)
+}
+
+/// One NDJSON record from `de`, which must then be at its end.
+fn parse_line<'de, R: serde_json::de::Read<'de>>(
+    mut de: serde_json::Deserializer<R>,
+    record: Record<'_, '_>,
+) -> Result<(), serde_json::Error> {
+    record.deserialize(&mut de)?;
+    de.end()
+}
+
+fn decode_json_as(
+    bytes: &[u8],
+    path: &[String],
+    plan: &Plan,
+    last_key_wins: bool,
+) -> Result<Decoded, Fault> {
     let ctx = Ctx {
         plan,
         fault: RefCell::new(None),
         record: std::cell::Cell::new(0),
+        last_key_wins,
     };
     let mut batch = Batch::new(plan);
     let mut layout = layout(plan);
     let mut count = 0;
     let mut last_cursor = None;
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let result = Body {
+    let body = Body {
         path,
         records: Records {
             ctx: &ctx,
@@ -1377,9 +1599,13 @@ pub fn decode_json(bytes: &[u8], path: &[String], plan: &Plan) -> Result<Decoded
             count: &mut count,
             last_cursor: &mut last_cursor,
         },
-    }
-    .deserialize(&mut de)
-    .and_then(|meta| de.end().map(|_| meta));
+    };
+    // A body checked as UTF-8 once (fast) is read as text: serde_json then does not check
+    // every string and raw value again.
+    let result = match std::str::from_utf8(bytes) {
+        Ok(text) => parse_body(serde_json::Deserializer::from_str(text), body),
+        Err(_) => parse_body(serde_json::Deserializer::from_slice(bytes), body),
+    };
     match result {
         Ok(meta) => Ok(Decoded {
             batch,
@@ -1396,29 +1622,43 @@ pub fn decode_json(bytes: &[u8], path: &[String], plan: &Plan) -> Result<Decoded
 
 /// Decodes NDJSON: one record per non-blank line.
 pub fn decode_ndjson(bytes: &[u8], plan: &Plan) -> Result<Decoded, Fault> {
+    match decode_ndjson_as(bytes, plan, false) {
+        Err(Fault::Misfit { .. }) => decode_ndjson_as(bytes, plan, true),
+        other => other,
+    }
+}
+
+fn decode_ndjson_as(bytes: &[u8], plan: &Plan, last_key_wins: bool) -> Result<Decoded, Fault> {
     let ctx = Ctx {
         plan,
         fault: RefCell::new(None),
         record: std::cell::Cell::new(0),
+        last_key_wins,
     };
     let mut batch = Batch::new(plan);
     let mut layout = layout(plan);
     let mut last_cursor = None;
     let mut count = 0;
-    for (n, line) in bytes.split(|b| *b == b'\n').enumerate() {
+    // as for JSON bodies: a body checked as UTF-8 once is read as text, line by line
+    let lines: Box<dyn Iterator<Item = (&[u8], Option<&str>)>> = match std::str::from_utf8(bytes) {
+        Ok(text) => Box::new(text.split('\n').map(|l| (l.as_bytes(), Some(l)))),
+        Err(_) => Box::new(bytes.split(|b| *b == b'\n').map(|l| (l, None))),
+    };
+    for (n, (line, text)) in lines.enumerate() {
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
         ctx.record.set(count);
-        let mut de = serde_json::Deserializer::from_slice(line);
-        Record {
+        let record = Record {
             ctx: &ctx,
             batch: &mut batch,
             layout: &mut layout,
             last_cursor: &mut last_cursor,
+        };
+        match text {
+            Some(text) => parse_line(serde_json::Deserializer::from_str(text), record),
+            None => parse_line(serde_json::Deserializer::from_slice(line), record),
         }
-        .deserialize(&mut de)
-        .and_then(|_| de.end())
         .map_err(|e| {
             ctx.fault
                 .take()
@@ -1845,6 +2085,187 @@ mod tests {
                 String::from_utf8_lossy(body)
             );
         }
+    }
+
+    #[test]
+    fn bodies_read_as_text_or_bytes_decode_alike() {
+        let p = plan(
+            vec![("a", JType::Varchar), ("n", JType::BigInt)],
+            vec![0, 1],
+        );
+        let ok = decode_json(br#"[{"a":"caf\u00e9 \u00e9","n":1}]"#, &[], &p).unwrap();
+        assert_eq!(ok.batch.columns[0].text(0), "café é");
+        let ok = decode_ndjson(
+            b"{\"a\":\"x\\ny\",\"n\":1}\n\n{\"a\":\"\xc3\xa9\",\"n\":2}\n",
+            &p,
+        )
+        .unwrap();
+        assert_eq!((ok.batch.rows, ok.batch.columns[0].text(1)), (2, "é"));
+        // invalid UTF-8 in a string is still an error, in either format
+        assert!(matches!(
+            decode_json(b"[{\"a\":\"\xff\",\"n\":1}]", &[], &p),
+            Err(Fault::Json(_))
+        ));
+        assert!(matches!(
+            decode_ndjson(b"{\"a\":\"\xff\",\"n\":1}\n", &p),
+            Err(Fault::Json(_))
+        ));
+    }
+
+    #[test]
+    fn exact_values_fast_path_reads_as_the_general_one() {
+        let general = |raw: &str| match super::super::schema::quote_big_integers(raw.as_bytes()) {
+            Some(q) => serde_json::from_slice::<Value>(&q).unwrap(),
+            None => serde_json::from_str::<Value>(raw).unwrap(),
+        };
+        for raw in [
+            "0",
+            "-5",
+            "123456789012345678",
+            "-12345678901234567",
+            "1234567890123456789",
+            "123456789012345678901234567890",
+            "1.5",
+            "-0",
+            r#""""#,
+            r#""abc""#,
+            r#""a\nb""#,
+            r#""2024-01-01T00:00:00Z""#,
+            "true",
+            r#"{"a":1}"#,
+        ] {
+            assert_eq!(exact_value(raw).unwrap(), general(raw), "{raw}");
+        }
+    }
+
+    #[test]
+    fn escaped_strings_unescape_into_the_column_as_serde_json_reads_them() {
+        // item 12: text columns unescape into their byte buffer (no String per value)
+        for raw in [
+            r#""https:\/\/example.com\/a""#,
+            r#""caf\u00e9 \"q\" \\ \b\f\n\r\t end""#,
+            r#""\ud83d\ude00 smile \u20ac""#,
+            r#""\u0000""#,
+            r#""tail\\""#,
+            r#""\"""#,
+        ] {
+            let mut col = Column::new(&JType::Varchar);
+            push_raw_text(&mut col, &JType::Varchar, raw).unwrap();
+            let expected: String = serde_json::from_str(raw).unwrap();
+            assert_eq!(col.text(0), expected, "{raw}");
+        }
+        // escapes serde_json refuses are refused, not written half
+        for raw in [r#""\ud83d alone""#, r#""\ude00""#] {
+            let mut col = Column::new(&JType::Varchar);
+            assert_eq!(
+                push_raw_text(&mut col, &JType::Varchar, raw).is_err(),
+                serde_json::from_str::<String>(raw).is_err(),
+                "{raw}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_earlier_duplicate_keys_value_is_never_checked() {
+        // item 10: [{"a":"x","a":1},{"a":2}] infers BIGINT (the last value), then failed on "x".
+        let mut p = plan(vec![("a", JType::BigInt)], vec![0]);
+        p.inferred = true;
+        let ok = decode_json(br#"[{"a":"x","a":1},{"a":2}]"#, &[], &p).unwrap();
+        assert_eq!(
+            ok.batch.columns[0],
+            Column::Int {
+                values: vec![1, 2],
+                valid: vec![true, true]
+            }
+        );
+        let ok = decode_ndjson(b"{\"a\":\"x\",\"a\":1}\n{\"a\":2}\n", &p).unwrap();
+        assert_eq!(ok.batch.rows, 2);
+        // the last value still has to fit
+        assert!(matches!(
+            decode_json(br#"[{"a":1,"a":"x"}]"#, &[], &p),
+            Err(Fault::Misfit { record: 0, .. })
+        ));
+        // a failure halfway through a list or struct value leaves nothing behind
+        let p = plan(
+            vec![
+                ("l", JType::List(Box::new(JType::BigInt))),
+                ("s", JType::Struct(vec![("x".into(), JType::BigInt)])),
+                ("t", JType::Varchar),
+            ],
+            vec![0, 1, 2],
+        );
+        let ok = decode_json(
+            br#"[{"l":[1,"x"],"s":{"x":"y","x":2},"s":{"x":[],"x":3},"l":[2],"t":"a","t":"b"}]"#,
+            &[],
+            &p,
+        )
+        .unwrap();
+        assert_eq!(
+            ok.batch.columns[0],
+            Column::List {
+                entries: vec![(0, 1)],
+                valid: vec![true],
+                child: Box::new(Column::Int {
+                    values: vec![2],
+                    valid: vec![true]
+                })
+            }
+        );
+        let Column::Struct { fields, .. } = &ok.batch.columns[1] else {
+            panic!("struct column expected");
+        };
+        assert_eq!(
+            fields[0],
+            Column::Int {
+                values: vec![3],
+                valid: vec![true]
+            }
+        );
+        assert_eq!(ok.batch.columns[2].text(0), "b");
+        // the cursor and incremental fields follow the same rule
+        let mut p = plan(vec![("id", JType::BigInt)], vec![0]);
+        p.cursor_field = Some("id".into());
+        p.incremental = Some(("id".into(), "2".into()));
+        let ok = decode_json(br#"[{"id":"x","id":5},{"id":1,"id":"y","id":3}]"#, &[], &p).unwrap();
+        assert_eq!(ok.batch.rows, 2);
+        assert_eq!(ok.last_cursor, Some(json!(3)));
+    }
+
+    #[test]
+    fn utc_timestamps_fit_timestamp_columns_other_offsets_do_not() {
+        // item 8: "2024-01-01T00:00:00Z" was refused by a declared TIMESTAMP column.
+        for inferred in [false, true] {
+            let mut p = plan(vec![("ts", JType::Timestamp)], vec![0]);
+            p.inferred = inferred;
+            let ok = decode_json(
+                br#"[{"ts": "2024-01-01T00:00:00Z"}, {"ts": "2024-01-01 00:00:00+00:00"}, {"ts": "2024-01-01T00:00:00+0000"}, {"ts": "2024-01-01 00:00:00+00"}, {"ts": "2024-01-01T00:00:00"}]"#,
+                &[],
+                &p,
+            )
+            .unwrap();
+            assert_eq!(
+                ok.batch.columns[0],
+                Column::Int {
+                    values: vec![1_704_067_200_000_000; 5],
+                    valid: vec![true; 5]
+                }
+            );
+            for body in [
+                br#"[{"ts": "2024-01-01T00:00:00+02:00"}]"#.as_slice(),
+                br#"[{"ts": "2024-01-01 00:00:00-05"}]"#.as_slice(),
+            ] {
+                let Err(Fault::Misfit { kind, .. }) = decode_json(body, &[], &p) else {
+                    panic!("{}", String::from_utf8_lossy(body));
+                };
+                assert_eq!(kind, ZONED_KIND);
+            }
+        }
+        // a value of another shape in a TIMESTAMP column keeps its plain kind
+        let p = plan(vec![("ts", JType::Timestamp)], vec![0]);
+        let Err(Fault::Misfit { kind, .. }) = decode_json(br#"[{"ts": "soon"}]"#, &[], &p) else {
+            panic!("misfit expected");
+        };
+        assert_eq!(kind, "string");
     }
 
     #[test]

@@ -64,6 +64,12 @@ pub fn parse_date(s: &str) -> Option<i32> {
 /// Microseconds since the epoch for an ISO-8601 timestamp; the flag says whether it carried a
 /// zone (`Z` or an offset; converted to UTC).
 pub fn parse_timestamp(s: &str) -> Option<(i64, bool)> {
+    parse_timestamp_offset(s).map(|(us, offset)| (us, offset.is_some()))
+}
+
+/// Microseconds since the epoch (UTC) for an ISO-8601 timestamp and its zone's offset from UTC
+/// in seconds (`Some(0)` for `Z` and `+00:00`; `None` without a zone).
+pub fn parse_timestamp_offset(s: &str) -> Option<(i64, Option<i32>)> {
     let bytes = s.as_bytes();
     if s.len() < 19
         || s.len() > 40
@@ -73,8 +79,11 @@ pub fn parse_timestamp(s: &str) -> Option<(i64, bool)> {
     {
         return None;
     }
+    let zoned = |dt: DateTime<chrono::FixedOffset>| {
+        Some((dt.timestamp_micros(), Some(dt.offset().local_minus_utc())))
+    };
     if let Ok(dt) = DateTime::parse_from_rfc3339(s) {
-        return Some((dt.timestamp_micros(), true));
+        return zoned(dt);
     }
     for fmt in [
         "%Y-%m-%dT%H:%M:%S%.f%z",
@@ -82,7 +91,7 @@ pub fn parse_timestamp(s: &str) -> Option<(i64, bool)> {
         "%Y-%m-%d %H:%M:%S%.f%:z",
     ] {
         if let Ok(dt) = DateTime::parse_from_str(s, fmt) {
-            return Some((dt.timestamp_micros(), true));
+            return zoned(dt);
         }
     }
     // An hour-only offset, as DuckDB prints TIMESTAMPTZ ("2026-01-02 05:00:00+09").
@@ -90,11 +99,11 @@ pub fn parse_timestamp(s: &str) -> Option<(i64, bool)> {
     if (tail.starts_with('+') || tail.starts_with('-'))
         && tail.bytes().skip(1).all(|b| b.is_ascii_digit())
     {
-        return parse_timestamp(&format!("{s}:00"));
+        return parse_timestamp_offset(&format!("{s}:00"));
     }
     for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"] {
         if let Ok(dt) = NaiveDateTime::parse_from_str(s, fmt) {
-            return Some((dt.and_utc().timestamp_micros(), false));
+            return Some((dt.and_utc().timestamp_micros(), None));
         }
     }
     None
