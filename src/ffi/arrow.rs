@@ -309,7 +309,7 @@ where
 ///
 /// # Safety
 /// `s` is a valid string of a live vector; the returned slice lives as long as that vector.
-unsafe fn string_bytes(s: &ffi::duckdb_string_t) -> &'static [u8] {
+pub(crate) unsafe fn string_bytes(s: &ffi::duckdb_string_t) -> &'static [u8] {
     const _: () = assert!(std::mem::size_of::<ffi::duckdb_string_t>() == 16);
     // SAFETY: duckdb_string_t is 16 bytes (checked above); the length is the first u32; short
     // strings are inlined at byte 4, long ones point to vector-owned memory at byte 8.

@@ -182,6 +182,23 @@ pub struct ColumnReader<'a> {
 }
 
 impl<'a> ColumnReader<'a> {
+    /// The bytes of a VARCHAR value at `row` (None for NULL, rows past the end, or another
+    /// kind): no UTF-8 check, for comparing with known text on a per-row path.
+    pub fn text_bytes(&self, row: usize) -> Option<&'a [u8]> {
+        if row >= self.len || !matches!(self.kind, ColumnKind::Varchar) {
+            return None;
+        }
+        // SAFETY: as in `get`: row < len, the mask covers len rows, data holds len strings.
+        unsafe {
+            if !self.validity.is_null() && (*self.validity.add(row / 64) >> (row % 64)) & 1 == 0 {
+                return None;
+            }
+            Some(super::arrow::string_bytes(
+                &*self.data.cast::<ffi::duckdb_string_t>().add(row),
+            ))
+        }
+    }
+
     /// The value at `row` (rows past the chunk length read as NULL).
     pub fn get(&self, row: usize) -> Cell<'a> {
         if row >= self.len {
@@ -191,9 +208,10 @@ impl<'a> ColumnReader<'a> {
         // holds len values of the physical type that `kind` names (checked at bind from the
         // column's type id).
         unsafe {
-            if !self.validity.is_null()
-                && !ffi::duckdb_validity_row_is_valid(self.validity, row as ffi::idx_t)
-            {
+            // The validity mask read directly (bit `row % 64` of word `row / 64`, DuckDB's
+            // documented layout): the C API accessor is a call through a function pointer per
+            // row.
+            if !self.validity.is_null() && (*self.validity.add(row / 64) >> (row % 64)) & 1 == 0 {
                 return Cell::Null;
             }
             match self.kind {
@@ -209,10 +227,8 @@ impl<'a> ColumnReader<'a> {
                 ColumnKind::Float => Cell::Float(*self.data.cast::<f32>().add(row) as f64),
                 ColumnKind::Double => Cell::Float(*self.data.cast::<f64>().add(row)),
                 ColumnKind::Varchar => {
-                    let s = self.data.cast::<ffi::duckdb_string_t>().add(row);
-                    let len = ffi::duckdb_string_t_length(*s) as usize;
-                    let ptr = ffi::duckdb_string_t_data(s).cast::<u8>();
-                    let bytes = std::slice::from_raw_parts(ptr, len);
+                    let s = &*self.data.cast::<ffi::duckdb_string_t>().add(row);
+                    let bytes = super::arrow::string_bytes(s);
                     // DuckDB validates VARCHAR as UTF-8; fall back to a marker rather than UB.
                     Cell::Text(std::str::from_utf8(bytes).unwrap_or("\u{FFFD}"))
                 }

@@ -145,11 +145,15 @@ impl AggregateFunction for ContractCheck {
         let paths = input
             .column(1, ColumnKind::Varchar)
             .ok_or_else(|| differing_paths(path, None))?;
+        // Every row's path is the state's ([L9]): compared as bytes (a per-row path).
+        let expected = path.as_bytes();
         for &row in rows {
-            match paths.get(row) {
-                Cell::Text(p) if p == path.as_str() => {}
-                Cell::Text(p) => return Err(differing_paths(path, Some(p)).into()),
-                _ => return Err(differing_paths(path, None).into()),
+            if paths.text_bytes(row) != Some(expected) {
+                return Err(match paths.get(row) {
+                    Cell::Text(p) => differing_paths(path, Some(p)),
+                    _ => differing_paths(path, None),
+                }
+                .into());
             }
         }
         // Every state of one aggregate sees the same row type, so one conversion serves all.

@@ -233,13 +233,19 @@ impl CopyFunction for DwStaging {
             bind.live.fetch_sub(1, Ordering::SeqCst);
             return Err(second_file_refusal(&path).into());
         }
-        let released = || {
-            bind.live.fetch_sub(1, Ordering::SeqCst);
-        };
-        let state = initialize_state(bind, info, &path);
-        if state.is_err() {
-            released();
+        // Given back unless a state now holds the count (also when initialize_state panics:
+        // the guard's Drop runs while the panic unwinds to our callback guard).
+        struct Held<'a>(&'a AtomicUsize, bool);
+        impl Drop for Held<'_> {
+            fn drop(&mut self) {
+                if !self.1 {
+                    self.0.fetch_sub(1, Ordering::SeqCst);
+                }
+            }
         }
+        let mut held = Held(&bind.live, false);
+        let state = initialize_state(bind, info, &path);
+        held.1 = state.is_ok();
         state
     }
 

@@ -1428,8 +1428,9 @@ impl<'de> Visitor<'de> for Record<'_, '_> {
 // Streaming: the body around the records
 // ---------------------------------------------------------------------------------------------
 
-/// The largest array/object around the records that is read as a value (16 times that per page
-/// at most; larger ones are kept empty): pagination metadata is a few hundred bytes.
+/// The largest array around the records that is read as a value (16 times that per page at
+/// most; larger ones are kept empty): pagination metadata is a few hundred bytes. Objects are
+/// always read (a cursor may sit beside large facets).
 pub const META_CONTAINER_BYTES: usize = 64 << 10;
 
 struct Body<'a, 'p> {
@@ -1486,21 +1487,19 @@ impl<'de> Visitor<'de> for Body<'_, '_> {
                 // Around the records (total, cursors, links): small, read exactly.
                 let raw: &'de RawValue = map.next_value()?;
                 let text = raw.get();
-                let container = text.starts_with('[') || text.starts_with('{');
-                let read = !container
+                // Only arrays: an object may hold a cursor, total or link next to large
+                // facets (`meta: {facets: ..., next_cursor: ...}`) and is always read whole;
+                // a large array beside the records is data, never pagination metadata.
+                let array = text.starts_with('[');
+                let read = !array
                     || (text.len() <= META_CONTAINER_BYTES
                         && container_bytes + text.len() <= 16 * META_CONTAINER_BYTES);
-                if container && read {
+                if array && read {
                     container_bytes += text.len();
                 }
                 let v = if !read {
-                    // Kept as an empty array/object: its kind stays visible, its content (too
-                    // large to be pagination metadata) is not read.
-                    if text.starts_with('[') {
-                        Value::Array(Vec::new())
-                    } else {
-                        Value::Object(Map::new())
-                    }
+                    // Kept as an empty array: its kind stays visible, its content is not read.
+                    Value::Array(Vec::new())
                 } else {
                     exact_value(text).map_err(de::Error::custom)?
                 };
@@ -1728,6 +1727,11 @@ mod tests {
         assert_eq!(d.meta["total"], json!(1));
         // Small metadata after the large field is still read.
         assert_eq!(d.meta["links"], json!({"next": null}));
+        // A large object is read whole: its cursor is pagination metadata.
+        let body =
+            format!(r#"{{"data":[{{"id":1}}],"meta":{{"facets":{junk},"next_cursor":"c2"}}}}"#);
+        let d = decode_json(body.as_bytes(), &["data".to_string()], &users_plan()).unwrap();
+        assert_eq!(d.meta["meta"]["next_cursor"], json!("c2"));
     }
 
     #[test]

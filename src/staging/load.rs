@@ -1089,11 +1089,20 @@ pub fn clean_stale(
             load_id = Some(r.load_id.clone());
             if r.status == Status::Running {
                 let mut r = r.clone();
+                // Renamed into place by this attempt: its publishing record names the inode
+                // (a retry reuses its earlier attempt's file name, so the file being there says
+                // nothing). Records without inodes (written before they were kept) are judged
+                // by the file's presence, as before.
+                let renamed = if r.publishing_inodes.is_empty() {
+                    !unpublished
+                } else {
+                    published_by(lake, &r)
+                };
                 let published = r
                     .planned_file
                     .as_deref()
                     .map(|f| lake.join(f))
-                    .filter(|f| !unpublished && f.is_file());
+                    .filter(|f| renamed && f.is_file());
                 if let Some(file) = published {
                     // The process died between the rename and the record: the rows are
                     // visible, so the load is recorded as the success it is.
