@@ -8,11 +8,13 @@ calling a COPY format, and never passes them to the format (docs/design.md, C AP
 test pins exactly which combinations keep every sentinel, so a DuckDB upgrade that changes this
 is noticed."""
 
-import os
 import subprocess
 
 import duckdb
 import pytest
+
+from lake_files import files_under
+from lake_files import make_lake as make_sentinel_lake
 
 SENTINELS = [
     "mine.txt",
@@ -66,14 +68,7 @@ SAFE_ON = {"cli": [("COLUMNS ('id', 'p'), ORDER_BY (id), OVERWRITE true", "unkno
 
 
 def make_lake(lake):
-    for rel in SENTINELS:
-        path = lake / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("sentinel")
-
-
-def files_under(lake):
-    return sorted(os.path.relpath(os.path.join(d, f), lake) for d, _, fs in os.walk(lake) for f in fs)
+    make_sentinel_lake(lake, SENTINELS)
 
 
 def copy_python(extension, lake, options):
@@ -95,15 +90,18 @@ def copy_cli(duckdb_cli, extension, lake, options):
     return None if run.returncode == 0 else (run.stdout + run.stderr)
 
 
+def copy_on(host, duckdb_cli, extension, lake, options):
+    if host == "python":
+        return copy_python(extension, lake, options)
+    return copy_cli(duckdb_cli, extension, lake, options)
+
+
 @pytest.mark.parametrize("host", ["python", "cli"])
 def test_no_copy_option_removes_a_file_dw_staging_did_not_write(host, duckdb_cli, extension, tmp_path):
     for i, (options, expected) in enumerate(SAFE + SAFE_ON.get(host, [])):
         lake = tmp_path / f"lake{i}"
         make_lake(lake)
-        if host == "python":
-            error = copy_python(extension, lake, options)
-        else:
-            error = copy_cli(duckdb_cli, extension, lake, options)
+        error = copy_on(host, duckdb_cli, extension, lake, options)
         if expected is None:
             assert error is None, f"{options}: {error}"
         else:
@@ -120,10 +118,7 @@ def test_overwrite_with_a_multi_file_option_is_refused_naming_what_duckdb_remove
     for i, options in enumerate(DELETED_BY_DUCKDB[host]):
         lake = tmp_path / f"lake{i}"
         make_lake(lake)
-        if host == "python":
-            error = copy_python(extension, lake, options)
-        else:
-            error = copy_cli(duckdb_cli, extension, lake, options)
+        error = copy_on(host, duckdb_cli, extension, lake, options)
         assert error is not None and "Never add OVERWRITE" in error, f"{options}: {error}"
         assert "restore the lake from a backup" in error, f"{options}: {error}"
         # What this pins: DuckDB removed the files before dw_staging was called. If a DuckDB
@@ -137,10 +132,7 @@ def test_a_file_as_the_target_is_refused_and_kept(host, duckdb_cli, extension, t
     for options in ["COLUMNS ('id', 'p')", "COLUMNS ('id', 'p'), OVERWRITE true",
                     "COLUMNS ('id', 'p'), OVERWRITE_OR_IGNORE true"]:
         target.write_text("sentinel")
-        if host == "python":
-            error = copy_python(extension, target, options)
-        else:
-            error = copy_cli(duckdb_cli, extension, target, options)
+        error = copy_on(host, duckdb_cli, extension, target, options)
         assert error is not None and "is a file" in error, f"{options}: {error}"
         assert target.read_text() == "sentinel", options
         assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.txt"], options

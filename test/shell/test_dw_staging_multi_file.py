@@ -3,11 +3,13 @@
 single-STRUCT form): refused on both pinned hosts, with nothing published (review D2 items 1, 2;
 L1). dw_staging refuses a path inside an existing lake and a second output file of one COPY."""
 
-import os
 import subprocess
 
 import duckdb
 import pytest
+
+from lake_files import files_under
+from lake_files import make_lake as make_sentinel_lake
 
 SENTINELS = [
     "mine.txt",
@@ -21,14 +23,7 @@ BASE = "FORMAT dw_staging, SOURCE 'users', PROTOCOL 'rest'"
 
 
 def make_lake(lake):
-    for rel in SENTINELS:
-        path = lake / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("sentinel")
-
-
-def files_under(lake):
-    return sorted(os.path.relpath(os.path.join(d, f), lake) for d, _, fs in os.walk(lake) for f in fs)
+    make_sentinel_lake(lake, SENTINELS)
 
 
 def parquet_under(lake):
