@@ -1182,11 +1182,9 @@ impl Paginator for Cursor {
             }
             return Ok(());
         };
-        // An empty page with a cursor is followed (Slack may return empty pages mid-list):
-        // while a flag or total says more, up to MAX_EMPTY_PAGES; otherwise it is the end.
-        if quiet_end(self.empty_run, r.body, self.read, &self.rules) {
-            return Ok(());
-        }
+        // An empty page with a cursor is followed (Slack returns runs of empty pages mid-list,
+        // with no flag), up to MAX_EMPTY_PAGES in a row; then an error, never a quiet end that
+        // could drop the rest of the list.
         empty_run_guard(self.empty_run, "cursor")?;
         if !self.seen.insert(next.clone()) {
             return Err(PaginationError::Loop {
@@ -1210,16 +1208,6 @@ impl Paginator for Cursor {
 /// How many empty pages in a row a cursor or link style follows, while a flag or total says
 /// more follow, before it gives up with an error.
 pub const MAX_EMPTY_PAGES: u64 = 100;
-
-/// How many empty pages in a row, each with a new cursor or link but no flag saying more, end
-/// the scan (feeds that hand out a fresh cursor on every empty page).
-pub const QUIET_EMPTY_PAGES: u64 = 3;
-
-/// Whether an empty page that carries a next cursor or link ends the scan: it is the
-/// QUIET_EMPTY_PAGES-th empty page in a row and nothing says more follow.
-fn quiet_end(run: u64, body: &Value, read: u64, rules: &StopRules) -> bool {
-    run >= QUIET_EMPTY_PAGES && more_signal(body, Some(read), rules, Look::Flags).is_none()
-}
 
 fn empty_run_guard(run: u64, what: &'static str) -> Result<(), PaginationError> {
     if run >= MAX_EMPTY_PAGES {
@@ -1368,12 +1356,18 @@ impl Paginator for JsonLink {
             return Ok(());
         }
         if link.is_none() && !self.rules.limit_reached(self.pages, self.read) {
-            // Once the API's link field appeared, its absence is the API's own end: a total
-            // above the records read (search APIs, a list started mid-way) is not read.
-            let (look, read) = if self.marker_seen {
-                (Look::Markers, None)
+            // Once a next link was followed, its absence is the API's own end: a total above
+            // the records read (search APIs, a list started mid-way) is not read. On the first
+            // page (a `next: null` beside a total) the total still counts.
+            let look = if self.marker_seen {
+                Look::Markers
             } else {
-                (Look::Anything, Some(self.read))
+                Look::Anything
+            };
+            let read = if self.next.is_some() {
+                None
+            } else {
+                Some(self.read)
             };
             if let Some(signal) = more_signal(r.body, read, &self.rules, look) {
                 let problem = match found {
@@ -1400,10 +1394,6 @@ impl Paginator for JsonLink {
         } else {
             0
         };
-        if link.is_some() && quiet_end(self.empty_run, r.body, self.read, &self.rules) {
-            self.next = None;
-            return Ok(());
-        }
         if link.is_some() {
             empty_run_guard(self.empty_run, "next page URL")?;
         }
@@ -1517,10 +1507,6 @@ impl Paginator for HeaderLink {
         } else {
             0
         };
-        if self.next.is_some() && quiet_end(self.empty_run, r.body, self.read, &self.rules) {
-            self.next = None;
-            return Ok(());
-        }
         if self.next.is_some() {
             empty_run_guard(self.empty_run, "next page URL")?;
         }
@@ -1992,36 +1978,50 @@ mod tests {
     }
 
     #[test]
-    fn a_feed_with_a_fresh_cursor_on_every_empty_page_ends_after_a_few_empty_pages() {
-        // [B3-9] nothing says more: the end after QUIET_EMPTY_PAGES empty pages, not an error
+    fn a_first_page_with_a_null_link_below_its_total_is_an_error() {
+        let mut p = JsonLink::new(vec!["next".into()], rules(false));
+        let err = run(&mut p, &[(json!({"next": null, "total": 100}), 25)]).unwrap_err();
+        assert!(err.contains("total"), "{err}");
+    }
+
+    #[test]
+    fn empty_pages_with_fresh_cursors_are_followed_then_fail_never_end_quietly() {
+        // A run of empty pages that carry cursors, then records (Slack with archived channels):
+        // every record is read.
+        let slack: Vec<(Value, usize)> = std::iter::once((json!({"next_cursor": "c0"}), 5))
+            .chain((1..10).map(|i| (json!({ "next_cursor": format!("c{i}") }), 0)))
+            .chain(std::iter::once((json!({"next_cursor": "c10"}), 5)))
+            .chain(std::iter::once((json!({"next_cursor": null}), 5)))
+            .collect();
+        let mut p = cursor("next_cursor");
+        assert_eq!(run(&mut p, &slack), Ok(12));
+        // A feed that hands out fresh cursors forever: an error after MAX_EMPTY_PAGES (the
+        // user bounds such a feed with max_pages), never a quiet end that could drop rows.
         let feed = |key: &str| -> Vec<(Value, usize)> {
             std::iter::once((json!({ key: "c0" }), 5))
                 .chain((1..200).map(|i| (json!({ key: format!("c{i}") }), 0)))
                 .collect()
         };
         let mut p = cursor("next_cursor");
-        assert_eq!(run(&mut p, &feed("next_cursor")), Ok(4));
+        let err = run(&mut p, &feed("next_cursor")).unwrap_err();
+        assert!(err.contains("pages in a row returned no records"), "{err}");
         let mut p = JsonLink::new(vec!["next".into()], rules(false));
         let pages: Vec<(Value, usize)> = (0..200)
             .map(|i| (json!({ "next": format!("/u?p={i}") }), 0))
             .collect();
-        assert_eq!(run(&mut p, &pages), Ok(3));
+        let err = run(&mut p, &pages).unwrap_err();
+        assert!(err.contains("pages in a row returned no records"), "{err}");
         let mut p = HeaderLink::new(rules(false));
-        let mut n = 0;
-        for i in 0..200 {
+        let failed = (0..200).find_map(|i| {
             let link = format!("</u?p={i}>; rel=\"next\"");
             let body = json!({});
             p.update_state(&PageResponse {
                 link_header: Some(&link),
                 ..resp(&body, 0)
             })
-            .unwrap();
-            n += 1;
-            if !p.has_next_page() {
-                break;
-            }
-        }
-        assert_eq!(n, QUIET_EMPTY_PAGES);
+            .err()
+        });
+        assert!(matches!(failed, Some(PaginationError::EmptyRun { .. })));
     }
 
     #[test]
